@@ -1,0 +1,109 @@
+"""Rendering helpers of the chart tests: the real Helm Go library (helm-python-sdk) renders the chart.
+
+Every value set of the matrix is rendered once per session (`render_value_set` is cached), so the
+many wiring, schema and policy tests stay fast.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import helm_python
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+CHART_DIR = REPO / "charts" / "watchtime"
+CI_VALUES_DIR = CHART_DIR / "ci"
+RELEASE = "wt"
+NAMESPACE = "prod"
+
+# name -> values file under charts/watchtime/ci/ (None: chart defaults).
+VALUE_SETS: dict[str, str | None] = {
+    "defaults": None,
+    "external": "external-values.yaml",
+    "operator": "operator-values.yaml",
+    "keda": "keda-values.yaml",
+    "hpa": "hpa-values.yaml",
+    "ingress-tls": "ingress-tls-values.yaml",
+    "gitops": "gitops-values.yaml",
+    "all-features": "all-features-values.yaml",
+}
+
+
+@dataclass
+class Rendered:
+    """One rendered release: its objects, indexed by kind and name."""
+
+    name: str
+    values: dict[str, Any]
+    objects: list[dict[str, Any]]
+    notes: str
+    by_kind: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for obj in self.objects:
+            self.by_kind.setdefault(obj["kind"], {})[obj["metadata"]["name"]] = obj
+
+    def kinds(self, kind: str) -> dict[str, dict[str, Any]]:
+        return self.by_kind.get(kind, {})
+
+    def get(self, kind: str, name: str) -> dict[str, Any]:
+        try:
+            return self.by_kind[kind][name]
+        except KeyError:
+            raise AssertionError(f"{kind}/{name} not rendered; have {sorted(self.kinds(kind))}") from None
+
+    def workload(self, component: str) -> dict[str, Any]:
+        """The Deployment or Job of a component."""
+        for kind in ("Deployment", "Job"):
+            for obj in self.kinds(kind).values():
+                if obj["metadata"]["labels"].get("app.kubernetes.io/component") == component:
+                    return obj
+        raise AssertionError(f"no workload for component {component}")
+
+
+@functools.lru_cache(maxsize=1)
+def chart() -> helm_python.Chart:
+    return helm_python.Chart.load(CHART_DIR)
+
+
+def load_value_set(name: str) -> dict[str, Any]:
+    filename = VALUE_SETS[name]
+    return {} if filename is None else yaml.safe_load((CI_VALUES_DIR / filename).read_text())
+
+
+def render(values: dict[str, Any], *, release: str = RELEASE, namespace: str = NAMESPACE) -> Rendered:
+    """Validate against values.schema.json (as `helm install` does), then render offline."""
+    chart().validate_schema(values)
+    manifests = chart().render(values, name=release, namespace=namespace)
+    objects = []
+    notes = ""
+    for path, text in sorted(manifests.items()):
+        if path.endswith("NOTES.txt"):
+            notes = text
+            continue
+        objects.extend(doc for doc in yaml.safe_load_all(text) if doc)
+    return Rendered(name=release, values=values, objects=objects, notes=notes)
+
+
+@functools.lru_cache(maxsize=None)
+def render_value_set(name: str) -> Rendered:
+    return render(load_value_set(name))
+
+
+def pod_specs(release: Rendered) -> list[tuple[str, dict[str, Any]]]:
+    """(object name, pod spec) of every pod the release can create."""
+    specs = []
+    for obj in release.objects:
+        if obj["kind"] in ("Deployment", "Job"):
+            specs.append((f"{obj['kind']}/{obj['metadata']['name']}", obj["spec"]["template"]["spec"]))
+        elif obj["kind"] == "Pod":
+            specs.append((f"Pod/{obj['metadata']['name']}", obj["spec"]))
+    return specs
+
+
+def all_containers(spec: dict[str, Any]) -> list[dict[str, Any]]:
+    return list(spec.get("initContainers", [])) + list(spec["containers"])
