@@ -1,0 +1,99 @@
+"""API key issuing, revocation and the shared per-key rate counter."""
+
+import hashlib
+import hmac
+import secrets
+import time
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from watchtime.apikeys.models import SCOPES, ApiKey, RateWindow
+from watchtime.errors import DomainError
+
+KEY_PREFIX = "wt_"
+
+
+def hash_key(raw_key: str) -> str:
+    # Keys are 190-bit random strings, so a fast hash is enough (no dictionary to attack).
+    return hashlib.sha256(raw_key.encode()).hexdigest()
+
+
+def split_key(raw_key: str) -> tuple[str, str] | None:
+    """(prefix, secret) of a well-formed key `wt_<prefix>_<secret>`, else None."""
+    if not raw_key.startswith(KEY_PREFIX):
+        return None
+    prefix, sep, secret = raw_key[len(KEY_PREFIX) :].partition("_")
+    if not sep or not 4 <= len(prefix) <= 16 or len(secret) < 16 or not prefix.isalnum():
+        return None
+    return prefix, secret
+
+
+def _check_scopes(scopes) -> str:
+    scopes = sorted(set(scopes))
+    unknown = set(scopes) - set(SCOPES)
+    if not scopes or unknown:
+        raise DomainError("invalid", f"Scopes must be some of {', '.join(SCOPES)}.")
+    return ",".join(scopes)
+
+
+@transaction.atomic
+def apikey_create(*, name: str, scopes) -> tuple[ApiKey, str]:
+    """A new key; the raw key is returned once and never stored."""
+    if ApiKey.objects.filter(name=name).exists():
+        raise DomainError("conflict", f"A key named {name!r} already exists.", status=409)
+    prefix = secrets.token_hex(4)
+    raw_key = f"{KEY_PREFIX}{prefix}_{secrets.token_urlsafe(24)}"
+    key = ApiKey.objects.create(name=name, prefix=prefix, key_hash=hash_key(raw_key), scopes=_check_scopes(scopes))
+    return key, raw_key
+
+
+@transaction.atomic
+def apikey_ensure(*, name: str, raw_key: str, scopes) -> ApiKey:
+    """Install a key chosen elsewhere (bootstrap from a Secret); idempotent across restarts."""
+    parts = split_key(raw_key)
+    if parts is None:
+        raise DomainError("invalid", "A bootstrap key must look like wt_<prefix>_<secret of 16+ chars>.")
+    prefix, _ = parts
+    key, _created = ApiKey.objects.update_or_create(
+        name=name,
+        defaults={"prefix": prefix, "key_hash": hash_key(raw_key), "scopes": _check_scopes(scopes), "revoked_at": None},
+    )
+    return key
+
+
+def apikey_revoke(*, name: str) -> ApiKey:
+    key = ApiKey.objects.filter(name=name).first()
+    if key is None:
+        raise DomainError("not_found", f"No key named {name!r}.", status=404)
+    key.revoked_at = timezone.now()
+    key.save(update_fields=["revoked_at"])
+    return key
+
+
+def apikey_verify(*, raw_key: str) -> ApiKey | None:
+    parts = split_key(raw_key)
+    if parts is None:
+        return None
+    key = ApiKey.objects.filter(prefix=parts[0], revoked_at__isnull=True).first()
+    if key is None or not hmac.compare_digest(key.key_hash, hash_key(raw_key)):
+        return None
+    return key
+
+
+def rate_window_hit(*, key_prefix: str, window_seconds: int) -> tuple[int, float]:
+    """Count one request in the key's current window; returns (count, seconds left in window)."""
+    now = time.time()
+    window = int(now // window_seconds) * window_seconds
+    table = connection.ops.quote_name(RateWindow._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (key_prefix, window, count) VALUES (%s, %s, 1) "
+            "ON CONFLICT (key_prefix, window) DO UPDATE SET count = "
+            f"{table}.count + 1 RETURNING count",
+            [key_prefix, window],
+        )
+        (count,) = cursor.fetchone()
+        if count == 1:  # first hit of a window: forget windows long past
+            cursor.execute(f"DELETE FROM {table} WHERE key_prefix = %s AND window < %s", [key_prefix, window - 3600])
+    return count, window + window_seconds - now

@@ -1,0 +1,56 @@
+"""One domain error type and one exception handler, so every API error has one shape:
+
+    {"error": {"code": "<machine-readable>", "message": "<human-readable>", "details": {...}}}
+"""
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404
+from rest_framework import exceptions
+from rest_framework.response import Response
+
+
+class DomainError(Exception):
+    """An expected failure the client can act on; `status` is the HTTP status to answer with."""
+
+    def __init__(self, code: str, message: str, *, status: int = 400, details=None, headers=None):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.status = status
+        self.details = details or {}
+        self.headers = headers or {}
+
+
+def error_body(code: str, message: str, details=None) -> dict:
+    return {"error": {"code": code, "message": message, "details": details or {}}}
+
+
+def exception_handler(exc, context):
+    # Imported here: rest_framework.views imports the authentication classes, which import this module.
+    from rest_framework.views import set_rollback
+
+    from watchtime.events.validation import EventsInvalid
+
+    if isinstance(exc, EventsInvalid):
+        exc = DomainError("invalid", "The request holds invalid events; nothing was accepted.", details=exc.errors)
+    elif isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
+
+    if isinstance(exc, DomainError):
+        set_rollback()
+        return Response(error_body(exc.code, exc.message, exc.details), status=exc.status, headers=exc.headers)
+    if isinstance(exc, exceptions.APIException):
+        headers = {}
+        if getattr(exc, "auth_header", None):
+            headers["WWW-Authenticate"] = exc.auth_header
+        if getattr(exc, "wait", None) is not None:
+            headers["Retry-After"] = str(max(1, int(exc.wait + 0.999)))
+        if isinstance(exc, exceptions.ValidationError):
+            body = error_body("invalid", "The request is invalid.", exc.detail)
+        else:
+            body = error_body(exc.default_code, str(exc.detail))
+        set_rollback()
+        return Response(body, status=exc.status_code, headers=headers)
+    return None

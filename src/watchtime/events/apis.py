@@ -1,0 +1,161 @@
+"""Thin views: parse input, call one service or selector, serialize output."""
+
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.exceptions import ParseError
+from rest_framework.pagination import CursorPagination
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from watchtime import metrics
+from watchtime.errors import DomainError
+from watchtime.events import selectors, services
+from watchtime.events.serializers import (
+    EventInputSerializer,
+    EventOutputSerializer,
+    IngestOutputSerializer,
+    MovieInputSerializer,
+    MovieOutputSerializer,
+    MovieTotalOutputSerializer,
+    UserTotalOutputSerializer,
+    WatchTimeOutputSerializer,
+)
+from watchtime.events.validation import EventsInvalid, parse_events
+
+ERROR_RESPONSES = {
+    400: OpenApiResponse(description="Invalid input; nothing was changed."),
+    401: OpenApiResponse(description="Missing or invalid API key."),
+    403: OpenApiResponse(description="The API key lacks the needed scope."),
+    429: OpenApiResponse(description="Rate limit exceeded; see Retry-After."),
+}
+
+
+class NewestFirstPagination(CursorPagination):
+    ordering = ("-received_at", "-id")
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 500
+
+
+class ByIdPagination(CursorPagination):
+    ordering = ("id",)
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 500
+
+
+class EventListIngestApi(APIView):
+    required_scopes = {"GET": "read", "POST": "ingest"}
+    counts_ingest_rejections = True
+
+    @extend_schema(
+        operation_id="events_ingest",
+        request=EventInputSerializer(many=True),
+        responses={202: IngestOutputSerializer, 413: OpenApiResponse(description="Body over 1 MiB."),
+                   503: OpenApiResponse(description="Broker unavailable; retry after Retry-After."), **ERROR_RESPONSES},
+        description="Ingest one event object or an array of 1-1000 events. 202 means durably stored.",
+    )
+    def post(self, request):
+        try:
+            events = parse_events(request.data, now=timezone.now())
+        except (EventsInvalid, ParseError):
+            metrics.INGEST_REJECTED.labels(reason="invalid").inc()
+            raise
+        try:
+            services.events_ingest(events=events)
+        except DomainError as exc:
+            metrics.INGEST_REJECTED.labels(reason=exc.code).inc()
+            raise
+        metrics.EVENTS_INGESTED.inc(len(events))
+        body = {"accepted": len(events), "event_ids": [str(e.event_id) for e in events]}
+        return Response(body, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(
+        operation_id="events_list",
+        parameters=[OpenApiParameter("user", str), OpenApiParameter("slug", str)],
+        responses={200: EventOutputSerializer(many=True), **ERROR_RESPONSES},
+    )
+    def get(self, request):
+        events = selectors.event_list(user=request.query_params.get("user"), slug=request.query_params.get("slug"))
+        paginator = NewestFirstPagination()
+        page = paginator.paginate_queryset(events, request, view=self)
+        return paginator.get_paginated_response(EventOutputSerializer(page, many=True).data)
+
+
+class UserTotalApi(APIView):
+    required_scopes = {"GET": "read"}
+
+    @extend_schema(responses={200: UserTotalOutputSerializer, 404: OpenApiResponse(description="Unknown user."), **ERROR_RESPONSES})
+    def get(self, request, username: str):
+        user = selectors.user_total_get(username=username)
+        return Response(UserTotalOutputSerializer(user).data)
+
+
+class MovieTotalApi(APIView):
+    required_scopes = {"GET": "read"}
+
+    @extend_schema(responses={200: MovieTotalOutputSerializer, 404: OpenApiResponse(description="Unknown movie."), **ERROR_RESPONSES})
+    def get(self, request, movie_pk: int):
+        return Response(MovieTotalOutputSerializer(selectors.movie_get(movie_id=movie_pk)).data)
+
+
+class WatchTimeApi(APIView):
+    required_scopes = {"GET": "read"}
+
+    @extend_schema(
+        responses={200: WatchTimeOutputSerializer, 404: OpenApiResponse(description="Never watched."), **ERROR_RESPONSES}
+    )
+    def get(self, request, username: str, movie_pk: int):
+        watch_time = selectors.watch_time_get(username=username, movie_id=movie_pk)
+        return Response(WatchTimeOutputSerializer(watch_time).data)
+
+
+class MovieListCreateApi(APIView):
+    required_scopes = {"GET": "read", "POST": "admin"}
+
+    @extend_schema(
+        operation_id="movies_list",
+        parameters=[OpenApiParameter("slug", str)],
+        responses={200: MovieOutputSerializer(many=True), **ERROR_RESPONSES},
+    )
+    def get(self, request):
+        paginator = ByIdPagination()
+        page = paginator.paginate_queryset(selectors.movie_list(slug=request.query_params.get("slug")), request, view=self)
+        return paginator.get_paginated_response(MovieOutputSerializer(page, many=True).data)
+
+    @extend_schema(
+        operation_id="movies_create",
+        request=MovieInputSerializer,
+        responses={201: MovieOutputSerializer, 409: OpenApiResponse(description="Slug taken."), **ERROR_RESPONSES},
+    )
+    def post(self, request):
+        serializer = MovieInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        movie = services.movie_create(**serializer.validated_data)
+        return Response(MovieOutputSerializer(movie).data, status=status.HTTP_201_CREATED)
+
+
+class MovieDetailApi(APIView):
+    required_scopes = {"GET": "read", "PATCH": "admin", "DELETE": "admin"}
+
+    @extend_schema(responses={200: MovieOutputSerializer, 404: OpenApiResponse(description="Unknown movie."), **ERROR_RESPONSES})
+    def get(self, request, movie_pk: int):
+        return Response(MovieOutputSerializer(selectors.movie_get(movie_id=movie_pk)).data)
+
+    @extend_schema(
+        request=MovieInputSerializer(partial=True),
+        responses={200: MovieOutputSerializer, 404: OpenApiResponse(description="Unknown movie."),
+                   409: OpenApiResponse(description="Slug taken."), **ERROR_RESPONSES},
+    )
+    def patch(self, request, movie_pk: int):
+        movie = selectors.movie_get(movie_id=movie_pk)
+        serializer = MovieInputSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        movie = services.movie_update(movie=movie, **serializer.validated_data)
+        return Response(MovieOutputSerializer(movie).data)
+
+    @extend_schema(responses={204: None, 404: OpenApiResponse(description="Unknown movie."), **ERROR_RESPONSES})
+    def delete(self, request, movie_pk: int):
+        services.movie_delete(movie=selectors.movie_get(movie_id=movie_pk))
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,87 @@
+"""Watch-time data: who watched what, the event log, and the per-stream state of the rule.
+
+Totals are maintained incrementally when events are applied, so every total read is one row.
+"""
+
+from django.contrib.auth.models import AbstractUser
+from django.core.validators import MaxValueValidator, RegexValidator
+from django.db import models
+
+SLUG_VALIDATOR = RegexValidator(r"^[-a-zA-Z0-9_]+\Z", "Letters, digits, '-' and '_' only.")
+MAX_POSITION_SECONDS = 86400
+
+
+class CustomUser(AbstractUser):
+    """A viewer (and, with is_staff, an operator who may use the admin)."""
+
+    total_watch_time = models.BigIntegerField(default=0, help_text="Seconds, over all movies.")
+
+
+class Movie(models.Model):
+    title = models.CharField(max_length=200)
+    slug = models.CharField(max_length=100, unique=True, validators=[SLUG_VALIDATOR])
+    duration = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MaxValueValidator(MAX_POSITION_SECONDS)], help_text="Seconds."
+    )
+    total_watch_time = models.BigIntegerField(default=0, help_text="Seconds, over all users.")
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return self.slug
+
+
+class WatchTime(models.Model):
+    """One user's watch time of one movie, summed over that pair's streams."""
+
+    user = models.ForeignKey(CustomUser, on_delete=models.CASCADE, related_name="watch_times")
+    movie = models.ForeignKey(Movie, on_delete=models.CASCADE, related_name="watch_times")
+    total = models.BigIntegerField(default=0)
+    last_moment = models.PositiveIntegerField(default=0, help_text="`at` of the newest event by key.")
+    # The newest event by key, so a later-arriving event can be compared with it.
+    last_event = models.ForeignKey("Event", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "movie"], name="watchtime_user_movie_unique")]
+
+
+class Stream(models.Model):
+    """Per-(user, movie, session) state of the watch-time rule."""
+
+    user = models.ForeignKey(CustomUser, on_delete=models.CASCADE, related_name="+")
+    movie = models.ForeignKey(Movie, on_delete=models.CASCADE, related_name="+")
+    session = models.CharField(max_length=64, blank=True, default="")
+    total = models.BigIntegerField(default=0)
+    # The stream's newest event by key: in-order events chain from it without a lookup.
+    head = models.ForeignKey("Event", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "movie", "session"], name="stream_user_movie_session_unique")
+        ]
+
+
+class Event(models.Model):
+    """The log of distinct heartbeats; `event_id` uniqueness is what makes redelivery harmless."""
+
+    event_id = models.UUIDField(unique=True)
+    stream = models.ForeignKey(Stream, on_delete=models.CASCADE, related_name="events")
+    user = models.ForeignKey(CustomUser, on_delete=models.CASCADE, related_name="events")
+    movie = models.ForeignKey(Movie, on_delete=models.CASCADE, related_name="events")
+    at = models.PositiveIntegerField()
+    session = models.CharField(max_length=64, blank=True, default="")
+    ts = models.DateTimeField(null=True, blank=True)
+    received_at = models.DateTimeField()
+    # The rule's ordering in exact integers: ts_us is `ts` and sort_us is `ts` or `received_at`,
+    # in microseconds since the epoch.
+    ts_us = models.BigIntegerField(null=True, blank=True)
+    sort_us = models.BigIntegerField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["stream", "sort_us", "at", "event_id"], name="event_stream_key_idx"),
+            models.Index(fields=["-received_at", "-id"], name="event_received_idx"),
+            models.Index(fields=["user", "-received_at"], name="event_user_received_idx"),
+            models.Index(fields=["movie", "-received_at"], name="event_movie_received_idx"),
+        ]

@@ -1,0 +1,64 @@
+"""Input and output shapes of the events API (also the source of the OpenAPI schema)."""
+
+from rest_framework import serializers
+
+from watchtime.events.models import SLUG_VALIDATOR, Movie
+from watchtime.events.validation import MAX_AT
+
+
+class EventInputSerializer(serializers.Serializer):
+    """Documents one ingest item; the hot path validates with events.validation (same rules)."""
+
+    user = serializers.RegexField(r"^[\w.@+-]+\Z", min_length=1, max_length=150)
+    slug = serializers.RegexField(r"^[-a-zA-Z0-9_]+\Z", min_length=1, max_length=100)
+    at = serializers.IntegerField(min_value=0, max_value=MAX_AT)
+    event_id = serializers.UUIDField(required=False, help_text="Generated when absent; resending it is harmless.")
+    session = serializers.CharField(required=False, max_length=64, allow_blank=True)
+    ts = serializers.DateTimeField(required=False, help_text="Player wall clock, RFC 3339 with offset.")
+
+
+class IngestOutputSerializer(serializers.Serializer):
+    accepted = serializers.IntegerField()
+    event_ids = serializers.ListField(child=serializers.UUIDField())
+
+
+class EventOutputSerializer(serializers.Serializer):
+    event_id = serializers.UUIDField()
+    user = serializers.CharField(source="user.username")
+    slug = serializers.CharField(source="movie.slug")
+    at = serializers.IntegerField()
+    session = serializers.CharField()
+    ts = serializers.DateTimeField(allow_null=True)
+    received_at = serializers.DateTimeField()
+
+
+class UserTotalOutputSerializer(serializers.Serializer):
+    username = serializers.CharField()
+    total_watch_time = serializers.IntegerField()
+
+
+class MovieTotalOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    title = serializers.CharField()
+    slug = serializers.CharField()
+    total_watch_time = serializers.IntegerField()
+
+
+class WatchTimeOutputSerializer(serializers.Serializer):
+    username = serializers.CharField(source="user.username")
+    movie = serializers.IntegerField(source="movie.id")
+    slug = serializers.CharField(source="movie.slug")
+    total_watch_time = serializers.IntegerField(source="total")
+    last_moment = serializers.IntegerField()
+
+
+class MovieOutputSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Movie
+        fields = ["id", "title", "slug", "duration", "total_watch_time"]
+
+
+class MovieInputSerializer(serializers.Serializer):
+    title = serializers.CharField(max_length=200)
+    slug = serializers.CharField(max_length=100, validators=[SLUG_VALIDATOR])
+    duration = serializers.IntegerField(min_value=0, max_value=MAX_AT, required=False, allow_null=True)

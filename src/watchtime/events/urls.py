@@ -1,0 +1,18 @@
+from django.urls import path
+
+from watchtime.events import apis
+
+urlpatterns = [
+    path("", apis.EventListIngestApi.as_view(), name="events"),
+    path("users/<str:username>/total-watch-time/", apis.UserTotalApi.as_view(), name="user-total"),
+    path(
+        "users/<str:username>/movies/<int:movie_pk>/total-watch-time/",
+        apis.WatchTimeApi.as_view(),
+        name="user-movie-total",
+    ),
+    path("movies/", apis.MovieListCreateApi.as_view(), name="movies"),
+    path("movies/<int:movie_pk>/", apis.MovieDetailApi.as_view(), name="movie"),
+    path("movies/<int:movie_pk>/total-watch-time/", apis.MovieTotalApi.as_view(), name="movie-total"),
+    # The short form users know; registered last so the fixed prefixes above win.
+    path("<str:username>/<int:movie_pk>/total-watch-time/", apis.WatchTimeApi.as_view(), name="user-movie-total-short"),
+]

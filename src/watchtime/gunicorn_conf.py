@@ -1,0 +1,49 @@
+"""gunicorn settings for `watchtime api` (read from the environment, see README)."""
+
+import os
+import shutil
+
+from watchtime import env
+
+bind = f"0.0.0.0:{env.get_int('PORT', 8000, minimum=1)}"
+workers = env.get_int("WEB_CONCURRENCY", 2, minimum=1)
+# Threads let one worker wait on broker confirms for many requests at once.
+worker_class = "gthread"
+threads = env.get_int("GUNICORN_THREADS", 8, minimum=1)
+# Kept below the pod's terminationGracePeriodSeconds minus the preStop sleep.
+graceful_timeout = env.get_int("GUNICORN_GRACEFUL_TIMEOUT", 25, minimum=1)
+timeout = 30
+keepalive = 75  # longer than typical ingress/load-balancer idle timeouts (60 s)
+worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
+accesslog = "-"
+access_log_format = '%(h)s "%(r)s" %(s)s %(B)s %(M)sms'
+logconfig_dict = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"json": {"()": "watchtime.jsonlog.JsonFormatter"}},
+    "handlers": {"stdout": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stdout"}},
+    "loggers": {
+        "gunicorn.error": {"handlers": ["stdout"], "level": "INFO", "propagate": False},
+        "gunicorn.access": {"handlers": ["stdout"], "level": "INFO", "propagate": False},
+    },
+}
+
+
+def on_starting(server):
+    # Samples of workers from an earlier run must not be summed into this one.
+    directory = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+    shutil.rmtree(directory, ignore_errors=True)
+    os.makedirs(directory, exist_ok=True)
+
+
+def when_ready(server):
+    from watchtime import metrics
+
+    metrics.mark_build("api")
+    metrics.serve(env.get_int("WATCHTIME_METRICS_PORT", 9100, minimum=1))
+
+
+def child_exit(server, worker):
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)

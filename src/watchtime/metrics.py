@@ -1,0 +1,106 @@
+"""Prometheus metrics (names are a contract with the dashboards and alerts) and their server.
+
+Metrics are served on their own port (WATCHTIME_METRICS_PORT) so the Ingress never exposes
+them. The API's gunicorn workers write to a multiprocess directory that the master serves.
+"""
+
+import os
+import threading
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import REGISTRY, multiprocess
+
+from watchtime import __version__
+
+# Seconds. Publishing is sub-millisecond to a few seconds (confirm timeout); lag spans a
+# healthy sub-second pipeline up to a backlog of minutes.
+PUBLISH_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
+COMPUTATION_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+LAG_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
+BATCH_BUCKETS = (1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000)
+
+BUILD_INFO = Gauge(
+    "watchtime_build_info", "Build of the running process (always 1).", ["version", "role"], multiprocess_mode="max"
+)
+EVENTS_INGESTED = Counter("watchtime_events_ingested", "Events answered 202 (durably accepted).")
+INGEST_REJECTED = Counter("watchtime_ingest_rejected", "Ingest requests refused, by reason.", ["reason"])
+PUBLISH_SECONDS = Histogram(
+    "watchtime_publish_seconds", "Broker publish of one request's events, confirm included.", buckets=PUBLISH_BUCKETS
+)
+EVENTS_PROCESSED = Counter(
+    "watchtime_events_processed", "Events taken off the queue, by outcome.", ["outcome"]
+)
+TOTAL_COMPUTATION_SECONDS = Histogram(
+    "watchtime_total_computation_seconds",
+    "Time to compute and commit the totals of one consumer batch.",
+    buckets=COMPUTATION_BUCKETS,
+)
+EVENT_LAG_SECONDS = Histogram(
+    "watchtime_event_lag_seconds",
+    "From an event's received_at to its totals being committed.",
+    buckets=LAG_BUCKETS,
+)
+BATCH_SIZE = Histogram("watchtime_batch_size", "Events per consumer batch.", buckets=BATCH_BUCKETS)
+LAST_BATCH_TIMESTAMP = Gauge(
+    "watchtime_consumer_last_batch_timestamp_seconds", "Unix time of the last committed batch.", multiprocess_mode="max"
+)
+CONSUMER_READY = Gauge(
+    "watchtime_consumer_ready", "1 while the consumer is connected to broker and database.", multiprocess_mode="max"
+)
+DEPENDENCY_UP = Gauge(
+    "watchtime_dependency_up",
+    "1 when the last readiness check reached the dependency.",
+    ["dependency"],
+    multiprocess_mode="max",
+)
+
+for outcome in ("applied", "duplicate", "dead_lettered"):
+    EVENTS_PROCESSED.labels(outcome=outcome)
+for reason in (
+    "invalid",
+    "too_large",
+    "broker_unavailable",
+    "database_unavailable",
+    "unauthenticated",
+    "forbidden",
+    "rate_limited",
+):
+    INGEST_REJECTED.labels(reason=reason)
+
+
+def mark_build(role: str) -> None:
+    BUILD_INFO.labels(version=__version__, role=role).set(1)
+
+
+def registry() -> CollectorRegistry:
+    """The registry to expose: every worker's samples in multiprocess mode, else this process's."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        collected = CollectorRegistry()
+        multiprocess.MultiProcessCollector(collected)
+        return collected
+    return REGISTRY
+
+
+def serve(port: int, routes: dict[str, Callable[[], tuple[int, str, bytes]]] | None = None) -> ThreadingHTTPServer:
+    """Serve /metrics (and any extra GET routes) on `port` from a daemon thread."""
+    handlers = {"/metrics": lambda: (200, CONTENT_TYPE_LATEST, generate_latest(registry())), **(routes or {})}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (http.server's naming)
+            route = handlers.get(self.path.split("?", 1)[0])
+            status, content_type, body = route() if route else (404, "text/plain", b"not found\n")
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format, *args):  # scrapes and probes are not worth a log line each
+            pass
+
+    server = ThreadingHTTPServer(("0.0.0.0", port), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, name="metrics-http", daemon=True).start()
+    return server

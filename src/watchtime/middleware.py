@@ -1,0 +1,51 @@
+import re
+import uuid
+
+from django.conf import settings
+from django.http import JsonResponse
+
+from watchtime import context
+from watchtime.errors import error_body
+
+_SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}\Z")
+
+
+class RequestIdMiddleware:
+    """Tag each request (and its log lines) with an id: the caller's X-Request-ID if sane."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        given = request.headers.get("X-Request-ID", "")
+        request_id = given if _SAFE_REQUEST_ID.match(given) else uuid.uuid4().hex
+        token = context.request_id.set(request_id)
+        try:
+            response = self.get_response(request)
+        finally:
+            context.request_id.reset(token)
+        response["X-Request-ID"] = request_id
+        return response
+
+
+class BodySizeLimitMiddleware:
+    """Refuse bodies over DATA_UPLOAD_MAX_MEMORY_SIZE with 413 before anything reads them."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if length > limit:
+            from watchtime.metrics import INGEST_REJECTED
+
+            if request.method == "POST" and request.path == "/":
+                INGEST_REJECTED.labels(reason="too_large").inc()
+            return JsonResponse(
+                error_body("too_large", f"The request body exceeds {limit} bytes."), status=413
+            )
+        return self.get_response(request)

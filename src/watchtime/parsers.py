@@ -1,0 +1,32 @@
+import json
+
+from rest_framework.exceptions import ParseError
+from rest_framework.parsers import JSONParser
+
+
+def _reject_duplicate_keys(pairs):
+    obj = {}
+    for key, value in pairs:
+        if key in obj:
+            raise ValueError(f"duplicate key {key!r}")
+        obj[key] = value
+    return obj
+
+
+def _reject_constant(name):
+    raise ValueError(f"{name} is not valid JSON")
+
+
+class StrictJSONParser(JSONParser):
+    """RFC 8259 JSON only: UTF-8, no duplicate keys, no NaN/Infinity, bounded nesting."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        try:
+            text = stream.read().decode("utf-8")
+            return json.loads(text, object_pairs_hook=_reject_duplicate_keys, parse_constant=_reject_constant)
+        except UnicodeDecodeError:
+            raise ParseError("The body is not valid UTF-8.") from None
+        except RecursionError:
+            raise ParseError("The JSON is nested too deeply.") from None
+        except ValueError as exc:
+            raise ParseError(f"Malformed JSON: {exc}") from None

@@ -1,0 +1,218 @@
+"""Django settings, all read from the environment through `watchtime.env`.
+
+Safe defaults for a laptop (SQLite under ./var, events applied in-process); production
+(DJANGO_DEBUG=false, the default) refuses to start without its secret key.
+"""
+
+from pathlib import Path
+
+from watchtime import __version__, env
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+VAR_DIR = Path(env.get_str("WATCHTIME_VAR_DIR", "var")).resolve()
+
+DEBUG = env.get_bool("DJANGO_DEBUG", False)
+
+SECRET_KEY = env.get_str("DJANGO_SECRET_KEY")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise env.ConfigurationError(
+            "DJANGO_SECRET_KEY is required when DJANGO_DEBUG is false "
+            "(use `watchtime dev` for a local instance)"
+        )
+    SECRET_KEY = "insecure-dev-only-key-never-used-in-production"
+
+ALLOWED_HOSTS = env.get_list(
+    "DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"] if DEBUG else []
+)
+CSRF_TRUSTED_ORIGINS = env.get_list("DJANGO_CSRF_TRUSTED_ORIGINS")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "django_prometheus",
+    "watchtime.events",
+    "watchtime.apikeys",
+]
+
+MIDDLEWARE = [
+    "watchtime.middleware.RequestIdMiddleware",
+    "watchtime.middleware.BodySizeLimitMiddleware",
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
+]
+
+ROOT_URLCONF = "watchtime.urls"
+WSGI_APPLICATION = "watchtime.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+
+
+def _database() -> dict:
+    url = env.get_service_url(
+        "DATABASE_URL",
+        schemes={"postgres", "postgresql", "sqlite"},
+        user_var="DATABASE_USER",
+        password_var="DATABASE_PASSWORD",
+    )
+    if url is None:
+        VAR_DIR.mkdir(parents=True, exist_ok=True)
+        return _sqlite(VAR_DIR / "watchtime.sqlite3")
+    if url.scheme == "sqlite":
+        return _sqlite(Path("/" + url.path))
+    if not url.path:
+        raise env.ConfigurationError("DATABASE_URL names no database (postgres://host:5432/NAME)")
+    return {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": url.path,
+        "USER": url.username,
+        "PASSWORD": url.password,
+        "HOST": url.host,
+        "PORT": url.port or 5432,
+        # Persistent connections: a new PostgreSQL connection costs more than most requests.
+        "CONN_MAX_AGE": env.get_int("DATABASE_CONN_MAX_AGE", 300, minimum=0),
+        "CONN_HEALTH_CHECKS": True,
+        "OPTIONS": {"connect_timeout": env.get_int("DATABASE_CONNECT_TIMEOUT", 5, minimum=1)},
+        "TEST": {"NAME": f"test_{url.path}"},
+    }
+
+
+def _sqlite(path: Path) -> dict:
+    return {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": path,
+        # IMMEDIATE takes the write lock at BEGIN, so concurrent writers wait instead of failing
+        # with "database is locked" half-way through a transaction.
+        "OPTIONS": {"transaction_mode": "IMMEDIATE", "timeout": 20, "init_command": "PRAGMA journal_mode=WAL;"},
+    }
+
+
+DATABASES = {"default": _database()}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+AUTH_USER_MODEL = "events.CustomUser"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = False
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = Path(env.get_str("DJANGO_STATIC_ROOT", str(VAR_DIR / "static")))
+
+# --- HTTP hardening (TLS is terminated by the ingress, which sets X-Forwarded-Proto) -------------
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env.get_bool("DJANGO_SECURE_SSL_REDIRECT", False)
+# Probes and in-cluster scrapes speak plain HTTP to the pod; only browsers are redirected.
+SECURE_REDIRECT_EXEMPT = [r"^livez$", r"^readyz$"]
+SESSION_COOKIE_SECURE = not DEBUG
+CSRF_COOKIE_SECURE = not DEBUG
+SESSION_COOKIE_HTTPONLY = True
+SECURE_HSTS_SECONDS = env.get_int("DJANGO_SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+SECURE_HSTS_PRELOAD = env.get_bool("DJANGO_SECURE_HSTS_PRELOAD", False)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+# A 1000-event batch is well under 1 MiB; anything larger is refused with 413 before parsing.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
+
+REST_FRAMEWORK = {
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
+    + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
+    "DEFAULT_PARSER_CLASSES": ["watchtime.parsers.StrictJSONParser"],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["watchtime.apikeys.authentication.ApiKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["watchtime.apikeys.permissions.HasScope"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "watchtime.errors.exception_handler",
+    "UNAUTHENTICATED_USER": None,
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "watchtime API",
+    "DESCRIPTION": "Exact per-user, per-movie and per-user-movie watch time from player heartbeats.",
+    "VERSION": __version__,
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_AUTHENTICATION": [],
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+# --- watchtime ---------------------------------------------------------------------------------
+WATCHTIME_MAX_CREDIT_SECONDS = env.get_int("WATCHTIME_MAX_CREDIT_SECONDS", 120, minimum=1)
+WATCHTIME_MAX_STEP_SECONDS = env.get_int("WATCHTIME_MAX_STEP_SECONDS", 15, minimum=1)
+
+_rabbitmq = env.get_service_url(
+    "RABBITMQ_URL", schemes={"amqp", "amqps"}, user_var="RABBITMQ_USERNAME", password_var="RABBITMQ_PASSWORD"
+)
+# None selects the embedded mode: accepted events are applied inside the request.
+RABBITMQ = (
+    None
+    if _rabbitmq is None
+    else {
+        "host": _rabbitmq.host,
+        "port": _rabbitmq.port or (5671 if _rabbitmq.scheme == "amqps" else 5672),
+        "virtual_host": _rabbitmq.path or "/",
+        "username": _rabbitmq.username or "guest",
+        "password": _rabbitmq.password or "guest",
+        "ssl": _rabbitmq.scheme == "amqps",
+        "queue": env.get_str("WATCHTIME_QUEUE", "watch-time"),
+        "publish_timeout": env.get_int("WATCHTIME_PUBLISH_TIMEOUT_SECONDS", 5, minimum=1),
+        "prefetch": env.get_int("WATCHTIME_CONSUMER_PREFETCH", 1000, minimum=1),
+        "batch_size": env.get_int("WATCHTIME_CONSUMER_BATCH_SIZE", 500, minimum=1),
+    }
+)
+WATCHTIME_QUEUE = env.get_str("WATCHTIME_QUEUE", "watch-time")
+WATCHTIME_METRICS_PORT = env.get_int("WATCHTIME_METRICS_PORT", 9100, minimum=0)
+
+WATCHTIME_AUTH = env.get_bool("WATCHTIME_AUTH", True)
+if not WATCHTIME_AUTH and not DEBUG:
+    raise env.ConfigurationError("WATCHTIME_AUTH=off is only allowed with DJANGO_DEBUG=true")
+WATCHTIME_BOOTSTRAP_API_KEY = env.get_str("WATCHTIME_BOOTSTRAP_API_KEY")
+WATCHTIME_BOOTSTRAP_API_KEY_SCOPES = env.get_list("WATCHTIME_BOOTSTRAP_API_KEY_SCOPES", ["ingest", "read"])
+WATCHTIME_RATE_LIMIT = env.get_str("WATCHTIME_RATE_LIMIT")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"json": {"()": "watchtime.jsonlog.JsonFormatter"}},
+    "handlers": {"stdout": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stdout"}},
+    "root": {"handlers": ["stdout"], "level": env.get_str("WATCHTIME_LOG_LEVEL", "INFO").upper()},
+    "loggers": {
+        # One access line per request comes from gunicorn; Django's own 4xx warnings would double it.
+        "django.request": {"level": "ERROR"},
+        "pika": {"level": "WARNING"},
+    },
+}
