@@ -28,8 +28,8 @@ class RateWindow(models.Model):
     """Requests counted per key per fixed window, shared by every API process."""
 
     key_prefix = models.CharField(max_length=16)
-    window = models.BigIntegerField(help_text="Window start, Unix seconds.")
+    window_start = models.BigIntegerField(help_text="Unix seconds.")
     count = models.PositiveIntegerField(default=0)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["key_prefix", "window"], name="ratewindow_key_window_unique")]
+        constraints = [models.UniqueConstraint(fields=["key_prefix", "window_start"], name="ratewindow_key_window_unique")]

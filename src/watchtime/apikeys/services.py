@@ -88,12 +88,12 @@ def rate_window_hit(*, key_prefix: str, window_seconds: int) -> tuple[int, float
     table = connection.ops.quote_name(RateWindow._meta.db_table)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {table} (key_prefix, window, count) VALUES (%s, %s, 1) "
-            "ON CONFLICT (key_prefix, window) DO UPDATE SET count = "
+            f"INSERT INTO {table} (key_prefix, window_start, count) VALUES (%s, %s, 1) "
+            "ON CONFLICT (key_prefix, window_start) DO UPDATE SET count = "
             f"{table}.count + 1 RETURNING count",
             [key_prefix, window],
         )
         (count,) = cursor.fetchone()
         if count == 1:  # first hit of a window: forget windows long past
-            cursor.execute(f"DELETE FROM {table} WHERE key_prefix = %s AND window < %s", [key_prefix, window - 3600])
+            cursor.execute(f"DELETE FROM {table} WHERE key_prefix = %s AND window_start < %s", [key_prefix, window - 3600])
     return count, window + window_seconds - now

@@ -1,0 +1,50 @@
+import itertools
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from rest_framework.test import APIClient
+
+from watchtime.apikeys.authentication import forget_cached_keys
+from watchtime.apikeys.services import apikey_create
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+_names = itertools.count(1)
+
+
+def heartbeat(user="alice", slug="m1", at=0, ts: int | None = None, **extra) -> dict:
+    """An ingest item; `ts` is seconds after T0."""
+    event = {"user": user, "slug": slug, "at": at, **extra}
+    if ts is not None:
+        event["ts"] = (T0 + timedelta(seconds=ts)).isoformat().replace("+00:00", "Z")
+    return event
+
+
+@pytest.fixture(autouse=True)
+def _fresh_key_cache():
+    forget_cached_keys()
+    yield
+    forget_cached_keys()
+
+
+@pytest.fixture
+def make_client(db):
+    """A client holding a fresh API key with the given scopes."""
+
+    def make(*scopes: str) -> APIClient:
+        _, raw_key = apikey_create(name=f"key-{next(_names)}", scopes=scopes)
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw_key}")
+        return client
+
+    return make
+
+
+@pytest.fixture
+def client_all(make_client) -> APIClient:
+    return make_client("ingest", "read", "admin")
+
+
+@pytest.fixture
+def event_id():
+    return lambda: str(uuid.uuid4())
