@@ -1,0 +1,185 @@
+"""API -> RabbitMQ -> consumer processes -> PostgreSQL, with the machine's real broker and database."""
+
+import json
+import random
+import subprocess
+import uuid
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+
+import pika
+import pytest
+import requests
+from django.test import override_settings
+from rest_framework.test import APIClient
+
+from tests import support
+from tests.conftest import heartbeat
+from watchtime import rabbitmq
+from watchtime.events.accounting import Limits, stream_total
+from watchtime.events.models import CustomUser, Event, Movie, WatchTime
+from watchtime.events.validation import message_payload, parse_events
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def queue():
+    name = f"watchtime-test-{uuid.uuid4().hex[:10]}"
+    with override_settings(RABBITMQ=support.broker_settings(name), WATCHTIME_QUEUE=name):
+        yield name
+        rabbitmq.close()
+    support.delete_queues(name)
+
+
+@pytest.fixture
+def consumers(queue):
+    started: list[subprocess.Popen] = []
+
+    def start(count: int = 1, **env):
+        for _ in range(count):
+            environment = support.service_env(queue, **env)
+            process = support.start("consumer", environment)
+            process.metrics_port = int(environment["WATCHTIME_METRICS_PORT"])
+            started.append(process)
+        for process in started[-count:]:
+            support.wait_until(lambda p=process: _ready(p), timeout=30, message="consumer readiness")
+        return started[-count:]
+
+    yield start
+    for process in started:
+        support.stop(process)
+
+
+def _ready(process) -> bool:
+    assert process.poll() is None, process.stdout.read()
+    try:
+        return requests.get(f"http://127.0.0.1:{process.metrics_port}/readyz", timeout=1).status_code == 200
+    except requests.ConnectionError:
+        return False
+
+
+def publish_raw(queue: str, bodies: list[bytes]) -> None:
+    conn = pika.BlockingConnection(pika.URLParameters(support.RABBITMQ_URL))
+    try:
+        channel = conn.channel()
+        support.declare_queues(channel, queue)
+        channel.confirm_delivery()
+        for body in bodies:
+            channel.basic_publish("", queue, body, pika.BasicProperties(delivery_mode=2), mandatory=True)
+    finally:
+        conn.close()
+
+
+def ingest_client(make_client) -> APIClient:
+    return make_client("ingest", "read")
+
+
+def test_api_publishes_and_consumer_applies(make_client, queue, consumers):
+    client = ingest_client(make_client)
+    for at in (0, 10, 20, 30):
+        response = client.post("/", heartbeat(at=at, ts=at), format="json")
+        assert response.status_code == 202
+    consumers(1)
+    support.wait_until(lambda: Event.objects.count() == 4, timeout=20, message="4 events applied")
+    assert CustomUser.objects.get(username="alice").total_watch_time == 30
+    movie = Movie.objects.get(slug="m1")
+    assert movie.total_watch_time == 30
+    assert client.get(f"/alice/{movie.pk}/total-watch-time/").json()["last_moment"] == 30
+
+
+def test_broker_unreachable_is_503_with_retry_after(make_client):
+    closed = support.broker_settings("unused", port=support.free_port(), publish_timeout=1)
+    with override_settings(RABBITMQ=closed):
+        try:
+            response = ingest_client(make_client).post("/", heartbeat(), format="json")
+        finally:
+            rabbitmq.close()
+    assert response.status_code == 503 and int(response["Retry-After"]) > 0
+    assert response.json()["error"]["code"] == "broker_unavailable"
+    assert Event.objects.count() == 0
+
+
+def test_redelivered_message_counts_once(queue, consumers):
+    events = parse_events([heartbeat(at=a, ts=a) for a in (0, 10, 20)], now=datetime.now(UTC))
+    body = json.dumps(message_payload(events)).encode()
+    publish_raw(queue, [body, body])
+    consumers(1)
+    support.wait_until(lambda: support.queue_depth(queue) == 0 and Event.objects.count() == 3, timeout=20,
+                       message="both copies consumed")
+    assert CustomUser.objects.get(username="alice").total_watch_time == 20
+
+
+def test_poison_messages_are_dead_lettered_and_good_ones_applied(queue, consumers):
+    good = [parse_events(heartbeat(at=a, ts=a), now=datetime.now(UTC)) for a in (0, 10, 20)]
+    bodies = [
+        json.dumps(message_payload(good[0])).encode(),
+        b"{not json",
+        json.dumps(message_payload(good[1])).encode(),
+        json.dumps({"v": 1, "events": [{"user": "a", "slug": "s", "at": "ten"}]}).encode(),
+        b"\xff\xfe\x00",
+        json.dumps({"v": 1, "events": [{**message_payload(good[2])["events"][0], "extra": {"x": [1]}}]}).encode(),
+        json.dumps(message_payload(good[2])).encode(),
+    ]
+    publish_raw(queue, bodies)
+    consumers(1)
+    dead_letter_queue = f"{queue}.dead-letter"
+    support.wait_until(lambda: support.queue_depth(dead_letter_queue) == 4, timeout=20, message="4 dead letters")
+    support.wait_until(lambda: Event.objects.count() == 3, timeout=20, message="good events applied")
+    assert CustomUser.objects.get(username="alice").total_watch_time == 20
+    assert support.queue_depth(queue) == 0
+
+
+def test_three_consumers_on_shuffled_duplicated_load_give_exact_totals(queue, consumers):
+    rng = random.Random(7)
+    base = datetime(2026, 3, 1, tzinfo=UTC)
+    received = datetime.now(UTC)
+    items = []
+    for user in range(12):
+        for movie in range(4):
+            for session in ("", "s2"):
+                position, clock = rng.randrange(0, 3000), 0
+                for _ in range(rng.randrange(5, 40)):
+                    step = rng.choice([10, 10, 10, 0, -30, 400])
+                    position, clock = max(0, position + step), clock + 10
+                    items.append({
+                        "user": f"u{user}", "slug": f"m{movie}", "session": session, "at": min(position, 86400),
+                        "ts": (base + timedelta(seconds=clock)).isoformat(), "event_id": str(uuid.UUID(int=rng.getrandbits(128))),
+                    })
+    events = parse_events(items[:1000], now=received) + parse_events(items[1000:2000] or items[:1], now=received) \
+        + (parse_events(items[2000:], now=received) if items[2000:] else [])
+    rng.shuffle(events)
+    singles = [json.dumps(message_payload([e])).encode() for e in events[: len(events) // 2]]
+    batches = [json.dumps(message_payload(events[i : i + 50])).encode() for i in range(len(events) // 2, len(events), 50)]
+    duplicates = [json.dumps(message_payload([e])).encode() for e in rng.sample(events, 300)]
+    bodies = singles + batches + duplicates
+    rng.shuffle(bodies)
+    publish_raw(queue, bodies)
+    consumers(3)
+    distinct = {e.event_id: e for e in events}
+    support.wait_until(lambda: Event.objects.count() == len(distinct), timeout=120, interval=0.5,
+                       message=f"{len(distinct)} events applied")
+
+    streams = defaultdict(list)
+    for e in distinct.values():
+        streams[(e.user, e.slug, e.session)].append(e.heartbeat())
+    limits = Limits()
+    pair_totals, user_totals, movie_totals = defaultdict(int), defaultdict(int), defaultdict(int)
+    for (user, slug, _session), heartbeats in streams.items():
+        total = stream_total(heartbeats, limits)
+        pair_totals[(user, slug)] += total
+        user_totals[user] += total
+        movie_totals[slug] += total
+    assert dict(CustomUser.objects.filter(username__startswith="u").values_list("username", "total_watch_time")) == user_totals
+    assert dict(Movie.objects.values_list("slug", "total_watch_time")) == movie_totals
+    stored_pairs = {(wt.user.username, wt.movie.slug): wt.total for wt in WatchTime.objects.select_related("user", "movie")}
+    assert stored_pairs == pair_totals
+
+    verify = subprocess.run([support.WATCHTIME, "verify"], env=support.service_env(queue), capture_output=True, text=True)
+    assert verify.returncode == 0, verify.stderr
+
+
+def test_sigterm_stops_the_consumer_cleanly(queue, consumers):
+    (process,) = consumers(1)
+    returncode, output = support.stop(process, timeout=15)
+    assert returncode == 0, output
