@@ -23,6 +23,7 @@ NAMESPACE = "prod"
 # name -> values file under charts/watchtime/ci/ (None: chart defaults).
 VALUE_SETS: dict[str, str | None] = {
     "defaults": None,
+    "dev": "dev-values.yaml",
     "external": "external-values.yaml",
     "operator": "operator-values.yaml",
     "keda": "keda-values.yaml",

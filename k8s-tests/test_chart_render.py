@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import re
 from typing import Any
 
 import helm_python
@@ -87,16 +88,28 @@ def test_hook_job_needs_nothing_the_release_creates_later() -> None:
     container = main_container(release, "migrate")
     assert "envFrom" not in container
     referenced = {entry["valueFrom"]["secretKeyRef"]["name"] for entry in container["env"] if "valueFrom" in entry}
-    assert referenced == {"pg-app", "watchtime-django"}
+    assert referenced == {"pg-app", "watchtime-django", "watchtime-bootstrap"}
     assert job["metadata"]["annotations"]["helm.sh/hook"].startswith("pre-install")
-    # With a generated secret key the hook brings its own hook-scoped Secret, created first.
-    defaults = render_value_set("defaults")
-    name, key = secret_ref(main_container(defaults, "migrate"), "DJANGO_SECRET_KEY")
-    hook_secret = defaults.get("Secret", name)
+    # `watchtime migrate` ensures the bootstrap API key.
+    assert secret_ref(container, "WATCHTIME_BOOTSTRAP_API_KEY") == ("watchtime-bootstrap", "api-key")
+    # With a generated secret key a pre-install hook brings its own hook-scoped Secret, created first.
+    generated = render({**load_value_set("external"), "secretKey": {"existingSecret": ""}})
+    name, key = secret_ref(main_container(generated, "migrate"), "DJANGO_SECRET_KEY")
+    assert name != FULLNAME
+    hook_secret = generated.get("Secret", name)
     assert key in hook_secret["data"]
+    assert hook_secret["metadata"]["annotations"]["helm.sh/hook"] == "pre-install,pre-upgrade"
     assert int(hook_secret["metadata"]["annotations"]["helm.sh/hook-weight"]) < int(
-        defaults.workload("migrate")["metadata"]["annotations"]["helm.sh/hook-weight"]
+        generated.workload("migrate")["metadata"]["annotations"]["helm.sh/hook-weight"]
     )
+    # A generated bootstrap key lives in the release Secret: the install runs migrations post-install.
+    bootstrap = render({**load_value_set("external"), "bootstrapApiKey": {"enabled": True, "existingSecret": ""}})
+    assert bootstrap.workload("migrate")["metadata"]["annotations"]["helm.sh/hook"] == "post-install,pre-upgrade"
+    assert secret_ref(main_container(bootstrap, "migrate"), "WATCHTIME_BOOTSTRAP_API_KEY") == (
+        FULLNAME,
+        "bootstrap-api-key",
+    )
+    assert f"{FULLNAME}-migrate" not in bootstrap.kinds("Secret")
 
 
 def test_defaults_wire_the_subcharts_secrets() -> None:
@@ -128,6 +141,10 @@ def test_external_services_read_operator_and_cnpg_secret_keys() -> None:
     assert secret_ref(api, "DJANGO_SECRET_KEY") == ("watchtime-django", "secret-key")
     assert secret_ref(api, "WATCHTIME_BOOTSTRAP_API_KEY") == ("watchtime-bootstrap", "api-key")
     assert "WATCHTIME_BOOTSTRAP_API_KEY" not in env_of(main_container(release, "consumer"))
+    bootstrap_key = base64.b64decode(
+        render({"bootstrapApiKey": {"enabled": True}}).get("Secret", FULLNAME)["data"]["bootstrap-api-key"]
+    ).decode()
+    assert re.fullmatch(r"wt_[a-z0-9]{8}_[A-Za-z0-9]{40}", bootstrap_key), "the format `watchtime createkey` prints"
     # Nothing generated when every secret is provided.
     assert release.get("Secret", FULLNAME)["data"] in (None, {})
     assert "Secret" not in release.by_kind or set(release.kinds("Secret")) == {FULLNAME}

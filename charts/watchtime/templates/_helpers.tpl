@@ -235,10 +235,14 @@ WATCHTIME_BOOTSTRAP_API_KEY_SCOPES: {{ join "," $v.bootstrapApiKey.scopes | quot
     secretKeyRef:
       name: {{ .ref.name | quote }}
       key: {{ .ref.key | quote }}
+      {{- if .optional }}
+      optional: true
+      {{- end }}
 {{- end -}}
 
 {{/*
-Secret-backed env of a role: (dict "ctx" $ "withBroker" bool "withBootstrapKey" bool "secretKeyRef" dict-or-nil).
+Secret-backed env of a role: (dict "ctx" $ "withBroker" bool "withBootstrapKey" bool "secretKeyRef" dict-or-nil
+"optionalBootstrapKey" bool).
 secretKeyRef overrides where DJANGO_SECRET_KEY comes from (the migrations hook Secret).
 */}}
 {{- define "watchtime.secretEnvVars" -}}
@@ -275,7 +279,8 @@ secretKeyRef overrides where DJANGO_SECRET_KEY comes from (the migrations hook S
 {{- if $v.bootstrapApiKey.existingSecret }}
 {{ include "watchtime.secretEnv" (dict "name" "WATCHTIME_BOOTSTRAP_API_KEY" "ref" (dict "name" $v.bootstrapApiKey.existingSecret "key" $v.bootstrapApiKey.existingSecretKey)) }}
 {{- else }}
-{{ include "watchtime.secretEnv" (dict "name" "WATCHTIME_BOOTSTRAP_API_KEY" "ref" (dict "name" (include "watchtime.secretName" $ctx) "key" "bootstrap-api-key")) }}
+{{- /* optional: a pre-upgrade migrations hook runs before a newly enabled key reaches the Secret. */}}
+{{ include "watchtime.secretEnv" (dict "name" "WATCHTIME_BOOTSTRAP_API_KEY" "ref" (dict "name" (include "watchtime.secretName" $ctx) "key" "bootstrap-api-key") "optional" .optionalBootstrapKey) }}
 {{- end }}
 {{- end }}
 {{- end -}}
@@ -449,5 +454,27 @@ httpGet:
 
 {{/* A fresh API key in the format `watchtime createkey` prints. */}}
 {{- define "watchtime.newApiKey" -}}
-{{- printf "wt_%s" (randAlphaNum 40) -}}
+{{- printf "wt_%s_%s" (randAlphaNum 8 | lower) (randAlphaNum 40) -}}
+{{- end -}}
+
+{{/*
+Helm hook events of the migrations Job. pre-install only works when the Job needs nothing the
+install itself creates: the in-cluster database, or a generated bootstrap API key (`watchtime
+migrate` ensures that key, and it lives in the release Secret). Otherwise the install runs it
+post-install, while the pods wait in their init container.
+*/}}
+{{- define "watchtime.migrationsHookEvents" -}}
+{{- $generatedBootstrapKey := and .Values.bootstrapApiKey.enabled (not .Values.bootstrapApiKey.existingSecret) -}}
+{{- if or .Values.postgres.enabled $generatedBootstrapKey -}}
+post-install,pre-upgrade
+{{- else -}}
+pre-install,pre-upgrade
+{{- end -}}
+{{- end -}}
+
+{{/* The migrations hook brings its own DJANGO_SECRET_KEY when it runs before the release Secret exists. */}}
+{{- define "watchtime.migrationsHookSecret" -}}
+{{- if and .Values.migrations.enabled .Values.migrations.useHelmHooks (not .Values.secretKey.existingSecret) (hasPrefix "pre-install" (include "watchtime.migrationsHookEvents" .)) -}}
+true
+{{- end -}}
 {{- end -}}
