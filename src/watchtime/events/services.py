@@ -223,24 +223,26 @@ def _lock_streams(keys: set[tuple[int, int, str]]) -> dict[tuple[int, int, str],
     Stream.objects.bulk_create(
         [Stream(user_id=u, movie_id=m, session=s) for u, m, s in sorted(keys)], ignore_conflicts=True
     )
-    locked = list(
-        Stream.objects.select_for_update(of=("self",))
-        .select_related("head")
-        .filter(_any_of(("user_id", "movie_id", "session"), keys))
-        .order_by("id")
-    )
+    ids = _lock_ids(Stream.objects.filter(_any_of(("user_id", "movie_id", "session"), keys)))
+    locked = Stream.objects.select_related("head").filter(id__in=ids)
     return {(s.user_id, s.movie_id, s.session): s for s in locked}
 
 
 def _lock_watch_times(keys: set[tuple[int, int]]) -> dict[tuple[int, int], WatchTime]:
     WatchTime.objects.bulk_create([WatchTime(user_id=u, movie_id=m) for u, m in sorted(keys)], ignore_conflicts=True)
-    locked = (
-        WatchTime.objects.select_for_update(of=("self",))
-        .select_related("last_event")
-        .filter(_any_of(("user_id", "movie_id"), keys))
-        .order_by("id")
-    )
+    ids = _lock_ids(WatchTime.objects.filter(_any_of(("user_id", "movie_id"), keys)))
+    locked = WatchTime.objects.select_related("last_event").filter(id__in=ids)
     return {(wt.user_id, wt.movie_id): wt for wt in locked}
+
+
+def _lock_ids(rows) -> list[int]:
+    """Lock `rows` in id order and return their ids.
+
+    Read the locked rows with a *separate* query afterwards: under READ COMMITTED a statement
+    that waited for a lock sees the locked row's new version but not rows another batch
+    inserted meanwhile (its new head event), so a join in the locking statement can be stale.
+    """
+    return list(rows.select_for_update().order_by("id").values_list("id", flat=True))
 
 
 def _any_of(fields: tuple[str, ...], keys: Iterable[tuple]) -> Q:
@@ -254,7 +256,7 @@ def _increment_locked(model, column: str, deltas: dict[int, int]) -> None:
     ids = sorted(i for i, d in deltas.items() if d)
     if not ids:
         return
-    list(model.objects.select_for_update().filter(id__in=ids).order_by("id").values_list("id", flat=True))
+    _lock_ids(model.objects.filter(id__in=ids))
     _update_by_id(model, {i: {column: ("+", deltas[i])} for i in ids})
 
 
@@ -310,11 +312,10 @@ def movie_update(*, movie: Movie, **changes) -> Movie:
 def movie_delete(*, movie: Movie) -> None:
     """Delete a movie with its events and subtract its watch time from its viewers' totals."""
     # Same lock order as events_apply: streams, watch times, users.
-    list(Stream.objects.select_for_update().filter(movie=movie).order_by("id").values_list("id", flat=True))
-    for wt in WatchTime.objects.select_for_update().filter(movie=movie).order_by("user_id"):
-        _increment_locked(CustomUser, "total_watch_time", {wt.user_id: -wt.total})
+    _lock_ids(Stream.objects.filter(movie=movie))
+    watch_times = WatchTime.objects.filter(id__in=_lock_ids(WatchTime.objects.filter(movie=movie)))
+    _increment_locked(CustomUser, "total_watch_time", {wt.user_id: -wt.total for wt in watch_times})
     movie.delete()
-
 
 
 # --- recomputation ------------------------------------------------------------------------------
