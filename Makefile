@@ -1,0 +1,70 @@
+# watchtime developer entry points. `make run` and `make test` are the two that matter;
+# both set up everything they need on a fresh machine.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PYTEST := $(BIN)/python -m pytest
+# Reinstall whenever the pinned requirements or the project metadata change.
+STAMP := $(VENV)/.installed-$(shell cat requirements/dev.txt pyproject.toml 2>/dev/null | sha1sum | cut -c1-12)
+
+.DEFAULT_GOAL := help
+.PHONY: help setup run services test test-fast test-service test-k8s test-image test-observability \
+        test-security test-faults bench bench-quick requirements clean
+
+help: ## list the targets
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-20s %s\n", $$1, $$2}'
+
+$(STAMP):
+	rm -f $(VENV)/.installed-*
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check uv
+	$(BIN)/uv pip install --python $(BIN)/python --quiet -r requirements/dev.txt
+	$(BIN)/uv pip install --python $(BIN)/python --quiet --no-deps -e .
+	touch $@
+
+setup: $(STAMP) ## create .venv with the pinned dependencies and the package (editable)
+
+run: setup ## start the service on the embedded default (SQLite, no broker, auth off) at 127.0.0.1:8000
+	$(BIN)/watchtime dev
+
+services: ## make sure PostgreSQL and RabbitMQ run on 127.0.0.1 (installs them with apt when root)
+	tests/ensure-services.sh
+
+test: setup services ## the whole suite: service, chart, image, observability, security, faults
+	$(PYTEST) tests k8s-tests
+
+test-fast: setup ## inner loop: the pure rule and validation, no services (seconds)
+	$(PYTEST) tests/events/test_accounting.py tests/events/test_validation.py
+
+test-service: setup services ## the service's own tests (API, pipeline, settings)
+	$(PYTEST) tests --ignore=tests/faults --ignore=tests/observability --ignore=tests/security
+
+test-k8s: setup ## chart and image tests
+	$(PYTEST) k8s-tests
+
+test-image: setup services ## build the image and run it against PostgreSQL and RabbitMQ
+	$(PYTEST) k8s-tests/test_image.py
+
+test-observability: setup services ## alert rules (promtool) and a real Prometheus scraping the service
+	$(PYTEST) tests/observability
+
+test-security: setup services ## hostile inputs, fuzzing against the OpenAPI schema, settings hardening
+	$(PYTEST) tests/security
+
+test-faults: setup ## fault injection against own RabbitMQ/PostgreSQL instances
+	$(PYTEST) tests/faults
+
+bench: setup services ## full benchmark suite -> bench/results/latest.{json,md}
+	$(BIN)/python -m bench
+
+bench-quick: setup services ## the same figures at small sizes (under a minute)
+	$(BIN)/python -m bench --quick
+
+requirements: ## re-pin requirements/*.txt from pyproject.toml
+	$(BIN)/uv pip compile pyproject.toml --python-version 3.11 --no-header --no-annotate -o requirements/base.txt
+	$(BIN)/uv pip compile pyproject.toml --extra test --extra bench --python-version 3.11 --no-header -o requirements/dev.txt
+
+clean: ## remove the virtualenv and local state
+	rm -rf $(VENV) var .pytest_cache .hypothesis

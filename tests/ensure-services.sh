@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Make sure the PostgreSQL and RabbitMQ the tests use run on 127.0.0.1 (5432, trust auth for
+# postgres; 5672, guest/guest). Starts them when installed; installs them with apt when root.
+set -euo pipefail
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+wait_port() { for _ in $(seq 1 60); do port_open "$1" && return 0; sleep 1; done; return 1; }
+as_root() { [[ $(id -u) == 0 ]]; }
+
+apt_install() {
+  as_root || { echo "ensure-services: $* missing and not root: install them (apt-get install $*)" >&2; exit 1; }
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+if ! port_open 5432; then
+  command -v pg_ctlcluster >/dev/null || apt_install postgresql
+  version=$(ls /etc/postgresql | sort -V | tail -1)
+  pg_lsclusters -h | grep -q "^$version main" || pg_createcluster "$version" main >/dev/null
+  conf=/etc/postgresql/$version/main/pg_hba.conf
+  grep -q '^host all all 127.0.0.1/32 trust' "$conf" || sed -i '1i host all all 127.0.0.1/32 trust' "$conf"
+  pg_ctlcluster --skip-systemctl-redirect "$version" main start
+  wait_port 5432 || { echo "ensure-services: PostgreSQL did not open 127.0.0.1:5432" >&2; exit 1; }
+fi
+
+if ! port_open 5672; then
+  command -v rabbitmq-server >/dev/null || apt_install rabbitmq-server
+  rabbitmq-server -detached
+  wait_port 5672 || { echo "ensure-services: RabbitMQ did not open 127.0.0.1:5672" >&2; exit 1; }
+  rabbitmqctl await_startup >/dev/null
+fi
+echo "ensure-services: PostgreSQL 127.0.0.1:5432 and RabbitMQ 127.0.0.1:5672 are up"
