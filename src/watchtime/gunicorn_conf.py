@@ -15,6 +15,8 @@ graceful_timeout = env.get_int("GUNICORN_GRACEFUL_TIMEOUT", 25, minimum=1)
 timeout = 30
 keepalive = 75  # longer than typical ingress/load-balancer idle timeouts (60 s)
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
+# No runtime control socket: nothing uses it, and the root filesystem is read-only.
+control_socket_disable = True
 accesslog = "-"
 access_log_format = '%(h)s "%(r)s" %(s)s %(B)s %(M)sms'
 logconfig_dict = {
@@ -22,6 +24,7 @@ logconfig_dict = {
     "disable_existing_loggers": False,
     "formatters": {"json": {"()": "watchtime.jsonlog.JsonFormatter"}},
     "handlers": {"stdout": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stdout"}},
+    "root": {"handlers": ["stdout"], "level": "INFO"},
     "loggers": {
         "gunicorn.error": {"handlers": ["stdout"], "level": "INFO", "propagate": False},
         "gunicorn.access": {"handlers": ["stdout"], "level": "INFO", "propagate": False},

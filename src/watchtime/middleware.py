@@ -10,6 +10,28 @@ from watchtime.errors import error_body
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}\Z")
 
 
+class ProbeMiddleware:
+    """Answer /livez and /readyz before anything else.
+
+    Kubelet probes address the pod IP, which is not in ALLOWED_HOSTS, and probes should not
+    count in the request-latency metrics or need an API key.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.path == "/livez":
+            return JsonResponse({"status": "ok"})  # the process answers; no dependency is called
+        if request.path == "/readyz":
+            from watchtime import health
+
+            ready, checks = health.readiness()
+            body = {"status": "ok" if ready else "unavailable", "checks": checks}
+            return JsonResponse(body, status=200 if ready else 503)
+        return self.get_response(request)
+
+
 class RequestIdMiddleware:
     """Tag each request (and its log lines) with an id: the caller's X-Request-ID if sane."""
 

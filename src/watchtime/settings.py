@@ -42,6 +42,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "watchtime.middleware.ProbeMiddleware",
     "watchtime.middleware.RequestIdMiddleware",
     "watchtime.middleware.BodySizeLimitMiddleware",
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
@@ -76,17 +77,18 @@ TEMPLATES = [
 
 
 def _database() -> dict:
+    raw = env.get_str("DATABASE_URL").strip()
+    if raw.startswith("sqlite:///"):  # sqlite:////absolute/path.sqlite3
+        return _sqlite(Path(raw.removeprefix("sqlite://")))
     url = env.get_service_url(
         "DATABASE_URL",
-        schemes={"postgres", "postgresql", "sqlite"},
+        schemes={"postgres", "postgresql"},
         user_var="DATABASE_USER",
         password_var="DATABASE_PASSWORD",
     )
     if url is None:
         VAR_DIR.mkdir(parents=True, exist_ok=True)
         return _sqlite(VAR_DIR / "watchtime.sqlite3")
-    if url.scheme == "sqlite":
-        return _sqlite(Path("/" + url.path))
     if not url.path:
         raise env.ConfigurationError("DATABASE_URL names no database (postgres://host:5432/NAME)")
     return {
@@ -136,8 +138,6 @@ STATIC_ROOT = Path(env.get_str("DJANGO_STATIC_ROOT", str(VAR_DIR / "static")))
 # --- HTTP hardening (TLS is terminated by the ingress, which sets X-Forwarded-Proto) -------------
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.get_bool("DJANGO_SECURE_SSL_REDIRECT", False)
-# Probes and in-cluster scrapes speak plain HTTP to the pod; only browsers are redirected.
-SECURE_REDIRECT_EXEMPT = [r"^livez$", r"^readyz$"]
 SESSION_COOKIE_SECURE = not DEBUG
 CSRF_COOKIE_SECURE = not DEBUG
 SESSION_COOKIE_HTTPONLY = True
@@ -196,6 +196,8 @@ RABBITMQ = (
 )
 WATCHTIME_QUEUE = env.get_str("WATCHTIME_QUEUE", "watch-time")
 WATCHTIME_METRICS_PORT = env.get_int("WATCHTIME_METRICS_PORT", 9100, minimum=0)
+# The consumer's /livez fails when its loop has not ticked for this long (wedged, e.g. on a hung query).
+WATCHTIME_CONSUMER_LIVENESS_SECONDS = env.get_int("WATCHTIME_CONSUMER_LIVENESS_SECONDS", 60, minimum=1)
 
 WATCHTIME_AUTH = env.get_bool("WATCHTIME_AUTH", True)
 if not WATCHTIME_AUTH and not DEBUG:

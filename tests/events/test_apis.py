@@ -167,6 +167,8 @@ def test_authentication_and_scopes(make_client):
 
 def test_health_schema_and_docs_need_no_key(client):
     assert client.get("/livez").status_code == 200
+    # kubelet probes address the pod IP, which is not an allowed host
+    assert client.get("/readyz", HTTP_HOST="10.1.2.3:8000").status_code == 200
     ready = client.get("/readyz")
     assert ready.status_code == 200 and ready.json()["checks"]["database"] == "ok"
     assert client.get("/schema/").status_code == 200

@@ -10,9 +10,6 @@ from watchtime.events.handlers import handle_batch
 from watchtime.health import database_ok
 from watchtime.rabbitmq import ConsumerState, ReconnectingConsumer
 
-# A loop that has neither made progress nor idled (its 1 s tick) for this long is wedged.
-LIVENESS_SECONDS = 60
-
 
 class Command(BaseCommand):
     help = "Consume heartbeat messages from RabbitMQ and apply them to the database."
@@ -33,7 +30,8 @@ class Command(BaseCommand):
     @staticmethod
     def _livez(state: ConsumerState):
         stalled = time.monotonic() - state.last_tick
-        ok = stalled < LIVENESS_SECONDS
+        # A loop that has neither made progress nor idled (its 1 s tick) for this long is wedged.
+        ok = stalled < settings.WATCHTIME_CONSUMER_LIVENESS_SECONDS
         body = {"status": "ok" if ok else "wedged", "seconds_since_loop_tick": round(stalled, 1)}
         return (200 if ok else 503), "application/json", json.dumps(body).encode()
 

@@ -1,0 +1,64 @@
+"""Metrics served on their own port, summed over gunicorn workers."""
+
+import json
+import re
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests import support
+from tests.conftest import heartbeat
+from watchtime.apikeys.services import apikey_create
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+
+def sample(text: str, name: str, labels: str = "") -> float:
+    match = re.search(rf"^{re.escape(name)}{re.escape(labels)} (\S+)$", text, re.MULTILINE)
+    assert match, f"{name}{labels} not exported"
+    return float(match.group(1))
+
+
+def test_counts_from_every_worker_are_summed_on_the_metrics_port(tmp_path):
+    _, key = apikey_create(name="metrics-test", scopes=["ingest", "read"])
+    port, metrics_port = support.free_port(), support.free_port()
+    multiproc = tmp_path / "prometheus"
+    env = support.service_env(
+        "unused", PORT=str(port), WATCHTIME_METRICS_PORT=str(metrics_port), WEB_CONCURRENCY="2",
+        GUNICORN_THREADS="2", PROMETHEUS_MULTIPROC_DIR=str(multiproc), WATCHTIME_LOG_LEVEL="INFO",
+    )
+    del env["RABBITMQ_URL"]  # embedded apply: the test is about counting, not the broker
+    api = support.start("api", env)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        support.wait_until(lambda: _status(f"{base}/readyz") == 200, timeout=30, message="api readiness")
+        requests_sent = 60
+        with ThreadPoolExecutor(8) as pool:  # fresh connections, so both workers take some
+            statuses = list(pool.map(
+                lambda i: requests.post(f"{base}/", json=heartbeat(user=f"u{i}", at=i),
+                                        headers={"Authorization": f"Bearer {key}", "Connection": "close"}).status_code,
+                range(requests_sent),
+            ))
+        assert statuses == [202] * requests_sent
+        worker_pids = {int(p.stem.rsplit("_", 1)[1]) for p in Path(multiproc).glob("counter_*.db")}
+        assert len(worker_pids) >= 2, "the requests did not spread over two workers"
+
+        text = requests.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).text
+        assert sample(text, "watchtime_events_ingested_total") == requests_sent
+        assert sample(text, "watchtime_build_info", '{role="api",version="0.1.0"}') == 1
+        assert 'view="events"' in text  # django-prometheus per-view metrics
+        assert requests.get(f"{base}/metrics", timeout=5).status_code in (401, 404)  # not on the API port
+    finally:
+        _, output = support.stop(api)
+    log_lines = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+    assert log_lines and all({"time", "level", "logger", "message"} <= set(line) for line in log_lines)
+
+
+def _status(url: str) -> int | None:
+    try:
+        return requests.get(url, timeout=1).status_code
+    except requests.ConnectionError:
+        return None
