@@ -57,6 +57,15 @@ def test_image_reference_follows_tag_or_digest() -> None:
     )
 
 
+def test_only_the_api_uses_prometheus_multiprocess_mode(rendered: Rendered) -> None:
+    """The other roles would write metric files into a directory nobody created (or wiped)."""
+    config = rendered.get("ConfigMap", FULLNAME)["data"]
+    assert "PROMETHEUS_MULTIPROC_DIR" not in config
+    assert env_of(main_container(rendered, "api"))["PROMETHEUS_MULTIPROC_DIR"]["value"].startswith("/tmp/")
+    for component in ("consumer", "migrate"):
+        assert "PROMETHEUS_MULTIPROC_DIR" not in env_of(main_container(rendered, component))
+
+
 def test_wait_for_migrations_init_container_loops_on_migrate_check(rendered: Rendered) -> None:
     for component in ("api", "consumer"):
         spec = rendered.workload(component)["spec"]["template"]["spec"]

@@ -222,7 +222,6 @@ WATCHTIME_LOG_LEVEL: {{ $v.config.logLevel | quote }}
 WATCHTIME_MAX_CREDIT_SECONDS: {{ $v.config.maxCreditSeconds | toString | quote }}
 WATCHTIME_MAX_STEP_SECONDS: {{ $v.config.maxStepSeconds | toString | quote }}
 WATCHTIME_RATE_LIMIT: {{ $v.config.rateLimit | quote }}
-PROMETHEUS_MULTIPROC_DIR: "/tmp/watchtime-prometheus"
 {{- if $v.bootstrapApiKey.enabled }}
 WATCHTIME_BOOTSTRAP_API_KEY_SCOPES: {{ join "," $v.bootstrapApiKey.scopes | quote }}
 {{- end }}
