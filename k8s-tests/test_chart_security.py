@@ -1,0 +1,109 @@
+"""Chart hardening: restricted Pod Security Standard on every pod, no mounted tokens, no default
+passwords, and NetworkPolicies that admit only what each role needs."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import yaml
+
+from chartlib import CHART_DIR, RELEASE, Rendered, all_containers, pod_specs, render
+
+FULLNAME = f"{RELEASE}-watchtime"
+
+
+def test_every_pod_meets_the_restricted_pod_security_standard(rendered: Rendered) -> None:
+    specs = pod_specs(rendered)
+    assert len(specs) >= 4  # api, consumer, migrate, helm test
+    for name, spec in specs:
+        pod = spec["securityContext"]
+        assert pod["runAsNonRoot"] is True, name
+        assert pod["runAsUser"] == 10001 and pod["runAsGroup"] == 10001, name
+        assert pod["seccompProfile"] == {"type": "RuntimeDefault"}, name
+        assert spec["automountServiceAccountToken"] is False, name
+        assert "hostNetwork" not in spec and "hostPID" not in spec and "hostIPC" not in spec, name
+        volumes = {volume["name"]: volume for volume in spec["volumes"]}
+        assert "emptyDir" in volumes["tmp"], name
+        for container in all_containers(spec):
+            where = f"{name}/{container['name']}"
+            context = container["securityContext"]
+            assert context["allowPrivilegeEscalation"] is False, where
+            assert context["capabilities"] == {"drop": ["ALL"]}, where
+            assert context["readOnlyRootFilesystem"] is True, where
+            assert context["runAsNonRoot"] is True and context["runAsUser"] != 0, where
+            assert context.get("privileged", False) is False, where
+            assert context["seccompProfile"] == {"type": "RuntimeDefault"}, where
+            assert {"name": "tmp", "mountPath": "/tmp"} in container["volumeMounts"], where
+            assert container["resources"]["requests"] and container["resources"]["limits"]["memory"], where
+
+
+def test_service_account_does_not_mount_its_token(rendered: Rendered) -> None:
+    account = rendered.get("ServiceAccount", FULLNAME)
+    assert account["automountServiceAccountToken"] is False
+    for _, spec in pod_specs(rendered):
+        assert spec["serviceAccountName"] == FULLNAME
+
+
+def test_no_default_passwords_in_values() -> None:
+    def walk(node: Any, path: str = "") -> list[str]:
+        found = []
+        if isinstance(node, dict):
+            for key, value in node.items():
+                child = f"{path}.{key}" if path else key
+                # `...Key` values name keys inside Secrets, they are not secrets themselves.
+                sensitive = re.search(r"password|secret$|token|erlangCookie", key, re.IGNORECASE)
+                if sensitive and not key.endswith("Key") and isinstance(value, str) and value:
+                    found.append(child)
+                found.extend(walk(value, child))
+        return found
+
+    values = yaml.safe_load((CHART_DIR / "values.yaml").read_text())
+    assert walk(values) == []
+
+
+def _policy(release: Rendered, name: str) -> dict[str, Any]:
+    return release.get("NetworkPolicy", name)["spec"]
+
+
+def test_network_policies_admit_only_what_each_role_needs(defaults: Rendered) -> None:
+    api = _policy(defaults, f"{FULLNAME}-api")
+    assert api["policyTypes"] == ["Ingress"]
+    http_rule, metrics_rule = api["ingress"]
+    assert http_rule["ports"] == [{"port": "http", "protocol": "TCP"}]
+    assert http_rule["from"][0]["namespaceSelector"] == {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}
+    assert metrics_rule["ports"] == [{"port": "metrics", "protocol": "TCP"}]
+    assert metrics_rule["from"] == [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}]
+    consumer = _policy(defaults, f"{FULLNAME}-consumer")
+    assert consumer["ingress"] == [metrics_rule], "the consumer takes no traffic but scrapes"
+    jobs = _policy(defaults, f"{FULLNAME}-jobs")
+    assert jobs["policyTypes"] == ["Ingress"] and "ingress" not in jobs, "migrations and test pods: deny all"
+    egress = _policy(defaults, f"{FULLNAME}-egress")
+    assert egress["policyTypes"] == ["Egress"]
+    allowed_ports = {(port["port"], port["protocol"]) for rule in egress["egress"] for port in rule["ports"]}
+    assert allowed_ports == {(53, "UDP"), (53, "TCP"), (5432, "TCP"), (5672, "TCP"), (8000, "TCP")}
+    # Every pod of the release is covered by an ingress policy and the egress policy.
+    for obj in defaults.objects:
+        if obj["kind"] in ("Deployment", "Job", "Pod"):
+            labels = (obj["spec"]["template"]["metadata"] if obj["kind"] != "Pod" else obj["metadata"])["labels"]
+            selecting = [
+                p["metadata"]["name"]
+                for p in defaults.kinds("NetworkPolicy").values()
+                if "Ingress" in p["spec"]["policyTypes"] and _selects(p["spec"]["podSelector"], labels)
+            ]
+            assert selecting, f"{obj['kind']}/{obj['metadata']['name']} has no ingress policy"
+            assert _selects(egress["podSelector"], labels)
+
+
+def _selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
+    if any(labels.get(k) != v for k, v in selector.get("matchLabels", {}).items()):
+        return False
+    return all(labels.get(e["key"]) in e["values"] for e in selector.get("matchExpressions", []))
+
+
+def test_network_policy_destinations_and_switch() -> None:
+    restricted = render({"networkPolicy": {"egressTo": [{"ipBlock": {"cidr": "10.0.0.0/8"}}]}})
+    rules = _policy(restricted, f"{FULLNAME}-egress")["egress"]
+    data_rule = next(rule for rule in rules if {"port": 5432, "protocol": "TCP"} in rule["ports"])
+    assert data_rule["to"] == [{"ipBlock": {"cidr": "10.0.0.0/8"}}]
+    assert "NetworkPolicy" not in render({"networkPolicy": {"enabled": False}}).by_kind
