@@ -51,9 +51,9 @@ def _run(args, rest: list[str]) -> int:
         return _api(args.port)
     if args.role == "dev":
         return _dev(args.port)
-    if args.role == "consumer":
-        # One process: its own registry, not a gunicorn-style multiprocess directory.
-        os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    # Only the API's gunicorn workers share a multiprocess metrics directory; every other role
+    # is one process with its own registry.
+    os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
     from django.core.management import execute_from_command_line
 
     if args.role == "migrate":

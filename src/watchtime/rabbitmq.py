@@ -32,6 +32,8 @@ logger = logging.getLogger(__name__)
 PERSISTENT = pika.DeliveryMode.Persistent
 # Redeliveries of one message (e.g. a consumer crash-looping on it) before it is dead-lettered.
 DELIVERY_LIMIT = 20
+# A consumer transaction holds at most this many message bytes (~10,000 events), whatever the prefetch.
+MAX_BATCH_BYTES = 2 * 1024 * 1024
 
 
 class BrokerUnavailable(Exception):
@@ -423,9 +425,19 @@ class Consumer:
         if self._flush_timer is not None:
             self._connection.ioloop.remove_timeout(self._flush_timer)
             self._flush_timer = None
-        if not self._batch or self._channel is None or not self._channel.is_open:
-            return
-        batch = self._batch
+        while self._batch and self._channel is not None and self._channel.is_open:
+            # After an outage up to `prefetch` messages wait here: apply them in bounded slices.
+            size, count = 0, 0
+            for delivery in self._batch[: self._batch_size]:
+                size += len(delivery.body)
+                count += 1
+                if size >= MAX_BATCH_BYTES:
+                    break
+            if not self._apply_and_settle(self._batch[:count]):
+                return
+            del self._batch[:count]
+
+    def _apply_and_settle(self, batch: list[Delivery]) -> bool:
         try:
             outcomes = self._handle_batch(batch)
         except TransientFailure as exc:
@@ -434,17 +446,18 @@ class Consumer:
             self._flush_timer = self._connection.ioloop.call_later(
                 self._retry_delay * random.uniform(0.8, 1.2), self.flush
             )
-            return
+            return False
         self._retry_delay = 0.0
-        self._batch = []
         for outcome in outcomes:
             if outcome.dead_letter_reason is not None:
                 self._channel.basic_nack(outcome.delivery_tag, multiple=False, requeue=False)
         settled = {o.delivery_tag for o in outcomes if o.dead_letter_reason is not None}
         remaining = [d.delivery_tag for d in batch if d.delivery_tag not in settled]
         if remaining:
+            # Deliveries are settled in order, so one multiple-ack covers exactly this slice.
             self._channel.basic_ack(max(remaining), multiple=True)
         self._state.progress()
+        return True
 
     # housekeeping ----------------------------------------------------------------------------
 
