@@ -7,13 +7,12 @@ import uuid
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 
-import pika
 import pytest
-import requests
 from django.test import override_settings
 from rest_framework.test import APIClient
 
 from tests import support
+from tests.events.conftest import publish_raw
 from tests.conftest import heartbeat
 from watchtime import rabbitmq
 from watchtime.events.accounting import Limits, stream_total
@@ -21,54 +20,6 @@ from watchtime.events.models import CustomUser, Event, Movie, WatchTime
 from watchtime.events.validation import message_payload, parse_events
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def queue():
-    name = f"watchtime-test-{uuid.uuid4().hex[:10]}"
-    with override_settings(RABBITMQ=support.broker_settings(name), WATCHTIME_QUEUE=name):
-        yield name
-        rabbitmq.close()
-    support.delete_queues(name)
-
-
-@pytest.fixture
-def consumers(queue):
-    started: list[subprocess.Popen] = []
-
-    def start(count: int = 1, **env):
-        for _ in range(count):
-            environment = support.service_env(queue, **env)
-            process = support.start("consumer", environment)
-            process.metrics_port = int(environment["WATCHTIME_METRICS_PORT"])
-            started.append(process)
-        for process in started[-count:]:
-            support.wait_until(lambda p=process: _ready(p), timeout=30, message="consumer readiness")
-        return started[-count:]
-
-    yield start
-    for process in started:
-        support.stop(process)
-
-
-def _ready(process) -> bool:
-    assert process.poll() is None, process.stdout.read()
-    try:
-        return requests.get(f"http://127.0.0.1:{process.metrics_port}/readyz", timeout=1).status_code == 200
-    except requests.ConnectionError:
-        return False
-
-
-def publish_raw(queue: str, bodies: list[bytes]) -> None:
-    conn = pika.BlockingConnection(pika.URLParameters(support.RABBITMQ_URL))
-    try:
-        channel = conn.channel()
-        support.declare_queues(channel, queue)
-        channel.confirm_delivery()
-        for body in bodies:
-            channel.basic_publish("", queue, body, pika.BasicProperties(delivery_mode=2), mandatory=True)
-    finally:
-        conn.close()
 
 
 def ingest_client(make_client) -> APIClient:
