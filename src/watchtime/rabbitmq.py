@@ -538,12 +538,15 @@ class ReconnectingConsumer:
         logger.info("consumer stopped")
 
 
-def dead_letter_count(queue: str | None = None) -> int:
-    """Messages waiting in the dead-letter queue (for operators and tests)."""
-    _, _, dead_letter_queue = queue_names(queue)
-    connection = pika.BlockingConnection(connection_parameters())
-    try:
-        channel = connection.channel()
-        return channel.queue_declare(dead_letter_queue, passive=True).method.message_count
-    finally:
-        connection.close()
+def consume(handle_batch: Callable[[list[Delivery]], list[Outcome]], *, state: ConsumerState | None = None) -> None:
+    """Consume the queue with `handle_batch` until SIGTERM/SIGINT, reconnecting as needed."""
+    consumer = ReconnectingConsumer(handle_batch, state or ConsumerState())
+    consumer.install_signal_handlers()
+    consumer.run()
+
+
+def consume_and_save(*, state: ConsumerState | None = None) -> None:
+    """Consume heartbeat messages and apply them to the database (the consumer role)."""
+    from watchtime.events.handlers import handle_batch  # the domain handler imports this module
+
+    consume(handle_batch, state=state)

@@ -5,10 +5,9 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
-from watchtime import metrics
-from watchtime.events.handlers import handle_batch
+from watchtime import metrics, rabbitmq
 from watchtime.health import database_ok
-from watchtime.rabbitmq import ConsumerState, ReconnectingConsumer
+from watchtime.rabbitmq import ConsumerState
 
 
 class Command(BaseCommand):
@@ -23,9 +22,7 @@ class Command(BaseCommand):
             settings.WATCHTIME_METRICS_PORT,
             routes={"/livez": lambda: self._livez(state), "/readyz": lambda: self._readyz(state)},
         )
-        consumer = ReconnectingConsumer(handle_batch, state)
-        consumer.install_signal_handlers()
-        consumer.run()
+        rabbitmq.consume_and_save(state=state)
 
     @staticmethod
     def _livez(state: ConsumerState):
