@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements/dev.txt pyproject.toml 2>/d
 
 .DEFAULT_GOAL := help
 .PHONY: help setup run services test test-fast test-service test-k8s test-image test-observability \
-        test-security test-faults bench bench-quick requirements clean
+        test-security test-faults lint bench bench-quick requirements clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-20s %s\n", $$1, $$2}'
@@ -55,6 +55,9 @@ test-security: setup services ## hostile inputs, fuzzing against the OpenAPI sch
 
 test-faults: setup ## fault injection against own RabbitMQ/PostgreSQL instances
 	$(PYTEST) tests/faults
+
+lint: setup ## ruff (pyflakes errors, imports) over all Python code
+	$(BIN)/ruff check src tests k8s-tests bench
 
 bench: setup services ## full benchmark suite -> bench/results/latest.{json,md}
 	$(BIN)/python -m bench

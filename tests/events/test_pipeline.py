@@ -12,8 +12,8 @@ from django.test import override_settings
 from rest_framework.test import APIClient
 
 from tests import support
-from tests.events.conftest import publish_raw
 from tests.conftest import heartbeat
+from tests.events.conftest import publish_raw
 from watchtime import rabbitmq
 from watchtime.events.accounting import Limits, stream_total
 from watchtime.events.models import CustomUser, Event, Movie, WatchTime
