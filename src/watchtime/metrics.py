@@ -61,7 +61,7 @@ DEPENDENCY_UP = Gauge(
     "watchtime_dependency_up",
     "1 when the last readiness check reached the dependency.",
     ["dependency"],
-    multiprocess_mode="max",
+    multiprocess_mode="livemostrecent",  # the newest check of any live worker
 )
 
 for outcome in ("applied", "duplicate", "dead_lettered"):
