@@ -4,7 +4,7 @@
 """
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.http import Http404
+from django.http import Http404, JsonResponse
 from rest_framework import exceptions
 from rest_framework.response import Response
 
@@ -54,3 +54,21 @@ def exception_handler(exc, context):
         set_rollback()
         return Response(body, status=exc.status_code, headers=headers)
     return None
+
+
+# Django's own error pages (no view matched, a disallowed Host, an uncaught exception) in the
+# same JSON shape; wired as handler400/403/404/500 in urls.py.
+def bad_request(request, exception=None):
+    return JsonResponse(error_body("bad_request", "Bad request."), status=400)
+
+
+def forbidden(request, exception=None):
+    return JsonResponse(error_body("permission_denied", "Forbidden."), status=403)
+
+
+def not_found(request, exception=None):
+    return JsonResponse(error_body("not_found", "Not found."), status=404)
+
+
+def server_error(request):
+    return JsonResponse(error_body("server_error", "Internal server error."), status=500)

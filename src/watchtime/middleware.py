@@ -51,12 +51,17 @@ class RequestIdMiddleware:
 
 
 class BodySizeLimitMiddleware:
-    """Refuse bodies over DATA_UPLOAD_MAX_MEMORY_SIZE with 413 before anything reads them."""
+    """Refuse bodies over DATA_UPLOAD_MAX_MEMORY_SIZE with 413 before anything reads them.
+
+    A chunked body (no Content-Length) gets 411: Django would silently read it as empty.
+    """
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
+        if "HTTP_TRANSFER_ENCODING" in request.META and not request.META.get("CONTENT_LENGTH"):
+            return JsonResponse(error_body("length_required", "Send the body with a Content-Length."), status=411)
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
@@ -70,4 +75,25 @@ class BodySizeLimitMiddleware:
             return JsonResponse(
                 error_body("too_large", f"The request body exceeds {limit} bytes."), status=413
             )
+        return self.get_response(request)
+
+
+class NulCharacterMiddleware:
+    """400 for a NUL character in the path, query string or cookies.
+
+    No name or filter of ours can hold one, and PostgreSQL refuses it in a query parameter,
+    which would otherwise surface as a 500 from whichever lookup met it first.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if (
+            "\x00" in request.path_info
+            or "%00" in request.META.get("QUERY_STRING", "")
+            or any("\x00" in value for value in request.COOKIES.values())
+        ):
+            message = "NUL characters are not allowed in URLs or cookies."
+            return JsonResponse(error_body("bad_request", message), status=400)
         return self.get_response(request)

@@ -8,3 +8,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("watchtime.events.urls")),
 ]
+
+handler400 = "watchtime.errors.bad_request"
+handler403 = "watchtime.errors.forbidden"
+handler404 = "watchtime.errors.not_found"
+handler500 = "watchtime.errors.server_error"

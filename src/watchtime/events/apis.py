@@ -1,7 +1,7 @@
 """Thin views: parse input, call one service or selector, serialize output."""
 
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import ParseError
 from rest_framework.pagination import CursorPagination
@@ -11,8 +11,18 @@ from rest_framework.views import APIView
 from watchtime import metrics
 from watchtime.errors import DomainError
 from watchtime.events import selectors, services
+from watchtime.events.schema import (
+    BODY_ERRORS,
+    COMMON_ERRORS,
+    CURSOR_PARAMETERS,
+    HEADERS,
+    NOT_FOUND,
+    EventBatchSerializer,
+    RequiredBodySchema,
+    error,
+    paginated,
+)
 from watchtime.events.serializers import (
-    EventInputSerializer,
     EventOutputSerializer,
     IngestOutputSerializer,
     MovieInputSerializer,
@@ -23,12 +33,7 @@ from watchtime.events.serializers import (
 )
 from watchtime.events.validation import EventsInvalid, parse_events
 
-ERROR_RESPONSES = {
-    400: OpenApiResponse(description="Invalid input; nothing was changed."),
-    401: OpenApiResponse(description="Missing or invalid API key."),
-    403: OpenApiResponse(description="The API key lacks the needed scope."),
-    429: OpenApiResponse(description="Rate limit exceeded; see Retry-After."),
-}
+INVALID_CURSOR = {404: error("Invalid cursor.")}
 
 
 class NewestFirstPagination(CursorPagination):
@@ -46,14 +51,16 @@ class ByIdPagination(CursorPagination):
 
 
 class EventListIngestApi(APIView):
+    schema = RequiredBodySchema()
     required_scopes = {"GET": "read", "POST": "ingest"}
     counts_ingest_rejections = True
 
     @extend_schema(
         operation_id="events_ingest",
-        request=EventInputSerializer(many=True),
-        responses={202: IngestOutputSerializer, 413: OpenApiResponse(description="Body over 1 MiB."),
-                   503: OpenApiResponse(description="Broker unavailable; retry after Retry-After."), **ERROR_RESPONSES},
+        request=EventBatchSerializer,
+        parameters=HEADERS,
+        responses={202: IngestOutputSerializer, **COMMON_ERRORS, **BODY_ERRORS,
+                   503: error("Broker unavailable; retry after Retry-After seconds.")},
         description="Ingest one event object or an array of 1-1000 events. 202 means durably stored.",
     )
     def post(self, request):
@@ -73,8 +80,8 @@ class EventListIngestApi(APIView):
 
     @extend_schema(
         operation_id="events_list",
-        parameters=[OpenApiParameter("user", str), OpenApiParameter("slug", str)],
-        responses={200: EventOutputSerializer(many=True), **ERROR_RESPONSES},
+        parameters=[OpenApiParameter("user", str), OpenApiParameter("slug", str), *CURSOR_PARAMETERS, *HEADERS],
+        responses={200: paginated("EventPage", EventOutputSerializer), **INVALID_CURSOR, **COMMON_ERRORS},
     )
     def get(self, request):
         events = selectors.event_list(user=request.query_params.get("user"), slug=request.query_params.get("slug"))
@@ -86,7 +93,7 @@ class EventListIngestApi(APIView):
 class UserTotalApi(APIView):
     required_scopes = {"GET": "read"}
 
-    @extend_schema(responses={200: UserTotalOutputSerializer, 404: OpenApiResponse(description="Unknown user."), **ERROR_RESPONSES})
+    @extend_schema(parameters=HEADERS, responses={200: UserTotalOutputSerializer, **NOT_FOUND, **COMMON_ERRORS})
     def get(self, request, username: str):
         user = selectors.user_total_get(username=username)
         return Response(UserTotalOutputSerializer(user).data)
@@ -95,7 +102,7 @@ class UserTotalApi(APIView):
 class MovieTotalApi(APIView):
     required_scopes = {"GET": "read"}
 
-    @extend_schema(responses={200: MovieTotalOutputSerializer, 404: OpenApiResponse(description="Unknown movie."), **ERROR_RESPONSES})
+    @extend_schema(parameters=HEADERS, responses={200: MovieTotalOutputSerializer, **NOT_FOUND, **COMMON_ERRORS})
     def get(self, request, movie_pk: int):
         return Response(MovieTotalOutputSerializer(selectors.movie_get(movie_id=movie_pk)).data)
 
@@ -104,7 +111,10 @@ class WatchTimeApi(APIView):
     required_scopes = {"GET": "read"}
 
     @extend_schema(
-        responses={200: WatchTimeOutputSerializer, 404: OpenApiResponse(description="Never watched."), **ERROR_RESPONSES}
+        parameters=HEADERS,
+        responses={
+            200: WatchTimeOutputSerializer, 404: error("Unknown user or movie, or never watched."), **COMMON_ERRORS
+        },
     )
     def get(self, request, username: str, movie_pk: int):
         watch_time = selectors.watch_time_get(username=username, movie_id=movie_pk)
@@ -116,8 +126,8 @@ class MovieListCreateApi(APIView):
 
     @extend_schema(
         operation_id="movies_list",
-        parameters=[OpenApiParameter("slug", str)],
-        responses={200: MovieOutputSerializer(many=True), **ERROR_RESPONSES},
+        parameters=[OpenApiParameter("slug", str), *CURSOR_PARAMETERS, *HEADERS],
+        responses={200: paginated("MoviePage", MovieOutputSerializer), **INVALID_CURSOR, **COMMON_ERRORS},
     )
     def get(self, request):
         paginator = ByIdPagination()
@@ -127,7 +137,8 @@ class MovieListCreateApi(APIView):
     @extend_schema(
         operation_id="movies_create",
         request=MovieInputSerializer,
-        responses={201: MovieOutputSerializer, 409: OpenApiResponse(description="Slug taken."), **ERROR_RESPONSES},
+        parameters=HEADERS,
+        responses={201: MovieOutputSerializer, 409: error("Slug taken."), **COMMON_ERRORS, **BODY_ERRORS},
     )
     def post(self, request):
         serializer = MovieInputSerializer(data=request.data)
@@ -139,14 +150,14 @@ class MovieListCreateApi(APIView):
 class MovieDetailApi(APIView):
     required_scopes = {"GET": "read", "PATCH": "admin", "DELETE": "admin"}
 
-    @extend_schema(responses={200: MovieOutputSerializer, 404: OpenApiResponse(description="Unknown movie."), **ERROR_RESPONSES})
+    @extend_schema(parameters=HEADERS, responses={200: MovieOutputSerializer, **NOT_FOUND, **COMMON_ERRORS})
     def get(self, request, movie_pk: int):
         return Response(MovieOutputSerializer(selectors.movie_get(movie_id=movie_pk)).data)
 
     @extend_schema(
         request=MovieInputSerializer(partial=True),
-        responses={200: MovieOutputSerializer, 404: OpenApiResponse(description="Unknown movie."),
-                   409: OpenApiResponse(description="Slug taken."), **ERROR_RESPONSES},
+        parameters=HEADERS,
+        responses={200: MovieOutputSerializer, **NOT_FOUND, 409: error("Slug taken."), **COMMON_ERRORS, **BODY_ERRORS},
     )
     def patch(self, request, movie_pk: int):
         movie = selectors.movie_get(movie_id=movie_pk)
@@ -155,7 +166,7 @@ class MovieDetailApi(APIView):
         movie = services.movie_update(movie=movie, **serializer.validated_data)
         return Response(MovieOutputSerializer(movie).data)
 
-    @extend_schema(responses={204: None, 404: OpenApiResponse(description="Unknown movie."), **ERROR_RESPONSES})
+    @extend_schema(parameters=HEADERS, responses={204: None, **NOT_FOUND, **COMMON_ERRORS})
     def delete(self, request, movie_pk: int):
         services.movie_delete(movie=selectors.movie_get(movie_id=movie_pk))
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -12,9 +12,15 @@ class EventInputSerializer(serializers.Serializer):
     user = serializers.RegexField(r"^[\w.@+-]+\Z", min_length=1, max_length=150)
     slug = serializers.RegexField(r"^[-a-zA-Z0-9_]+\Z", min_length=1, max_length=100)
     at = serializers.IntegerField(min_value=0, max_value=MAX_AT)
-    event_id = serializers.UUIDField(required=False, help_text="Generated when absent; resending it is harmless.")
-    session = serializers.CharField(required=False, max_length=64, allow_blank=True)
-    ts = serializers.DateTimeField(required=False, help_text="Player wall clock, RFC 3339 with offset.")
+    event_id = serializers.UUIDField(
+        required=False, allow_null=True, help_text="Generated when absent; resending it is harmless."
+    )
+    session = serializers.RegexField(
+        r"^[^\x00-\x1f\x7f]*\Z", required=False, allow_null=True, max_length=64, allow_blank=True
+    )
+    ts = serializers.DateTimeField(
+        required=False, allow_null=True, help_text="Player wall clock, RFC 3339 with offset; not in the future."
+    )
 
 
 class IngestOutputSerializer(serializers.Serializer):
@@ -58,7 +64,25 @@ class MovieOutputSerializer(serializers.ModelSerializer):
         fields = ["id", "title", "slug", "duration", "total_watch_time"]
 
 
+class StrictCharField(serializers.CharField):
+    """JSON strings only: DRF would quietly turn 5 into "5"."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """JSON integers only: DRF would quietly accept "5", 5.0 and true."""
+
+    def to_internal_value(self, data):
+        if type(data) is not int:
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class MovieInputSerializer(serializers.Serializer):
-    title = serializers.CharField(max_length=200)
-    slug = serializers.CharField(max_length=100, validators=[SLUG_VALIDATOR])
-    duration = serializers.IntegerField(min_value=0, max_value=MAX_AT, required=False, allow_null=True)
+    title = StrictCharField(max_length=200)
+    slug = StrictCharField(max_length=100, validators=[SLUG_VALIDATOR])
+    duration = StrictIntegerField(min_value=0, max_value=MAX_AT, required=False, allow_null=True)

@@ -1,0 +1,102 @@
+"""OpenAPI documentation beyond what drf-spectacular infers from the views.
+
+The error shape and the error answers each operation can give, the paginated list bodies
+(the views paginate by hand), and the ingest body: one event, or an array of 1..MAX_BATCH,
+with no fields beyond the documented ones.
+"""
+
+from drf_spectacular.extensions import OpenApiSerializerExtension
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
+from rest_framework import serializers
+
+from watchtime.events.serializers import EventInputSerializer
+from watchtime.events.validation import MAX_BATCH
+
+
+class ErrorDetailSerializer(serializers.Serializer):
+    code = serializers.CharField(help_text="Machine-readable, e.g. invalid, not_authenticated, too_large.")
+    message = serializers.CharField()
+    details = serializers.DictField(help_text="Per-field messages for `invalid`; empty otherwise.")
+
+
+class ErrorSerializer(serializers.Serializer):
+    """Every error answer has this shape."""
+
+    error = ErrorDetailSerializer()
+
+
+def error(description: str) -> OpenApiResponse:
+    return OpenApiResponse(response=ErrorSerializer, description=description)
+
+
+def paginated(name: str, item: type[serializers.Serializer]) -> type[serializers.Serializer]:
+    """A cursor page of `item`s, as the views' CursorPagination answers."""
+    fields = {
+        "next": serializers.URLField(allow_null=True, help_text="The next page, or null on the last one."),
+        "previous": serializers.URLField(allow_null=True),
+        "results": item(many=True),
+    }
+    return type(name, (serializers.Serializer,), fields)
+
+
+# Answers any operation can give (all need an API key).
+COMMON_ERRORS = {
+    400: error("Malformed request, e.g. a NUL character in the URL."),
+    401: error("Missing or invalid API key."),
+    403: error("The API key lacks the needed scope."),
+    429: error("Rate limit exceeded; retry after Retry-After seconds."),
+}
+NOT_FOUND = {404: error("No such resource.")}
+BODY_ERRORS = {
+    400: error("Invalid input or malformed request; nothing was changed."),
+    411: error("A body without Content-Length (chunked)."),
+    413: error("Body over 1 MiB."),
+    415: error("Content-Type is not application/json."),
+}
+HEADERS = [
+    OpenApiParameter(
+        "WWW-Authenticate", str, location=OpenApiParameter.HEADER, response=[401], description="`Bearer`."
+    ),
+    OpenApiParameter(
+        "Retry-After", int, location=OpenApiParameter.HEADER, response=[429, 503], description="Seconds."
+    ),
+]
+CURSOR_PARAMETERS = [
+    OpenApiParameter("cursor", str, description="From a page's `next` or `previous` link."),
+    # DRF falls back to the default for a page size it cannot use, so any string is accepted.
+    OpenApiParameter("page_size", str, description="An integer from 1 to 500; otherwise the default, 50."),
+]
+
+
+class EventBatchSerializer(serializers.Serializer):
+    """Documents the ingest body; the view validates it with events.validation."""
+
+
+class EventBatchSchema(OpenApiSerializerExtension):
+    target_class = EventBatchSerializer
+
+    def get_name(self, auto_schema, direction):
+        return "EventOrBatch"
+
+    def map_serializer(self, auto_schema, direction):
+        event = auto_schema.resolve_serializer(EventInputSerializer, direction).ref
+        return {"oneOf": [event, {"type": "array", "items": event, "minItems": 1, "maxItems": MAX_BATCH}]}
+
+
+class EventInputSchema(OpenApiSerializerExtension):
+    """An event with an unknown field is refused, so the schema says so."""
+
+    target_class = EventInputSerializer
+
+    def map_serializer(self, auto_schema, direction):
+        schema = auto_schema._map_serializer(self.target_class, direction, bypass_extensions=True)
+        return {**schema, "additionalProperties": False}
+
+
+class RequiredBodySchema(AutoSchema):
+    """drf-spectacular cannot tell from the oneOf above that the ingest body is required."""
+
+    def _get_request_body(self, direction="request"):
+        body = super()._get_request_body(direction)
+        return body and {**body, "required": True}
