@@ -10,7 +10,6 @@ concurrent consumers queue behind each other instead of deadlocking.
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from uuid import UUID
 
@@ -98,6 +97,11 @@ def _is_retryable(exc: Exception) -> bool:
 
 
 def _apply(events: list[EventIn], limits: Limits) -> ApplyResult:
+    """Set-based: about a dozen statements per batch whatever its size, plain tuples, no model objects.
+
+    The SQL (row-value IN, INSERT .. RETURNING, UPDATE .. FROM (VALUES ..)) runs unchanged on
+    PostgreSQL and SQLite >= 3.35; FOR UPDATE is added where the database has it.
+    """
     distinct: dict[UUID, EventIn] = {}
     for event in events:
         distinct.setdefault(event.event_id, event)
@@ -105,76 +109,59 @@ def _apply(events: list[EventIn], limits: Limits) -> ApplyResult:
 
     user_ids = _ensure_named(CustomUser, "username", {e.user for e in distinct.values()})
     movie_ids = _ensure_named(Movie, "slug", {e.slug for e in distinct.values()})
-    streams = _lock_streams({(user_ids[e.user], movie_ids[e.slug], e.session) for e in distinct.values()})
-    streams_by_id = {s.id: s for s in streams.values()}
+    stream_keys = {(user_ids[e.user], movie_ids[e.slug], e.session) for e in distinct.values()}
+    stream_ids = _lock_keyed(Stream, ("user_id", "movie_id", "session"), stream_keys)
+    # Read after locking, in a new statement: see _lock_keyed.
+    streams = _read_with_event(Stream, "head_id", ("user_id", "movie_id", "total"), stream_ids.values())
 
     # Under the stream locks no other batch can add events to these streams.
-    stored = set(Event.objects.filter(event_id__in=list(distinct)).values_list("event_id", flat=True))
+    stored = _stored_event_ids(list(distinct))
     new = sorted((e for e in distinct.values() if e.event_id not in stored), key=lambda e: e.event_id)
     result.duplicates += len(stored)
     if not new:
         return result
 
-    rows = []
+    # (key, heartbeat, stream id, event) per new event, grouped by stream in key order.
+    by_stream: dict[int, list[tuple]] = defaultdict(list)
     for e in new:
         hb = e.heartbeat()
-        user_id, movie_id = user_ids[e.user], movie_ids[e.slug]
-        rows.append(
-            Event(
-                event_id=e.event_id,
-                stream_id=streams[(user_id, movie_id, e.session)].id,
-                user_id=user_id,
-                movie_id=movie_id,
-                at=e.at,
-                session=e.session,
-                ts=e.ts,
-                received_at=e.received_at,
-                ts_us=hb.ts_us,
-                sort_us=hb.key[0],
-            )
-        )
-    new_by_stream: dict[int, list[Event]] = defaultdict(list)
-    for row in rows:
-        new_by_stream[row.stream_id].append(row)
-    for new_rows in new_by_stream.values():
-        new_rows.sort(key=_event_key)
+        by_stream[stream_ids[(user_ids[e.user], movie_ids[e.slug], e.session)]].append((hb.key, hb, e))
+    for rows in by_stream.values():
+        rows.sort(key=lambda row: row[0])
     # Read before inserting, so the tails hold only events of earlier batches.
-    tails = {sid: _stored_tail(streams_by_id[sid], new_rows[0]) for sid, new_rows in new_by_stream.items()}
-    Event.objects.bulk_create(rows)
+    tails = {sid: _stored_tail(sid, streams[sid][3], rows[0][0]) for sid, rows in by_stream.items()}
+    event_pks = _insert_events(new, by_stream, streams)
 
-    stream_updates: dict[int, tuple[int, int]] = {}  # stream id -> (delta, new head id)
-    pair_updates: dict[tuple[int, int], list] = {}  # (user, movie) -> [delta, newest Event]
-    for stream_id, new_rows in new_by_stream.items():
-        stream = streams_by_id[stream_id]
-        delta = accounting.added_credit(
-            [_heartbeat(r) for r in tails[stream_id]], [_heartbeat(r) for r in new_rows], limits
-        )
-        head = new_rows[-1] if stream.head is None or _event_key(new_rows[-1]) > _event_key(stream.head) else stream.head
-        stream_updates[stream.id] = (delta, head.id)
-        pair = pair_updates.setdefault((stream.user_id, stream.movie_id), [0, None])
+    stream_rows = []  # (id, new total, new head id)
+    pair_updates: dict[tuple[int, int], list] = {}  # (user, movie) -> [delta, newest key, its pk, its at]
+    for stream_id, rows in by_stream.items():
+        user_id, movie_id, total, head = streams[stream_id]
+        delta = accounting.added_credit([hb for _, hb in tails[stream_id]], [row[1] for row in rows], limits)
+        last_key, _, last_event = rows[-1]
+        newest_pk = event_pks[last_event.event_id]
+        head_pk = newest_pk if head is None or last_key > head[0] else head[2]
+        stream_rows.append((stream_id, total + delta, head_pk))
+        pair = pair_updates.setdefault((user_id, movie_id), [0, None, None, 0])
         pair[0] += delta
-        if pair[1] is None or _event_key(new_rows[-1]) > _event_key(pair[1]):
-            pair[1] = new_rows[-1]
+        if pair[1] is None or last_key > pair[1]:
+            pair[1:] = [last_key, newest_pk, last_event.at]
+    _update_from_values(Stream, ("total", "head_id"), stream_rows)
 
-    _update_by_id(
-        Stream,
-        {sid: {"total": ("+", delta), "head_id": ("=", head_id)} for sid, (delta, head_id) in stream_updates.items()},
-    )
-
-    watch_times = _lock_watch_times(set(pair_updates))
+    wt_ids = _lock_keyed(WatchTime, ("user_id", "movie_id"), set(pair_updates))
+    watch_times = _read_with_event(WatchTime, "last_event_id", ("user_id", "movie_id", "total", "last_moment"), wt_ids.values())
     user_deltas: dict[int, int] = defaultdict(int)
     movie_deltas: dict[int, int] = defaultdict(int)
-    wt_updates = {}
-    for (user_id, movie_id), (delta, newest) in pair_updates.items():
-        wt = watch_times[(user_id, movie_id)]
-        change = {"total": ("+", delta)}
-        if wt.last_event is None or _event_key(newest) > _event_key(wt.last_event):
-            change["last_event_id"] = ("=", newest.id)
-            change["last_moment"] = ("=", newest.at)
-        wt_updates[wt.id] = change
+    wt_rows = []  # (id, new total, last_moment, last_event_id)
+    for (user_id, movie_id), (delta, newest_key, newest_pk, newest_at) in pair_updates.items():
+        wt_id = wt_ids[(user_id, movie_id)]
+        _, _, total, last_moment, last_event = watch_times[wt_id]
+        if last_event is None or newest_key > last_event[0]:
+            wt_rows.append((wt_id, total + delta, newest_at, newest_pk))
+        else:
+            wt_rows.append((wt_id, total + delta, last_moment, last_event[2]))
         user_deltas[user_id] += delta
         movie_deltas[movie_id] += delta
-    _update_by_id(WatchTime, wt_updates)
+    _update_from_values(WatchTime, ("total", "last_moment", "last_event_id"), wt_rows)
     _increment_locked(CustomUser, "total_watch_time", user_deltas)
     _increment_locked(Movie, "total_watch_time", movie_deltas)
 
@@ -182,82 +169,201 @@ def _apply(events: list[EventIn], limits: Limits) -> ApplyResult:
     return result
 
 
-def _event_key(row: Event) -> tuple[int, int, UUID]:
-    return (row.sort_us, row.at, row.event_id)
+# Rows per statement: far below SQLite's 32766 bound variables and PostgreSQL's 65535.
+CHUNK = 1000
+EVENT_COLUMNS = ("event_id", "stream_id", "user_id", "movie_id", "at", "session", "ts", "received_at", "ts_us", "sort_us")
 
 
-def _heartbeat(row: Event) -> Heartbeat:
-    return Heartbeat(event_id=row.event_id, at=row.at, ts_us=row.ts_us, received_us=row.sort_us)
+def _chunks(items: list, size: int = CHUNK):
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
 
 
-def _stored_tail(stream: Stream, earliest_new: Event) -> list[Event]:
-    """The stream's stored events from the predecessor of `earliest_new` to the end, by key."""
-    if stream.head is None:
+def _table(model) -> str:
+    return connection.ops.quote_name(model._meta.db_table)
+
+
+def _for_update() -> str:
+    return " FOR UPDATE" if connection.features.has_select_for_update else ""
+
+
+def _as_uuid(value) -> UUID:
+    # psycopg2 returns UUIDs; SQLite stores Django's UUIDField as 32 hex characters.
+    return value if isinstance(value, UUID) else UUID(value)
+
+
+def _uuid_param(value: UUID):
+    return value if connection.vendor == "postgresql" else value.hex
+
+
+def _datetime_param(value):
+    return None if value is None else connection.ops.adapt_datetimefield_value(value)
+
+
+def _insert_events(new: list[EventIn], by_stream: dict[int, list[tuple]], streams: dict[int, tuple]) -> dict[UUID, int]:
+    """INSERT the new events (in event-id order, as `new` is); returns event_id -> pk."""
+    placement = {event.event_id: (sid, hb) for sid, rows in by_stream.items() for _, hb, event in rows}
+    placeholders = "(" + ", ".join(["%s"] * len(EVENT_COLUMNS)) + ")"
+    pks: dict[UUID, int] = {}
+    with connection.cursor() as cursor:
+        for chunk in _chunks(new):
+            params = []
+            for e in chunk:
+                stream_id, hb = placement[e.event_id]
+                user_id, movie_id = streams[stream_id][:2]
+                params += [
+                    _uuid_param(e.event_id), stream_id, user_id, movie_id, e.at, e.session,
+                    _datetime_param(e.ts), _datetime_param(e.received_at), hb.ts_us, hb.key[0],
+                ]
+            cursor.execute(
+                f"INSERT INTO {_table(Event)} ({', '.join(EVENT_COLUMNS)}) VALUES "
+                f"{', '.join([placeholders] * len(chunk))} RETURNING id, event_id",
+                params,
+            )
+            pks.update((_as_uuid(event_id), pk) for pk, event_id in cursor.fetchall())
+    return pks
+
+
+def _stored_event_ids(event_ids: list[UUID]) -> set[UUID]:
+    stored = set()
+    with connection.cursor() as cursor:
+        for chunk in _chunks(event_ids):
+            cursor.execute(
+                f"SELECT event_id FROM {_table(Event)} WHERE event_id IN ({', '.join(['%s'] * len(chunk))})",
+                [_uuid_param(e) for e in chunk],
+            )
+            stored.update(_as_uuid(row[0]) for row in cursor.fetchall())
+    return stored
+
+
+def _stored_tail(stream_id: int, head: tuple | None, earliest_new_key: tuple) -> list[tuple]:
+    """The stream's stored events, as (key, heartbeat), from the predecessor of the earliest new
+    event to the end, by key. `head` is the stream's (key, heartbeat, pk) or None."""
+    if head is None:
         return []
-    if _event_key(earliest_new) > _event_key(stream.head):  # the common case: in order
-        return [stream.head]
-    sort_us, at, event_id = _event_key(earliest_new)
+    if earliest_new_key > head[0]:  # the common case: in order
+        return [head[:2]]
+    sort_us, at, event_id = earliest_new_key
     before = Q(sort_us__lt=sort_us) | Q(sort_us=sort_us, at__lt=at) | Q(sort_us=sort_us, at=at, event_id__lt=event_id)
-    stored = Event.objects.filter(stream_id=stream.id)
-    predecessor = stored.filter(before).order_by("-sort_us", "-at", "-event_id").first()
-    later = sorted(stored.exclude(before), key=_event_key)
-    return later if predecessor is None else [predecessor, *later]
+    stored = Event.objects.filter(stream_id=stream_id).values_list("event_id", "at", "ts_us", "sort_us")
+    predecessor = list(stored.filter(before).order_by("-sort_us", "-at", "-event_id")[:1])
+    rows = [*predecessor, *stored.exclude(before)]
+    tail = [Heartbeat(event_id=e, at=a, ts_us=t, received_us=s) for e, a, t, s in rows]
+    return sorted(((hb.key, hb) for hb in tail), key=lambda item: item[0])
 
 
 def _ensure_named(model, field_name: str, names: set[str]) -> dict[str, int]:
     """Ids of the rows named `names`, creating the missing ones (sorted, to keep lock order)."""
-    ids = dict(model.objects.filter(**{f"{field_name}__in": names}).values_list(field_name, "id"))
+    ids = _ids_by(model, field_name, sorted(names))
     missing = sorted(names - ids.keys())
     if missing:
-        extra = {"password": UNUSABLE_PASSWORD} if model is CustomUser else {}
         if model is Movie:
             objs = [Movie(slug=name, title=name) for name in missing]
         else:
-            objs = [model(**{field_name: name}, **extra) for name in missing]
+            objs = [CustomUser(username=name, password=UNUSABLE_PASSWORD) for name in missing]
         model.objects.bulk_create(objs, ignore_conflicts=True)
-        ids.update(model.objects.filter(**{f"{field_name}__in": missing}).values_list(field_name, "id"))
+        ids.update(_ids_by(model, field_name, missing))
     return ids
 
 
-def _lock_streams(keys: set[tuple[int, int, str]]) -> dict[tuple[int, int, str], Stream]:
-    Stream.objects.bulk_create(
-        [Stream(user_id=u, movie_id=m, session=s) for u, m, s in sorted(keys)], ignore_conflicts=True
-    )
-    ids = _lock_ids(Stream.objects.filter(_any_of(("user_id", "movie_id", "session"), keys)))
-    locked = Stream.objects.select_related("head").filter(id__in=ids)
-    return {(s.user_id, s.movie_id, s.session): s for s in locked}
+def _ids_by(model, field_name: str, names: list[str]) -> dict[str, int]:
+    found = {}
+    with connection.cursor() as cursor:
+        for chunk in _chunks(names):
+            cursor.execute(
+                f"SELECT {field_name}, id FROM {_table(model)} WHERE {field_name} IN ({', '.join(['%s'] * len(chunk))})",
+                chunk,
+            )
+            found.update(cursor.fetchall())
+    return found
 
 
-def _lock_watch_times(keys: set[tuple[int, int]]) -> dict[tuple[int, int], WatchTime]:
-    WatchTime.objects.bulk_create([WatchTime(user_id=u, movie_id=m) for u, m in sorted(keys)], ignore_conflicts=True)
-    ids = _lock_ids(WatchTime.objects.filter(_any_of(("user_id", "movie_id"), keys)))
-    locked = WatchTime.objects.select_related("last_event").filter(id__in=ids)
-    return {(wt.user_id, wt.movie_id): wt for wt in locked}
+def _lock_keyed(model, fields: tuple[str, ...], keys: set[tuple]) -> dict[tuple, int]:
+    """Lock the rows with these unique `keys` (creating the missing ones); key -> id.
+
+    Existing rows are locked in id order; rows created here are new, so no other batch holds
+    them. Read the locked rows' columns with a *separate* statement afterwards: under READ
+    COMMITTED a statement that waited for a lock sees the locked row's new version but not rows
+    another batch inserted meanwhile (its new head event), so a join here could be stale.
+    """
+    ids = _select_keyed(model, fields, sorted(keys))
+    missing = sorted(keys - ids.keys())
+    if missing:
+        model.objects.bulk_create([model(**dict(zip(fields, key, strict=True))) for key in missing], ignore_conflicts=True)
+        ids.update(_select_keyed(model, fields, missing))
+    return ids
+
+
+def _select_keyed(model, fields: tuple[str, ...], keys: list[tuple]) -> dict[tuple, int]:
+    """key -> id of the rows with these keys, locked in id order."""
+    found = {}
+    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    with connection.cursor() as cursor:
+        for chunk in _chunks(keys):
+            cursor.execute(
+                f"SELECT id, {', '.join(fields)} FROM {_table(model)} WHERE ({', '.join(fields)}) IN "
+                f"(VALUES {', '.join([row] * len(chunk))}) ORDER BY id{_for_update()}",
+                [value for key in chunk for value in key],
+            )
+            found.update((tuple(r[1:]), r[0]) for r in cursor.fetchall())
+    return found
+
+
+def _read_with_event(model, event_column: str, columns: tuple[str, ...], ids) -> dict[int, tuple]:
+    """id -> (*columns, (key, heartbeat, pk) of the event in `event_column`, or None)."""
+    out = {}
+    selected = ", ".join(f"r.{c}" for c in columns)
+    with connection.cursor() as cursor:
+        for chunk in _chunks(sorted(ids)):
+            cursor.execute(
+                f"SELECT r.id, {selected}, e.id, e.event_id, e.at, e.ts_us, e.sort_us FROM {_table(model)} r "
+                f"LEFT JOIN {_table(Event)} e ON e.id = r.{event_column} WHERE r.id IN ({', '.join(['%s'] * len(chunk))})",
+                chunk,
+            )
+            for row in cursor.fetchall():
+                values, (pk, event_id, at, ts_us, sort_us) = row[1 : 1 + len(columns)], row[1 + len(columns) :]
+                event = None
+                if pk is not None:
+                    hb = Heartbeat(event_id=_as_uuid(event_id), at=at, ts_us=ts_us, received_us=sort_us)
+                    event = (hb.key, hb, pk)
+                out[row[0]] = (*values, event)
+    return out
 
 
 def _lock_ids(rows) -> list[int]:
-    """Lock `rows` in id order and return their ids.
-
-    Read the locked rows with a *separate* query afterwards: under READ COMMITTED a statement
-    that waited for a lock sees the locked row's new version but not rows another batch
-    inserted meanwhile (its new head event), so a join in the locking statement can be stale.
-    """
+    """Lock `rows` (a queryset) in id order and return their ids."""
     return list(rows.select_for_update().order_by("id").values_list("id", flat=True))
 
 
-def _any_of(fields: tuple[str, ...], keys: Iterable[tuple]) -> Q:
-    condition = Q()
-    for key in keys:
-        condition |= Q(**dict(zip(fields, key, strict=True)))
-    return condition
+def _update_from_values(model, columns: tuple[str, ...], rows: list[tuple], *, increment: bool = False) -> None:
+    """One UPDATE per chunk: each row is (id, *values); columns are set to (or, with
+    `increment`, increased by) the values. UPDATE .. FROM (VALUES ..) runs on PostgreSQL and
+    SQLite >= 3.33; VALUES columns are named column1, column2, ... on both."""
+    table = _table(model)
+    row = "(" + ", ".join(["%s"] * (len(columns) + 1)) + ")"
+    assignments = ", ".join(
+        f"{c} = {table}.{c} + v.column{i + 2}" if increment else f"{c} = v.column{i + 2}" for i, c in enumerate(columns)
+    )
+    with connection.cursor() as cursor:
+        for chunk in _chunks(sorted(rows)):
+            cursor.execute(
+                f"UPDATE {table} SET {assignments} FROM (VALUES {', '.join([row] * len(chunk))}) AS v "
+                f"WHERE {table}.id = v.column1",
+                [value for r in chunk for value in r],
+            )
 
 
 def _increment_locked(model, column: str, deltas: dict[int, int]) -> None:
     ids = sorted(i for i, d in deltas.items() if d)
     if not ids:
         return
-    _lock_ids(model.objects.filter(id__in=ids))
-    _update_by_id(model, {i: {column: ("+", deltas[i])} for i in ids})
+    with connection.cursor() as cursor:
+        for chunk in _chunks(ids):
+            cursor.execute(
+                f"SELECT id FROM {_table(model)} WHERE id IN ({', '.join(['%s'] * len(chunk))}) ORDER BY id{_for_update()}",
+                chunk,
+            )
+    _update_from_values(model, (column,), [(i, deltas[i]) for i in ids], increment=True)
 
 
 def _update_by_id(model, changes: dict[int, dict[str, tuple[str, int]]]) -> None:
