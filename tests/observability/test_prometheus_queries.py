@@ -228,18 +228,11 @@ def stack(prometheus_tools, tmp_path_factory):
             "WATCHTIME_BOOTSTRAP_API_KEY": api_key,
             "WEB_CONCURRENCY": "2",
             "GUNICORN_THREADS": "4",
+            # gunicorn puts its control socket under $HOME; concurrent test runs must not share it
+            "HOME": str(workdir),
         }
         migrate = subprocess.run([str(watchtime), "migrate"], env=env, capture_output=True, text=True, timeout=120)
         assert migrate.returncode == 0, migrate.stdout + migrate.stderr
-
-        def start(name: str, args: list[str], extra_env: dict[str, str]) -> subprocess.Popen:
-            log = workdir / f"{name}.log"
-            stack.log_files.append(log)
-            with log.open("wb") as out:
-                process = subprocess.Popen(args, env={**env, **extra_env}, stdout=out, stderr=subprocess.STDOUT,
-                                           start_new_session=True, cwd=workdir)
-            processes.append(process)
-            return process
 
         with_rabbitmq = rabbitmq_prometheus_available()
         stack = Stack(
@@ -251,6 +244,15 @@ def stack(prometheus_tools, tmp_path_factory):
                               + "&".join(f"family={family}" for family in RABBITMQ_FAMILIES))
             if with_rabbitmq else None,
         )
+
+        def start(name: str, args: list[str], extra_env: dict[str, str]) -> None:
+            log = workdir / f"{name}.log"
+            stack.log_files.append(log)
+            with log.open("wb") as out:
+                # own session: stop() signals the whole process group (gunicorn master and workers)
+                processes.append(subprocess.Popen(args, env={**env, **extra_env}, stdout=out,
+                                                  stderr=subprocess.STDOUT, start_new_session=True, cwd=workdir))
+
         start("api", [str(watchtime), "api", "--port", str(ports["api"])], {
             "WATCHTIME_METRICS_PORT": str(ports["api_metrics"]),
             "PROMETHEUS_MULTIPROC_DIR": str(workdir / "api-multiproc"),
