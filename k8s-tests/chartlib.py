@@ -90,7 +90,7 @@ def render(values: dict[str, Any], *, release: str = RELEASE, namespace: str = N
     return Rendered(name=release, values=values, objects=objects, notes=notes)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def render_value_set(name: str) -> Rendered:
     return render(load_value_set(name))
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from chartlib import VALUE_SETS, Rendered, render_value_set
 
 

@@ -17,8 +17,9 @@ from typing import Any
 
 import pytest
 import yaml
-
 from chartlib import VALUE_SETS, render_value_set
+
+pytestmark = pytest.mark.slow  # checkov takes 15-60 s
 
 SKIPS_FILE = Path(__file__).resolve().parent / "checkov-skips.yaml"
 FRAMEWORK = "kubernetes"

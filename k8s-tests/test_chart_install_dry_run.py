@@ -16,7 +16,6 @@ from typing import Any
 import helm_python
 import pytest
 import yaml
-
 from chartlib import CHART_DIR, load_value_set
 
 EMPTY_KUBECONFIG = "apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\n"

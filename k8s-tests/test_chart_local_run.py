@@ -28,7 +28,6 @@ import pika
 import psycopg2
 import pytest
 import requests
-
 from chartlib import Rendered, render
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

@@ -8,7 +8,6 @@ from typing import Any
 
 import helm_python
 import pytest
-
 from chartlib import RELEASE, Rendered, all_containers, load_value_set, pod_specs, render, render_value_set
 
 FULLNAME = f"{RELEASE}-watchtime"
@@ -449,3 +448,9 @@ def test_helm_test_pod_checks_readyz_through_the_service(rendered: Rendered) -> 
     service = rendered.get("Service", f"{FULLNAME}-api")
     assert container["command"][-1] == f"http://{FULLNAME}-api:{service['spec']['ports'][0]['port']}/readyz"
     assert container["image"] == main_container(rendered, "api")["image"]
+
+
+def test_gitops_renders_are_reproducible() -> None:
+    """Argo CD / Flux compare renders: with existing Secrets and no hooks nothing may be random."""
+    values = load_value_set("gitops")
+    assert render(values).objects == render(values).objects

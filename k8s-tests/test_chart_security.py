@@ -7,7 +7,6 @@ import re
 from typing import Any
 
 import yaml
-
 from chartlib import CHART_DIR, RELEASE, Rendered, all_containers, pod_specs, render
 
 FULLNAME = f"{RELEASE}-watchtime"

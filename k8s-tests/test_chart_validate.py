@@ -12,9 +12,8 @@ from typing import Any
 import helm_python
 import kubernetes_validate
 import pytest
-from kubernetes_validate.utils import major_minor
-
 from chartlib import CHART_DIR, Rendered, render_value_set
+from kubernetes_validate.utils import major_minor
 
 OLDEST_SUPPORTED = "1.28"  # Chart.yaml kubeVersion >=1.28.0-0
 NEWEST = major_minor(kubernetes_validate.latest_version())

@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import chart_docs
 import helm_python
 import pytest
 import yaml
-
-import chart_docs
 from chartlib import CHART_DIR, chart, render
 
 

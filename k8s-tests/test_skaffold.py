@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-
 from chartlib import REPO, chart, render
 
 SKAFFOLD = REPO / "skaffold.yaml"
