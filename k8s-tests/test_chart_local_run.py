@@ -313,6 +313,26 @@ def test_liveness_probes_pass(running: dict[str, Any], release: Rendered) -> Non
         assert running["processes"][component].poll() is None
 
 
+def test_helm_test_pod_passes_against_the_running_api(
+    running: dict[str, Any], release: Rendered, objects: Objects, tmp_path: Path
+) -> None:
+    """The `helm test` pod's own command, with its Service URL pointed at the local API process."""
+    (pod,) = release.kinds("Pod").values()
+    (container,) = pod["spec"]["containers"]
+    command = list(container["command"])
+    assert command[0] == "python"
+    command[0] = sys.executable
+    url = command[-1]
+    service_name, service_port = url.split("/")[2].split(":")
+    service = release.get("Service", service_name)
+    target = next(p["targetPort"] for p in service["spec"]["ports"] if p["port"] == int(service_port))
+    api = release.workload("api")["spec"]["template"]["spec"]["containers"][0]
+    command[-1] = url.replace(f"{service_name}:{service_port}", f"127.0.0.1:{named_port(api, target)}")
+    result = subprocess.run(command, env=objects.env(container, tmp_path), capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.startswith("200 ")
+
+
 def test_processes_stop_within_the_grace_period(running: dict[str, Any], release: Rendered) -> None:
     """SIGTERM (after preStop in the cluster) must end each role inside terminationGracePeriodSeconds."""
     for component in ("consumer", "api"):
