@@ -19,8 +19,8 @@ log() { printf 'build-base: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
 [[ $(id -u) == 0 ]] || die "must run as root (debootstrap, chroot)"
-for tool in debootstrap podman sha256sum tar chroot; do
-  command -v "$tool" >/dev/null || die "$tool not found (apt-get install -y debootstrap podman)"
+for tool in debootstrap podman sha256sum tar chroot strip; do
+  command -v "$tool" >/dev/null || die "$tool not found (apt-get install -y debootstrap podman binutils)"
 done
 PYTHON_BIN="$PYTHON_HOME/bin/python$PYTHON_XY"
 [[ -x $PYTHON_BIN ]] || die "no CPython $PYTHON_XY at $PYTHON_HOME (set WATCHTIME_BASE_PYTHON_HOME)"
@@ -107,6 +107,11 @@ build_rootfs() {
       printf 'Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg\n'
     fi
   } >"$rootfs/etc/apt/sources.list.d/debian.sources"
+  # Like Debian's slim images: packages installed later (apt-get upgrade here, or in derived images) leave
+  # docs, man pages and translations out.
+  printf '%s\n' 'path-exclude /usr/share/doc/*' 'path-include /usr/share/doc/*/copyright' \
+    'path-exclude /usr/share/man/*' 'path-exclude /usr/share/info/*' 'path-exclude /usr/share/locale/*' \
+    'path-exclude /usr/share/lintian/*' >"$rootfs/etc/dpkg/dpkg.cfg.d/slim"
   cp /etc/resolv.conf "$rootfs/etc/resolv.conf"
   mount -t proc proc "$rootfs/proc"
   trap 'umount "'"$rootfs"'/proc" 2>/dev/null || true' EXIT
@@ -133,6 +138,9 @@ build_rootfs() {
   grep -rlIZ --fixed-strings "$PYTHON_HOME" "$rootfs/usr/local/bin" "$rootfs/usr/local/lib/pkgconfig" \
     "$rootfs/usr/local/$pylib"/_sysconfigdata_*.py "$rootfs/usr/local/$pylib"/config-"$PYTHON_XY"-* \
     | xargs -0 -r sed -i "s|$PYTHON_HOME|/usr/local|g"
+  # Debug symbols are half of libpython's size and of no use in a container.
+  find "$rootfs/usr/local/lib" "$rootfs/usr/local/bin" -type f \( -name '*.so' -o -name '*.so.*' -o -name "python$PYTHON_XY" \) \
+    -exec strip --strip-unneeded {} +
   ln -sf python3 "$rootfs/usr/local/bin/python"
   ln -sf pip3 "$rootfs/usr/local/bin/pip"
   chroot "$rootfs" /sbin/ldconfig
@@ -147,12 +155,17 @@ assert ssl.create_default_context().cert_store_stats()["x509_ca"] > 0, "no CA ce
   # What a container runtime provides, or nobody needs at runtime.
   : >"$rootfs/etc/resolv.conf"
   rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/apt/*.bin "$rootfs"/var/cache/apt/archives/*.deb \
-    "$rootfs"/var/log/* "$rootfs"/tmp/* "$rootfs"/usr/share/doc/* "$rootfs"/usr/share/man/* \
-    "$rootfs"/usr/share/info/* "$rootfs/etc/hostname"
+    "$rootfs"/var/log/* "$rootfs"/tmp/* "$rootfs"/usr/share/man/* "$rootfs"/usr/share/info/* \
+    "$rootfs"/usr/share/locale/* "$rootfs"/usr/share/lintian/* "$rootfs/etc/hostname"
+  # Keep only the copyright files of /usr/share/doc (licence notices of what the image ships).
+  find "$rootfs/usr/share/doc" -mindepth 1 ! -type d ! -name copyright -delete
+  find "$rootfs/usr/share/doc" -mindepth 1 -type d -empty -delete
 
   tar --numeric-owner --xattrs -C "$rootfs" -cf "$TARBALL.partial" .
   mv "$TARBALL.partial" "$TARBALL"
   rm -rf "$work"
+  # Rootfs tarballs of older keys are dead weight (about 200 MB each).
+  find "$CACHE_ROOT" -mindepth 1 -maxdepth 1 -type d ! -name "$KEY" -exec rm -rf {} +
 }
 
 if [[ -s $TARBALL ]]; then
