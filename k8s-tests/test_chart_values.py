@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import chart_docs
@@ -102,3 +103,13 @@ def test_set_flag_typo_fails_like_helm_install() -> None:
 
 def test_subchart_values_pass_through() -> None:
     chart().validate_schema({"postgres": {"persistence": {"size": "50Gi"}}, "rabbitmq": {"persistence": {"enabled": True}}})
+
+
+def test_readme_mentions_only_paths_that_exist() -> None:
+    from chartlib import REPO
+
+    readme = (CHART_DIR / "README.md").read_text()
+    for path in re.findall(r"(?<![\w/.-])((?:charts|docker|k8s-tests)/[\w./-]*\w)", readme):
+        if path.startswith("charts/watchtime/charts"):
+            continue  # where `helm dependency build` puts the subcharts
+        assert (REPO / path).exists(), path
