@@ -4,6 +4,7 @@
 """
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions
 from rest_framework.response import Response
@@ -37,6 +38,10 @@ def exception_handler(exc, context):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
+    elif isinstance(exc, (OperationalError, InterfaceError)):
+        # The database is unreachable (restart, failover): the client should retry, not see a 500.
+        exc = DomainError("database_unavailable", "The database is unavailable; retry later.", status=503,
+                          headers={"Retry-After": "5"})
 
     if isinstance(exc, DomainError):
         set_rollback()
