@@ -420,6 +420,8 @@ def test_extra_env_volumes_and_scheduling() -> None:
     assert pod_annotations["example.com/global"] == "yes"
     for obj in release.objects:
         assert obj["metadata"]["labels"]["team"] == "video", f"{obj['kind']}/{obj['metadata']['name']}"
+    for component in ("api", "consumer", "migrate"):
+        assert release.workload(component)["spec"]["template"]["metadata"]["labels"]["team"] == "video"
 
 
 def test_exactly_one_database_and_broker() -> None:
