@@ -1,0 +1,40 @@
+"""What the figures were measured on."""
+
+import os
+import platform
+import subprocess
+from contextlib import closing
+from importlib import metadata
+
+from bench.stack import blocking_connection
+
+
+def loadavg() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+def describe(stack) -> dict:
+    model = ""
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            model = next((line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")), "")
+    except OSError:
+        pass
+    with open("/proc/meminfo") as meminfo:
+        mem_kib = int(next(line for line in meminfo if line.startswith("MemTotal")).split()[1])
+    (pg_version,) = stack.sql("SHOW server_version")[0]
+    with closing(blocking_connection()) as conn:
+        rabbitmq = conn._impl.server_properties.get("version", b"?")
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    return {
+        "cpu_count": os.cpu_count(),
+        "cpu_model": model,
+        "memory_gib": round(mem_kib / 1024 / 1024, 1),
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "postgresql": pg_version,
+        "rabbitmq": rabbitmq.decode() if isinstance(rabbitmq, bytes) else str(rabbitmq),
+        "packages": {name: metadata.version(name) for name in ("django", "pika", "psycopg2-binary", "gunicorn", "djangorestframework")},
+        "git_commit": commit,
+        "loadavg_start": loadavg(),
+    }

@@ -1,0 +1,95 @@
+"""Figures, their targets, and the result files (JSON for machines, Markdown for the README)."""
+
+import json
+import statistics
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class Figure:
+    name: str
+    value: float | None
+    unit: str
+    target: str  # human-readable, e.g. ">= 10000"
+    met: bool | None  # None: no target for this figure (a raw limit or context)
+    raw_limit: float | None = None
+    ratio_to_raw: float | None = None
+    setup: str = ""
+    samples: list[float] = field(default_factory=list)
+
+
+def median(samples: list[float]) -> float:
+    return statistics.median(samples)
+
+
+def figure(
+    name: str,
+    samples: list[float],
+    unit: str,
+    *,
+    at_least: float | None = None,
+    at_most: float | None = None,
+    raw_limit: float | None = None,
+    setup: str = "",
+) -> Figure:
+    """The median of `samples` as a Figure, judged against a lower or upper bound when given."""
+    value = median(samples)
+    if at_least is not None:
+        target, met = f">= {at_least:g}", value >= at_least
+    elif at_most is not None:
+        target, met = f"<= {at_most:g}", value <= at_most
+    else:
+        target, met = "", None
+    ratio = None if not raw_limit else value / raw_limit
+    return Figure(name, value, unit, target, met, raw_limit, ratio, setup, list(samples))
+
+
+def write(directory: Path, machine: dict, figures: list[Figure]) -> tuple[Path, Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    json_path, md_path = directory / "latest.json", directory / "latest.md"
+    payload = {"machine": machine, "figures": [_rounded(asdict(f)) for f in figures]}
+    json_path.write_text(json.dumps(payload, indent=2) + "\n")
+    md_path.write_text(markdown(machine, figures))
+    return json_path, md_path
+
+
+def markdown(machine: dict, figures: list[Figure]) -> str:
+    lines = [
+        f"Benchmark run {machine.get('finished_at', '')} ({machine.get('mode', '')} mode) on "
+        f"{machine.get('cpu_count')} cores ({machine.get('cpu_model', '?')}), "
+        f"load average {machine.get('loadavg_start')} at start, {machine.get('loadavg_end')} at end; "
+        f"PostgreSQL {machine.get('postgresql', '?')}, RabbitMQ {machine.get('rabbitmq', '?')}, "
+        f"Python {machine.get('python', '?')}. Every figure is the median of {machine.get('repeats')} runs; "
+        "load generator and service share the same cores.",
+        "",
+        "| Figure | Value | Unit | Target | Met | Raw limit | Ratio to raw | Setup |",
+        "|---|---:|---|---|---|---:|---:|---|",
+    ]
+    for f in figures:
+        met = "" if f.met is None else ("yes" if f.met else "**no**")
+        lines.append(
+            f"| {f.name} | {_fmt(f.value)} | {f.unit} | {f.target} | {met} | {_fmt(f.raw_limit)} | "
+            f"{'' if f.ratio_to_raw is None else f'{f.ratio_to_raw:.2f}'} | {f.setup} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _fmt(value: float | None) -> str:
+    if value is None:
+        return ""
+    if abs(value) >= 100:
+        return f"{value:,.0f}"
+    if abs(value) >= 1:
+        return f"{value:.2f}"
+    return f"{value:.3g}"
+
+
+def _rounded(obj):
+    if isinstance(obj, float):
+        return float(f"{obj:.4g}") if abs(obj) < 1000 else round(obj, 1)
+    if isinstance(obj, list):
+        return [_rounded(v) for v in obj]
+    if isinstance(obj, dict):
+        return {k: _rounded(v) for k, v in obj.items()}
+    return obj

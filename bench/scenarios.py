@@ -1,0 +1,221 @@
+"""The service's own figures: consumer, ingest, reads, freshness, memory."""
+
+import json
+import random
+import signal
+import time
+from contextlib import closing
+from datetime import UTC, datetime
+
+from bench import loadgen, workload
+from bench.raw import PERSISTENT
+from bench.stack import Stack, applied, blocking_connection, children, http_ok, rss_bytes, scrape, wait_until
+
+API_WORKERS = 2
+API_THREADS = 8
+
+
+def publish_all(stack: Stack, bodies: list[bytes]) -> None:
+    """Put `bodies` on the product queue (no confirms: fast), then wait until the broker holds them."""
+    with closing(blocking_connection()) as conn:
+        ch = conn.channel()
+        for body in bodies:
+            ch.basic_publish("", stack.queue, body, PERSISTENT)
+    wait_until(lambda: stack.depth() >= len(bodies), timeout=120, what="the queue to fill")
+
+
+# --- consumer -------------------------------------------------------------------------------------
+
+
+class Consumers:
+    """Running `watchtime consumer` processes, paused (SIGSTOP) while a backlog is queued so a
+    drain is timed without process start-up, and reused across runs."""
+
+    def __init__(self, stack: Stack):
+        self.stack = stack
+        self.started: list[tuple] = []  # (process, metrics port)
+
+    def scale(self, count: int) -> None:
+        while len(self.started) > count:
+            self.stack.stop(self.started.pop()[0])
+        while len(self.started) < count:
+            process, port = self.stack.start("consumer")
+            wait_until(lambda: http_ok(f"http://127.0.0.1:{port}/readyz"), timeout=60, what="consumer readiness")
+            self.started.append((process, port))
+
+    def applied(self) -> float:
+        return sum(applied(port) for _, port in self.started)
+
+    def drain_rate(self, bodies: list[bytes], events: int, *, prefetch: int = 1000) -> float:
+        """Events/s of the running consumers draining `bodies` (holding `events` events)."""
+        before = self.applied()  # while they answer: a stopped process cannot be scraped
+        for process, _ in self.started:
+            process.send_signal(signal.SIGSTOP)
+        try:
+            with closing(blocking_connection()) as conn:
+                ch = conn.channel()
+                for body in bodies:
+                    ch.basic_publish("", self.stack.queue, body, PERSISTENT)
+            # Stopped consumers still receive up to `prefetch` messages each into their sockets.
+            backlog = len(bodies) - prefetch * len(self.started)
+            wait_until(lambda: self.stack.depth() >= backlog, timeout=120, what="the queue to fill")
+        finally:
+            for process, _ in self.started:
+                process.send_signal(signal.SIGCONT)
+        started = time.perf_counter()
+        deadline = time.monotonic() + 600
+        while (done := self.applied() - before) < events:
+            if time.monotonic() > deadline or any(p.poll() is not None for p, _ in self.started):
+                raise RuntimeError(f"consumers stalled or died at {done} of {events} events")
+            time.sleep(0.02)
+        return events / (time.perf_counter() - started)
+
+    def close(self) -> None:
+        self.scale(0)
+
+
+def drain_with_rss(stack: Stack, bodies: list[bytes], events: int) -> tuple[float, list[tuple[float, int]]]:
+    """A fresh consumer draining a prefilled queue: (events/s, [(fraction done, RSS bytes)])."""
+    publish_all(stack, bodies)
+    process, port = stack.start("consumer")
+    samples = []
+    try:
+        first = None
+        deadline = time.monotonic() + 1200
+        while (done := applied(port)) < events:
+            if done and first is None:
+                first = (time.perf_counter(), done)
+            samples.append((done / events, rss_bytes(process.pid)))
+            if time.monotonic() > deadline or process.poll() is not None:
+                raise RuntimeError(f"consumer stalled or died at {done} of {events} events")
+            time.sleep(0.25)
+        samples.append((1.0, rss_bytes(process.pid)))
+        rate = (events - first[1]) / (time.perf_counter() - first[0])
+    finally:
+        stack.stop(process)
+    return rate, samples
+
+
+# --- API ------------------------------------------------------------------------------------------
+
+
+class Api:
+    def __init__(self, stack: Stack):
+        from bench.stack import free_port
+
+        self.port = free_port()
+        self.process, self.metrics_port = stack.start(
+            "api", PORT=str(self.port), WEB_CONCURRENCY=str(API_WORKERS), GUNICORN_THREADS=str(API_THREADS)
+        )
+        wait_until(lambda: http_ok(f"http://127.0.0.1:{self.port}/readyz"), timeout=60, what="the API to be ready")
+        self.headers = {"Authorization": f"Bearer {stack.api_key}", "Content-Type": "application/json"}
+        self.host = f"127.0.0.1:{self.port}"
+
+    def post(self, body: bytes) -> bytes:
+        return loadgen.build_request("POST", "/", host=self.host, headers=self.headers, body=body)
+
+    def get(self, path: str) -> bytes:
+        return loadgen.build_request("GET", path, host=self.host, headers={"Authorization": self.headers["Authorization"]})
+
+    def load(self, requests, **kwargs) -> loadgen.LoadResult:
+        result = loadgen.run("127.0.0.1", self.port, requests, **kwargs)
+        if result.errors:
+            raise RuntimeError(f"{result.errors} error answers: {result.statuses}")
+        return result
+
+    def worker_rss(self) -> int:
+        return sum(rss_bytes(pid) for pid in children(self.process.pid))
+
+
+def single_event_bodies(count: int = 500) -> list[bytes]:
+    bodies = []
+    for i in range(count):
+        user, slug, session = workload.stream_names(i % 5000)
+        bodies.append(json.dumps({"user": user, "slug": slug, "at": 10 * i, "session": session}).encode())
+    return bodies
+
+
+# --- reads ----------------------------------------------------------------------------------------
+
+
+def read_paths(stack: Stack, count: int = 200) -> dict[str, list[str]]:
+    rows = stack.sql(
+        "SELECT u.username, w.movie_id FROM events_watchtime w JOIN events_customuser u ON u.id = w.user_id"
+        " ORDER BY random() LIMIT %s",
+        [count],
+    )
+    return {
+        "user": [f"/users/{u}/total-watch-time/" for u, _ in rows],
+        "movie": [f"/movies/{m}/total-watch-time/" for _, m in rows],
+        "user-movie": [f"/{u}/{m}/total-watch-time/" for u, m in rows],
+    }
+
+
+def in_process_latencies(client, paths: list[str], count: int) -> list[float]:
+    """Seconds per request through Django's whole stack (middleware, auth, view), no HTTP."""
+    latencies = []
+    for i in range(count):
+        started = time.perf_counter()
+        response = client.get(paths[i % len(paths)])
+        latencies.append(time.perf_counter() - started)
+        if response.status_code != 200:
+            raise RuntimeError(f"{paths[i % len(paths)]}: {response.status_code}")
+    return latencies
+
+
+# --- freshness ------------------------------------------------------------------------------------
+
+
+def lag_buckets(port: int) -> dict[float, float]:
+    samples = scrape(port)
+    out = {}
+    for key, value in samples.items():
+        if key.startswith("watchtime_event_lag_seconds_bucket{"):
+            le = key.split('le="', 1)[1].split('"', 1)[0]
+            out[float("inf") if le == "+Inf" else float(le)] = value
+    return out
+
+
+def histogram_quantile(q: float, before: dict[float, float], after: dict[float, float]) -> float:
+    """Prometheus' histogram_quantile over the increase between two scrapes (linear in a bucket)."""
+    bounds = sorted(after)
+    counts = [after[b] - before.get(b, 0.0) for b in bounds]
+    total = counts[-1]
+    if total <= 0:
+        raise ValueError("no observations")
+    rank = q * total
+    lower, previous = 0.0, 0.0
+    for bound, cumulative in zip(bounds, counts, strict=True):
+        if cumulative >= rank:
+            if bound == float("inf"):
+                return lower
+            return lower + (bound - lower) * (rank - previous) / max(cumulative - previous, 1e-12)
+        lower, previous = bound, cumulative
+    return bounds[-2]
+
+
+FRESHNESS_FIRST_STREAM = 1_000_000  # streams of their own: wall-clock stamps, unlike the others
+
+
+def publish_at_rate(stack: Stack, rate: float, duration: float, steps: workload.Steps) -> int:
+    """Single-event messages at `rate`/s for `duration` s, each stamped received_at = ts = now."""
+    count = int(rate * duration)
+    evts = workload.events(
+        count, streams=5000, first_step=steps.take(count, 5000), first_stream=FRESHNESS_FIRST_STREAM
+    )
+    with closing(blocking_connection()) as conn:
+        ch = conn.channel()
+        start = time.perf_counter()
+        for i, event in enumerate(evts):
+            delay = start + i / rate - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            now = datetime.now(UTC).isoformat()
+            event["ts"] = now
+            event["received_at"] = now
+            ch.basic_publish("", stack.queue, workload.message([event]), PERSISTENT)
+    return count
+
+
+def random_sample(values: list, k: int) -> list:
+    return random.Random(4).sample(values, min(k, len(values)))

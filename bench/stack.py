@@ -1,0 +1,202 @@
+"""The bench's own PostgreSQL database and queue, and the service processes run against them."""
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from contextlib import closing
+from pathlib import Path
+
+import pika
+import psycopg2
+
+PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
+RABBITMQ_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
+WATCHTIME = str(Path(sys.executable).with_name("watchtime"))
+API_KEY_PREFIX = "bench"
+
+
+def free_port() -> int:
+    with closing(socket.socket()) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until(predicate, *, timeout: float, interval: float = 0.05, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(interval)
+
+
+class Stack:
+    """A fresh database `bench_<pid>` and queue `bench-<pid>`, dropped/deleted by `close()`."""
+
+    def __init__(self):
+        run_id = os.getpid()
+        self.db_name = f"watchtime_bench_{run_id}"
+        self.queue = f"watchtime-bench-{run_id}"
+        self.api_key = f"wt_{API_KEY_PREFIX}{run_id}_{os.urandom(16).hex()}"
+        self.database_url = f"postgres://{PG['user']}@{PG['host']}:{PG['port']}/{self.db_name}"
+        self.processes: list[subprocess.Popen] = []
+        self.env = {
+            **os.environ,
+            "DATABASE_URL": self.database_url,
+            "RABBITMQ_URL": RABBITMQ_URL,
+            "WATCHTIME_QUEUE": self.queue,
+            "DJANGO_SECRET_KEY": "bench-secret-key-not-for-production-0123456789",
+            "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
+            "DJANGO_DEBUG": "false",
+            "WATCHTIME_LOG_LEVEL": "WARNING",
+            "WATCHTIME_BOOTSTRAP_API_KEY": self.api_key,
+            "WATCHTIME_BOOTSTRAP_API_KEY_SCOPES": "ingest,read",
+        }
+
+    # database ---------------------------------------------------------------------------------
+
+    def create(self) -> None:
+        with closing(psycopg2.connect(dbname="postgres", **PG)) as conn:
+            conn.autocommit = True
+            conn.cursor().execute(f'CREATE DATABASE "{self.db_name}"')
+        subprocess.run([WATCHTIME, "migrate"], env=self.env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.declare_queue()
+
+    def connect(self):
+        conn = psycopg2.connect(dbname=self.db_name, **PG)
+        conn.autocommit = True
+        return conn
+
+    def sql(self, statement: str, params=None):
+        with closing(self.connect()) as conn, conn.cursor() as cur:
+            cur.execute(statement, params)
+            return cur.fetchall() if cur.description else None
+
+    def truncate_events(self) -> None:
+        self.sql(
+            "TRUNCATE events_event, events_stream, events_watchtime, events_movie, events_customuser "
+            "RESTART IDENTITY CASCADE"
+        )
+
+    def close(self) -> None:
+        for process in self.processes:
+            stop(process)
+        try:
+            delete_queue(self.queue)
+        finally:
+            with closing(psycopg2.connect(dbname="postgres", **PG)) as conn:
+                conn.autocommit = True
+                conn.cursor().execute(f'DROP DATABASE IF EXISTS "{self.db_name}" WITH (FORCE)')
+
+    # broker -----------------------------------------------------------------------------------
+
+    def declare_queue(self) -> None:
+        from watchtime.rabbitmq import queue_arguments, queue_names
+
+        _, dlx, dead_letter_queue = queue_names(self.queue)
+        with closing(blocking_connection()) as conn:
+            ch = conn.channel()
+            ch.exchange_declare(dlx, "fanout", durable=True)
+            ch.queue_declare(dead_letter_queue, durable=True, arguments={"x-queue-type": "quorum"})
+            ch.queue_bind(dead_letter_queue, dlx)
+            ch.queue_declare(self.queue, durable=True, arguments=queue_arguments(self.queue))
+
+    def purge(self) -> None:
+        with closing(blocking_connection()) as conn:
+            conn.channel().queue_purge(self.queue)
+
+    def depth(self) -> int:
+        with closing(blocking_connection()) as conn:
+            return conn.channel().queue_declare(self.queue, passive=True).method.message_count
+
+    # processes --------------------------------------------------------------------------------
+
+    def start(self, role: str, **extra_env) -> tuple[subprocess.Popen, int]:
+        """Start `watchtime <role>`; returns the process and its metrics port."""
+        metrics_port = free_port()
+        env = {**self.env, "WATCHTIME_METRICS_PORT": str(metrics_port), **extra_env}
+        if role == "api":
+            env["PROMETHEUS_MULTIPROC_DIR"] = f"/tmp/watchtime-bench-prometheus-{metrics_port}"
+        process = subprocess.Popen(
+            [WATCHTIME, role], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
+        )
+        self.processes.append(process)
+        return process, metrics_port
+
+    def stop(self, process: subprocess.Popen) -> None:
+        stop(process)
+        self.processes.remove(process)
+
+
+def stop(process: subprocess.Popen, timeout: float = 20) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def blocking_connection() -> pika.BlockingConnection:
+    return pika.BlockingConnection(pika.URLParameters(RABBITMQ_URL))
+
+
+def delete_queue(queue: str) -> None:
+    with closing(blocking_connection()) as conn:
+        ch = conn.channel()
+        for name in (queue, f"{queue}.dead-letter"):
+            ch.queue_delete(name)
+        ch.exchange_delete(f"{queue}.dlx")
+
+
+def http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+METRIC_LINE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (\S+)$")
+
+
+def scrape(port: int) -> dict[str, float]:
+    """`name{labels}` -> value from a Prometheus text endpoint on 127.0.0.1."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as response:
+        text = response.read().decode()
+    samples = {}
+    for line in text.splitlines():
+        match = METRIC_LINE.match(line)
+        if match:
+            samples[match.group(1) + (match.group(2) or "")] = float(match.group(3))
+    return samples
+
+
+def applied(port: int) -> float:
+    try:
+        return scrape(port).get('watchtime_events_processed_total{outcome="applied"}', 0.0)
+    except OSError:
+        return 0.0
+
+
+def rss_bytes(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError(f"no VmRSS for {pid}")
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(p) for p in (task / "children").read_text().split()]
+    return found
