@@ -134,6 +134,18 @@ def test_defaults_wire_the_subcharts_secrets() -> None:
         assert secret_ref(container, "DJANGO_SECRET_KEY") == (FULLNAME, "django-secret-key")
 
 
+def test_subchart_existing_secrets_are_followed() -> None:
+    release = render(
+        {
+            "postgres": {"customUser": {"existingSecret": "pg-custom", "secretKeys": {"password": "pw"}}},
+            "rabbitmq": {"auth": {"existingSecret": "mq-auth", "existingPasswordKey": "rabbitmq-password"}},
+        }
+    )
+    api = main_container(release, "api")
+    assert secret_ref(api, "DATABASE_PASSWORD") == ("pg-custom", "pw")
+    assert secret_ref(api, "RABBITMQ_PASSWORD") == ("mq-auth", "rabbitmq-password")
+
+
 def test_external_services_read_operator_and_cnpg_secret_keys() -> None:
     release = render_value_set("external")
     config = release.get("ConfigMap", FULLNAME)["data"]

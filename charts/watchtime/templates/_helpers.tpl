@@ -125,7 +125,10 @@ passwordRef ({name, key}).
 {{- $_ := set $db "port" 5432 -}}
 {{- $_ := set $db "database" .Values.postgres.customUser.database -}}
 {{- $_ := set $db "username" .Values.postgres.customUser.name -}}
-{{- $_ := set $db "passwordRef" (dict "name" (printf "%s-custom-user-credentials" $pg) "key" "CUSTOM_PASSWORD") -}}
+{{- /* The subchart's own Secret, or the one handed to it with postgres.customUser.existingSecret. */ -}}
+{{- $pgSecret := dig "customUser" "existingSecret" "" .Values.postgres | default (printf "%s-custom-user-credentials" $pg) -}}
+{{- $pgKey := dig "customUser" "secretKeys" "password" "" .Values.postgres | default "CUSTOM_PASSWORD" -}}
+{{- $_ := set $db "passwordRef" (dict "name" $pgSecret "key" $pgKey) -}}
 {{- else -}}
 {{- $ext := .Values.externalDatabase -}}
 {{- $_ := set $db "host" $ext.host -}}
