@@ -21,7 +21,7 @@ import psycopg2
 import pytest
 import requests
 
-from image.podman import Build, build_image, container_logs, ensure_tools, podman
+from image.podman import IMAGE, Build, build_image, container_logs, ensure_tools, podman
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -45,7 +45,7 @@ def build(request: pytest.FixtureRequest) -> Build:
         with capture.global_and_fixture_disabled():  # build times belong in every run's output
             reporter.write_line(
                 f"\nimage test: base {result.base_seconds:.1f}s, image build {result.image_seconds:.1f}s, "
-                f"{result.image} {result.size_bytes / 1e6:.0f} MB"
+                f"{IMAGE} {result.size_bytes / 1e6:.0f} MB"
             )
     return result
 

@@ -19,7 +19,7 @@ log() { printf 'build-base: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
 [[ $(id -u) == 0 ]] || die "must run as root (debootstrap, chroot)"
-for tool in debootstrap podman sha256sum tar chroot strip; do
+for tool in debootstrap podman sha256sum tar chroot strip flock; do
   command -v "$tool" >/dev/null || die "$tool not found (apt-get install -y debootstrap podman binutils)"
 done
 PYTHON_BIN="$PYTHON_HOME/bin/python$PYTHON_XY"
@@ -30,6 +30,11 @@ PYTHON_BIN="$PYTHON_HOME/bin/python$PYTHON_XY"
 # Changing this script or the interpreter invalidates the cache; the mirror does not (same suite either way).
 KEY=$( { sha256sum <"${BASH_SOURCE[0]}"; echo "$IMAGE $PYTHON_HOME"; "$PYTHON_BIN" -VV; } | sha256sum | cut -c1-16)
 KEY_LABEL=org.watchtime.base-key
+
+# One builder at a time (concurrent test runs share the cache and the image name).
+mkdir -p "$CACHE_ROOT"
+exec 9>"$CACHE_ROOT/.lock"
+flock 9
 
 if podman image exists "$IMAGE" \
   && [[ $(podman image inspect --format "{{ index .Labels \"$KEY_LABEL\" }}" "$IMAGE") == "$KEY" ]]; then

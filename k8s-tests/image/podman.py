@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import tempfile
 import time
 import tomllib
 from dataclasses import dataclass
@@ -57,7 +58,7 @@ def podman(*args: str, timeout: float = 120, check: bool = True) -> subprocess.C
 
 @dataclass
 class Build:
-    image: str
+    image: str  # image id
     base_seconds: float
     image_seconds: float
     size_bytes: int
@@ -84,8 +85,9 @@ def build_image() -> Build:
     base_seconds = build_base()
     version = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
     started = time.monotonic()
+    id_file = Path(tempfile.mkdtemp(prefix="watchtime-image-")) / "image-id"
     podman(
-        "build", "--format", "docker", "--pull=never", "--network", "host",
+        "build", "--iidfile", str(id_file), "--format", "docker", "--pull=never", "--network", "host",
         "--file", str(REPO / "docker" / "Dockerfile"),
         "--build-arg", f"BASE_IMAGE={BASE_IMAGE}",
         "--build-arg", f"VERSION={version}",
@@ -96,8 +98,11 @@ def build_image() -> Build:
         timeout=1800,
     )
     image_seconds = time.monotonic() - started
-    size = int(podman("image", "inspect", "--format", "{{.Size}}", IMAGE).stdout.strip())
-    return Build(IMAGE, base_seconds, image_seconds, size)
+    # The containers run this exact build by id, even if a concurrent run retags IMAGE meanwhile.
+    image_id = id_file.read_text().strip()
+    shutil.rmtree(id_file.parent)
+    size = int(podman("image", "inspect", "--format", "{{.Size}}", image_id).stdout.strip())
+    return Build(image_id, base_seconds, image_seconds, size)
 
 
 def container_logs(name: str) -> str:
