@@ -14,13 +14,12 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pika
 import psycopg2
 import pytest
 import requests
-
 from image.podman import IMAGE, Build, build_image, container_logs, ensure_tools, podman
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -228,7 +227,7 @@ def test_events_posted_to_the_api_are_totalled_by_the_consumer(stack: Stack) -> 
     wait_for_ok(f"{stack.api}/readyz", f"{stack.prefix}-api")
     wait_for_ok(f"http://127.0.0.1:{stack.consumer_metrics_port}/readyz", f"{stack.prefix}-consumer")
     auth = {"Authorization": f"Bearer {stack.api_key}"}
-    start = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    start = datetime(2026, 1, 1, tzinfo=UTC)
     events = [
         {"user": "alice", "slug": "m1", "at": at, "session": "s1", "event_id": str(uuid.uuid4()),
          "ts": (start + timedelta(seconds=at)).isoformat().replace("+00:00", "Z")}
