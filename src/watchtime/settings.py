@@ -221,6 +221,9 @@ LOGGING = {
     "loggers": {
         # One access line per request comes from gunicorn; Django's own 4xx warnings would double it.
         "django.request": {"level": "ERROR"},
+        # A request for a Host not in ALLOWED_HOSTS already gets a 400 in the access log; Django
+        # would add an ERROR with a traceback, so any scanner on the internet could flood the logs.
+        "django.security.DisallowedHost": {"level": "CRITICAL"},
         "pika": {"level": "WARNING"},
     },
 }
