@@ -10,7 +10,7 @@ PYTEST := $(BIN)/python -m pytest
 STAMP := $(VENV)/.installed-$(shell cat requirements/dev.txt pyproject.toml 2>/dev/null | sha1sum | cut -c1-12)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run services test test-fast test-service test-k8s test-image test-observability \
+.PHONY: help setup run services test test-fast test-service test-k8s test-chart test-chart-fast test-image test-observability \
         test-security test-faults lint bench bench-quick requirements clean
 
 help: ## list the targets
@@ -43,6 +43,12 @@ test-service: setup services ## the service's own tests (API, pipeline, settings
 
 test-k8s: setup ## chart and image tests
 	$(PYTEST) k8s-tests
+
+test-chart: setup ## chart tests only: render matrix, schemas, lint, checkov, chart-driven local run
+	$(PYTEST) k8s-tests --ignore=k8s-tests/test_image.py --ignore=k8s-tests/test_image_static.py
+
+test-chart-fast: setup ## chart inner loop (no checkov, no local run; ~20 s)
+	$(PYTEST) k8s-tests --ignore=k8s-tests/test_image.py --ignore=k8s-tests/test_image_static.py -m "not slow"
 
 test-image: setup services ## build the image and run it against PostgreSQL and RabbitMQ
 	$(PYTEST) k8s-tests/test_image.py
