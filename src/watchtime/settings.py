@@ -6,7 +6,7 @@ Safe defaults for a laptop (SQLite under ./var, events applied in-process); prod
 
 from pathlib import Path
 
-from watchtime import __version__, env
+from watchtime import __version__, apikeys, env
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 VAR_DIR = Path(env.get_str("WATCHTIME_VAR_DIR", "var")).resolve()
@@ -209,8 +209,18 @@ WATCHTIME_AUTH = env.get_bool("WATCHTIME_AUTH", True)
 if not WATCHTIME_AUTH and not DEBUG:
     raise env.ConfigurationError("WATCHTIME_AUTH=off is only allowed with DJANGO_DEBUG=true")
 WATCHTIME_BOOTSTRAP_API_KEY = env.get_str("WATCHTIME_BOOTSTRAP_API_KEY")
+if WATCHTIME_BOOTSTRAP_API_KEY and apikeys.split_key(WATCHTIME_BOOTSTRAP_API_KEY) is None:
+    raise env.ConfigurationError(
+        "WATCHTIME_BOOTSTRAP_API_KEY must look like wt_<prefix of 4-16 letters/digits>_<secret of 16+ characters>"
+    )
 WATCHTIME_BOOTSTRAP_API_KEY_SCOPES = env.get_list("WATCHTIME_BOOTSTRAP_API_KEY_SCOPES", ["ingest", "read"])
+if not set(WATCHTIME_BOOTSTRAP_API_KEY_SCOPES) <= set(apikeys.SCOPES):
+    raise env.ConfigurationError(f"WATCHTIME_BOOTSTRAP_API_KEY_SCOPES must be some of {', '.join(apikeys.SCOPES)}")
 WATCHTIME_RATE_LIMIT = env.get_str("WATCHTIME_RATE_LIMIT")
+try:
+    apikeys.parse_rate(WATCHTIME_RATE_LIMIT)
+except ValueError as exc:
+    raise env.ConfigurationError(f"WATCHTIME_RATE_LIMIT: {exc}") from None
 
 LOGGING = {
     "version": 1,

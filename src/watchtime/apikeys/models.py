@@ -1,6 +1,6 @@
 from django.db import models
 
-SCOPES = ("ingest", "read", "admin")
+from watchtime.apikeys import SCOPES  # noqa: F401 (importers take it from here too)
 
 
 class ApiKey(models.Model):

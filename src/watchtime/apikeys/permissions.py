@@ -1,34 +1,28 @@
 from django.conf import settings
 from rest_framework import exceptions, permissions
 
+from watchtime.apikeys import parse_rate
 from watchtime.apikeys.services import rate_window_hit
 from watchtime.metrics import INGEST_REJECTED
 
-UNITS = {"s": 1, "m": 60, "h": 3600}
-
-
-def parse_rate(rate: str) -> tuple[int, int] | None:
-    """'200/s' -> (200, 1); empty -> None (no limit)."""
-    if not rate:
-        return None
-    count, _, unit = rate.partition("/")
-    return int(count), UNITS[unit]
-
 
 class HasScope(permissions.BasePermission):
-    """The view's `required_scopes` maps HTTP methods to the scope they need; then the rate limit."""
+    """The view's `required_scopes` maps HTTP methods to the scope they need; then the rate limit.
+
+    HEAD needs what GET needs (Django answers it with the GET handler); any other method not
+    listed (OPTIONS, or one the view refuses with 405) still needs a valid key.
+    """
 
     def has_permission(self, request, view):
-        needed = getattr(view, "required_scopes", {}).get(request.method)
-        if needed is None:
-            return True
+        method = "GET" if request.method == "HEAD" else request.method
+        needed = getattr(view, "required_scopes", {}).get(method)
         is_ingest = request.method == "POST" and getattr(view, "counts_ingest_rejections", False)
         principal = request.auth
         if principal is None:
             if is_ingest:
                 INGEST_REJECTED.labels(reason="unauthenticated").inc()
             raise exceptions.NotAuthenticated("Send 'Authorization: Bearer <key>'.")
-        if needed not in principal.scopes:
+        if needed is not None and needed not in principal.scopes:
             if is_ingest:
                 INGEST_REJECTED.labels(reason="forbidden").inc()
             raise exceptions.PermissionDenied(f"This API key lacks the '{needed}' scope.")

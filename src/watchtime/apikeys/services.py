@@ -2,31 +2,23 @@
 
 import hashlib
 import hmac
+import logging
 import secrets
 import time
 
 from django.db import connection, transaction
 from django.utils import timezone
 
-from watchtime.apikeys.models import SCOPES, ApiKey, RateWindow
+from watchtime.apikeys import KEY_PREFIX, SCOPES, split_key
+from watchtime.apikeys.models import ApiKey, RateWindow
 from watchtime.errors import DomainError
 
-KEY_PREFIX = "wt_"
+logger = logging.getLogger(__name__)
 
 
 def hash_key(raw_key: str) -> str:
     # Keys are 190-bit random strings, so a fast hash is enough (no dictionary to attack).
     return hashlib.sha256(raw_key.encode()).hexdigest()
-
-
-def split_key(raw_key: str) -> tuple[str, str] | None:
-    """(prefix, secret) of a well-formed key `wt_<prefix>_<secret>`, else None."""
-    if not raw_key.startswith(KEY_PREFIX):
-        return None
-    prefix, sep, secret = raw_key[len(KEY_PREFIX) :].partition("_")
-    if not sep or not 4 <= len(prefix) <= 16 or len(secret) < 16 or not prefix.isalnum():
-        return None
-    return prefix, secret
 
 
 def _check_scopes(scopes) -> str:
@@ -50,15 +42,24 @@ def apikey_create(*, name: str, scopes) -> tuple[ApiKey, str]:
 
 @transaction.atomic
 def apikey_ensure(*, name: str, raw_key: str, scopes) -> ApiKey:
-    """Install a key chosen elsewhere (bootstrap from a Secret); idempotent across restarts."""
+    """Install a key chosen elsewhere (bootstrap from a Secret); idempotent across restarts.
+
+    A revoked key stays revoked when the same key is ensured again, so the next deploy cannot
+    bring back a leaked key; a different key under the name replaces it.
+    """
     parts = split_key(raw_key)
     if parts is None:
         raise DomainError("invalid", "A bootstrap key must look like wt_<prefix>_<secret of 16+ chars>.")
     prefix, _ = parts
+    digest = hash_key(raw_key)
+    existing = ApiKey.objects.select_for_update().filter(name=name).first()
+    revoked_at = existing.revoked_at if existing is not None and existing.key_hash == digest else None
     key, _created = ApiKey.objects.update_or_create(
         name=name,
-        defaults={"prefix": prefix, "key_hash": hash_key(raw_key), "scopes": _check_scopes(scopes), "revoked_at": None},
+        defaults={"prefix": prefix, "key_hash": digest, "scopes": _check_scopes(scopes), "revoked_at": revoked_at},
     )
+    if revoked_at is not None:
+        logger.warning("API key %r (prefix %s) stays revoked; install a new key to replace it", name, prefix)
     return key
 
 
