@@ -1,4 +1,4 @@
-"""A real `watchtime api` (gunicorn, embedded mode) on a fresh PostgreSQL database of its own.
+"""Real `watchtime api` processes (gunicorn, embedded mode) on PostgreSQL databases the tests create.
 
 Embedded mode applies accepted events inside the request, so a hostile input that slipped
 through would change a total before the answer arrives.
@@ -72,18 +72,32 @@ def new_api_key() -> str:
     return f"wt_{secrets.token_hex(4)}_{secrets.token_urlsafe(24)}"
 
 
-def start_server(workdir: Path, *, name: str, **extra_env: str) -> LiveServer:
-    """Create database `name`, migrate it with a bootstrap key, start `watchtime api`."""
+def create_database(name: str) -> None:
+    _admin_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', f'CREATE DATABASE "{name}"')
+
+
+def drop_database(name: str) -> None:
+    _admin_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _admin_sql(*statements: str) -> None:
     conn = admin_connection()
     try:
         with conn.cursor() as cursor:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            cursor.execute(f'CREATE DATABASE "{name}"')
+            for statement in statements:
+                cursor.execute(statement)
     finally:
         conn.close()
+
+
+def start_server(
+    workdir: Path, *, name: str, api_key: str | None = None, migrate: bool = True, **extra_env: str
+) -> LiveServer:
+    """`watchtime api` on database `name`; `migrate` applies migrations and installs `api_key`
+    (a new key with every scope when None) as the bootstrap key."""
     url = urlsplit(os.environ["DATABASE_URL"])
     port = support.free_port()
-    api_key = new_api_key()
+    api_key = api_key or new_api_key()
     env = {
         "PATH": os.environ["PATH"],
         "HOME": str(workdir),
@@ -100,12 +114,13 @@ def start_server(workdir: Path, *, name: str, **extra_env: str) -> LiveServer:
     }
     server = LiveServer(
         base_url=f"http://127.0.0.1:{port}", port=port, api_key=api_key, env=env, dbname=name,
-        log_path=workdir / f"{name}.log",
+        log_path=workdir / f"{name}-{port}.log",
     )
-    migrated = server.watchtime("migrate")
-    assert migrated.returncode == 0, migrated.stdout + migrated.stderr
+    if migrate:
+        migrated = server.watchtime("migrate")
+        assert migrated.returncode == 0, migrated.stdout + migrated.stderr
     # Its own multiprocess directory: gunicorn wipes it at start, which must not hit another server.
-    api_env = {**env, "PORT": str(port), "PROMETHEUS_MULTIPROC_DIR": str(workdir / f"{name}-prometheus")}
+    api_env = {**env, "PORT": str(port), "PROMETHEUS_MULTIPROC_DIR": str(workdir / f"{name}-{port}-prometheus")}
     with server.log_path.open("w") as log:  # a file, not a pipe: thousands of access lines must not block gunicorn
         server.process = subprocess.Popen([support.WATCHTIME, "api"], env=api_env, stdout=log, stderr=subprocess.STDOUT)
     support.wait_until(lambda: _ready(server), timeout=60, message=f"watchtime api on port {port}")
@@ -128,9 +143,3 @@ def stop_server(server: LiveServer) -> None:
         except subprocess.TimeoutExpired:
             server.process.kill()
             server.process.wait()
-    conn = admin_connection()
-    try:
-        with conn.cursor() as cursor:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{server.dbname}" WITH (FORCE)')
-    finally:
-        conn.close()
