@@ -192,18 +192,20 @@ def _as_uuid(value) -> UUID:
     return value if isinstance(value, UUID) else UUID(value)
 
 
-def _uuid_param(value: UUID):
-    return value if connection.vendor == "postgresql" else value.hex
-
-
-def _datetime_param(value):
-    return None if value is None else connection.ops.adapt_datetimefield_value(value)
+def _param_adapters():
+    """(uuid -> parameter, datetime -> parameter) for this database, looked up once per batch:
+    psycopg2 takes both as they are; SQLite wants Django's text forms."""
+    if connection.vendor == "postgresql":
+        return (lambda value: value), (lambda value: value)
+    adapt_datetime = connection.ops.adapt_datetimefield_value
+    return (lambda value: value.hex), (lambda value: None if value is None else adapt_datetime(value))
 
 
 def _insert_events(new: list[EventIn], by_stream: dict[int, list[tuple]], streams: dict[int, tuple]) -> dict[UUID, int]:
     """INSERT the new events (in event-id order, as `new` is); returns event_id -> pk."""
     placement = {event.event_id: (sid, hb) for sid, rows in by_stream.items() for _, hb, event in rows}
     placeholders = "(" + ", ".join(["%s"] * len(EVENT_COLUMNS)) + ")"
+    uuid_param, datetime_param = _param_adapters()
     pks: dict[UUID, int] = {}
     with connection.cursor() as cursor:
         for chunk in _chunks(new):
@@ -212,8 +214,8 @@ def _insert_events(new: list[EventIn], by_stream: dict[int, list[tuple]], stream
                 stream_id, hb = placement[e.event_id]
                 user_id, movie_id = streams[stream_id][:2]
                 params += [
-                    _uuid_param(e.event_id), stream_id, user_id, movie_id, e.at, e.session,
-                    _datetime_param(e.ts), _datetime_param(e.received_at), hb.ts_us, hb.key[0],
+                    uuid_param(e.event_id), stream_id, user_id, movie_id, e.at, e.session,
+                    datetime_param(e.ts), datetime_param(e.received_at), hb.ts_us, hb.key[0],
                 ]
             cursor.execute(
                 f"INSERT INTO {_table(Event)} ({', '.join(EVENT_COLUMNS)}) VALUES "
@@ -226,11 +228,12 @@ def _insert_events(new: list[EventIn], by_stream: dict[int, list[tuple]], stream
 
 def _stored_event_ids(event_ids: list[UUID]) -> set[UUID]:
     stored = set()
+    uuid_param, _ = _param_adapters()
     with connection.cursor() as cursor:
         for chunk in _chunks(event_ids):
             cursor.execute(
                 f"SELECT event_id FROM {_table(Event)} WHERE event_id IN ({', '.join(['%s'] * len(chunk))})",
-                [_uuid_param(e) for e in chunk],
+                [uuid_param(e) for e in chunk],
             )
             stored.update(_as_uuid(row[0]) for row in cursor.fetchall())
     return stored
