@@ -8,7 +8,7 @@ import logging
 import time
 import uuid
 
-from django.db import DatabaseError, InterfaceError, OperationalError, close_old_connections
+from django.db import InterfaceError, OperationalError, close_old_connections
 
 from watchtime import metrics
 from watchtime.events.services import events_apply
@@ -16,6 +16,21 @@ from watchtime.events.validation import EventIn, EventsInvalid, parse_message_ev
 from watchtime.rabbitmq import Delivery, Outcome, TransientFailure
 
 logger = logging.getLogger(__name__)
+
+# SQLSTATE classes that say "not now" rather than "not this message": connection exceptions,
+# transaction rollbacks (serialization failures and deadlocks that outlived the retries),
+# insufficient resources, operator intervention, system errors.
+TRANSIENT_SQLSTATE_CLASSES = ("08", "40", "53", "57", "58")
+# A read-only transaction: we reached a standby during a failover.
+TRANSIENT_SQLSTATES = {"25006"}
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether a failure to apply is an outage to wait out (keep the batch) rather than bad data."""
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        return True
+    code = getattr(exc.__cause__, "pgcode", None) or ""
+    return code[:2] in TRANSIENT_SQLSTATE_CLASSES or code in TRANSIENT_SQLSTATES
 
 
 def decode(body: bytes) -> list[EventIn]:
@@ -28,6 +43,8 @@ def decode(body: bytes) -> list[EventIn]:
         return parse_message_events(payload)
     except EventsInvalid as exc:
         raise ValueError(f"invalid message: {json.dumps(exc.errors)}") from None
+    except Exception as exc:  # e.g. a date at the end of the calendar overflowing: still this message's fault
+        raise ValueError(f"invalid message: {type(exc).__name__}: {exc}") from None
 
 
 def handle_batch(deliveries: list[Delivery]) -> list[Outcome]:
@@ -44,7 +61,9 @@ def handle_batch(deliveries: list[Delivery]) -> list[Outcome]:
     close_old_connections()
     try:
         applied, duplicates, failed = _apply_isolating_failures(decoded, batch_id)
-    except (OperationalError, InterfaceError) as exc:
+    except Exception as exc:
+        if not is_transient(exc):
+            raise
         metrics.CONSUMER_READY.set(0)
         close_old_connections()
         raise TransientFailure(f"database unavailable: {type(exc).__name__}: {exc}".strip()) from exc
@@ -80,23 +99,31 @@ def handle_batch(deliveries: list[Delivery]) -> list[Outcome]:
 
 
 def _apply_isolating_failures(decoded, batch_id):
-    """Apply all messages in one transaction; if the batch hits a data error (not an outage),
-    apply them one by one so only the message at fault is dead-lettered."""
+    """Apply all messages in one transaction. If that fails on the data rather than an outage,
+    apply each half of the batch on its own, recursively, so only the message at fault is
+    dead-lettered, at a cost of a few transactions per poison message.
+
+    Any non-transient exception counts as the data's fault: an unforeseen one (say, a string
+    the database cannot encode) must not crash every consumer in turn, each crash handing its
+    whole prefetch window back to the queue and spending the good messages' delivery limit.
+    """
     events = [event for _, message_events in decoded for event in message_events]
     if not events:
         return [], 0, []
     try:
         result = events_apply(events=events)
         return result.applied, result.duplicates, []
-    except (OperationalError, InterfaceError):
-        raise
-    except DatabaseError as exc:
+    except Exception as exc:
+        if is_transient(exc):
+            raise
         if len(decoded) == 1:
-            return [], 0, [_dead_letter(decoded[0][0], f"rejected by the database: {exc}", batch_id)]
+            reason = f"rejected when applied: {type(exc).__name__}: {exc}"
+            return [], 0, [_dead_letter(decoded[0][0], reason, batch_id)]
         logger.warning("batch failed, isolating the message at fault", extra={"batch_id": batch_id})
     applied, duplicates, failed = [], 0, []
-    for delivery, message_events in decoded:
-        more_applied, more_duplicates, more_failed = _apply_isolating_failures([(delivery, message_events)], batch_id)
+    middle = len(decoded) // 2
+    for half in (decoded[:middle], decoded[middle:]):
+        more_applied, more_duplicates, more_failed = _apply_isolating_failures(half, batch_id)
         applied += more_applied
         duplicates += more_duplicates
         failed += more_failed

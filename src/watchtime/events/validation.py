@@ -16,7 +16,8 @@ MAX_AT = 86400
 MAX_FUTURE = timedelta(minutes=5)
 USERNAME_RE = re.compile(r"^[\w.@+-]{1,150}\Z")
 SLUG_RE = re.compile(r"^[-a-zA-Z0-9_]{1,100}\Z", re.ASCII)
-SESSION_RE = re.compile(r"^[^\x00-\x1f\x7f]{0,64}\Z")
+# No control characters, and no lone surrogates (JSON can carry them, UTF-8 and so PostgreSQL cannot).
+SESSION_RE = re.compile(r"^[^\x00-\x1f\x7f\ud800-\udfff]{0,64}\Z")
 RFC3339_RE = re.compile(
     r"^(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?([Zz]|[+-]\d{2}:\d{2})\Z", re.ASCII
 )
