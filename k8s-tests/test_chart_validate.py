@@ -87,16 +87,19 @@ def _check_fields(obj: dict[str, Any], allowed: dict[str, Any], where: str) -> l
 
 SELECTOR = {"matchLabels": {}, "matchExpressions": []}
 METADATA = {"name": str, "namespace": str, "labels": {}, "annotations": {}}
+RELABELING = {"sourceLabels": [], "regex": str, "action": str}
 CRD_FIELDS: dict[str, dict[str, Any]] = {
     "ServiceMonitor": {
         "selector": SELECTOR,
         "namespaceSelector": {"matchNames": []},
-        "endpoints": [{"port": str, "path": str, "interval": str, "scrapeTimeout": str}],
+        "endpoints": [
+            {"port": str, "path": str, "params": {}, "interval": str, "scrapeTimeout": str, "relabelings": [RELABELING]}
+        ],
     },
     "PodMonitor": {
         "selector": SELECTOR,
         "namespaceSelector": {"matchNames": []},
-        "podMetricsEndpoints": [{"port": str, "path": str, "interval": str, "scrapeTimeout": str}],
+        "podMetricsEndpoints": [{"port": str, "path": str, "params": {}, "interval": str, "scrapeTimeout": str}],
     },
     "PrometheusRule": {"groups": [{"name": str, "interval": str, "rules": []}]},
     "ScaledObject": {
@@ -159,7 +162,7 @@ def test_custom_resources_of_the_full_matrix_are_covered() -> None:
         for obj in render_value_set(name).objects
     }
     podmonitor = {("monitoring.coreos.com/v1", "PodMonitor")}
-    assert CUSTOM_RESOURCES - podmonitor <= kinds  # PodMonitor is rendered in test_chart_render
+    assert CUSTOM_RESOURCES - podmonitor <= kinds  # PodMonitors: test_chart_render, test_chart_monitoring
 
 
 OFFLINE_LINT_FINDING = "chart directory is missing these dependencies: postgres,rabbitmq"
