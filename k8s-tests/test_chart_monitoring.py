@@ -138,6 +138,7 @@ def test_service_monitor_scrapes_exactly_the_subchart_service(release: str, subc
     rendered = render({**SERVICE_MONITOR, "rabbitmq": subchart_values}, release=release)
     broker = cloudpirates_rabbitmq(release, {**rendered.values["rabbitmq"], "metrics": {"enabled": True}})
     monitor = rendered.get("ServiceMonitor", f"{release}-watchtime-broker" if "watchtime" not in release else release)
+    assert monitor["spec"]["namespaceSelector"] == {"matchNames": [NAMESPACE]}, "the subchart's namespace"
     (endpoint,) = monitor["spec"]["endpoints"]
     assert_detailed_endpoint(endpoint)
     assert endpoint["interval"] == "30s" and endpoint["scrapeTimeout"] == "10s"
