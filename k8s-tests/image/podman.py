@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import subprocess
@@ -18,6 +19,9 @@ CONTAINERS_CONF = Path(__file__).resolve().parent / "containers.conf"
 BASE_SCRIPT = REPO / "docker" / "base" / "build-base.sh"
 BASE_IMAGE = "localhost/watchtime-base:bookworm-py3.12"
 IMAGE = "localhost/watchtime:test"
+BUILD_CACHE_IMAGE = "localhost/watchtime:test-build-stage"
+BASE_KEY_LABEL = "org.watchtime.base-key"  # set by build-base.sh, inherited by every image built on the base
+LOCK_FILE = Path("/var/cache/watchtime-image/.image-build.lock")
 
 # executable -> Debian package providing it (debootstrap/chroot need root anyway, so apt-get is available).
 REQUIRED_TOOLS = {"podman": "podman", "runc": "runc", "debootstrap": "debootstrap", "strip": "binutils"}
@@ -84,23 +88,29 @@ def build_image() -> Build:
     """The real docker/Dockerfile on the local base; podman's layer cache makes unchanged rebuilds quick."""
     base_seconds = build_base()
     version = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
-    started = time.monotonic()
-    id_file = Path(tempfile.mkdtemp(prefix="watchtime-image-")) / "image-id"
-    podman(
-        "build", "--iidfile", str(id_file), "--format", "docker", "--pull=never", "--network", "host",
+    build_args = [
+        "--format", "docker", "--pull=never", "--network", "host",
         "--file", str(REPO / "docker" / "Dockerfile"),
         "--build-arg", f"BASE_IMAGE={BASE_IMAGE}",
         "--build-arg", f"VERSION={version}",
         # From the last commit, not the clock, so an unchanged tree rebuilds nothing.
         "--build-arg", f"REVISION={git('rev-parse', 'HEAD')}",
         "--build-arg", f"CREATED={git('log', '-1', '--format=%cI')}",
-        "--tag", IMAGE, str(REPO),
-        timeout=1800,
-    )
-    image_seconds = time.monotonic() - started
-    # The containers run this exact build by id, even if a concurrent run retags IMAGE meanwhile.
-    image_id = id_file.read_text().strip()
-    shutil.rmtree(id_file.parent)
+    ]
+    LOCK_FILE.parent.mkdir(parents=True, exist_ok=True)
+    with LOCK_FILE.open("w") as lock, tempfile.TemporaryDirectory(prefix="watchtime-image-") as scratch:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # concurrent runs: one build and prune at a time
+        started = time.monotonic()
+        # Naming the build stage keeps its layers (the pinned dependencies) out of the prune below.
+        podman("build", *build_args, "--target", "app", "--tag", BUILD_CACHE_IMAGE, str(REPO), timeout=1800)
+        id_file = Path(scratch) / "image-id"
+        podman("build", *build_args, "--iidfile", str(id_file), "--tag", IMAGE, str(REPO), timeout=1800)
+        image_seconds = time.monotonic() - started
+        # The containers run this exact build by id, even if a concurrent run retags IMAGE meanwhile.
+        image_id = id_file.read_text().strip()
+        # Layers of earlier builds (every source change leaves ~150 MB) and of replaced bases; only images
+        # derived from our base carry its label.
+        podman("image", "prune", "--force", "--filter", f"label={BASE_KEY_LABEL}", timeout=300)
     size = int(podman("image", "inspect", "--format", "{{.Size}}", image_id).stdout.strip())
     return Build(image_id, base_seconds, image_seconds, size)
 
