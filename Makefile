@@ -29,8 +29,8 @@ setup: $(STAMP) ## create .venv with the pinned dependencies and the package (ed
 run: setup ## start the service on the embedded default (SQLite, no broker, auth off) at 127.0.0.1:8000
 	$(BIN)/watchtime dev
 
-services: ## make sure PostgreSQL and RabbitMQ run on 127.0.0.1 (installs them with apt when root)
-	tests/ensure-services.sh
+services: ## make sure PostgreSQL, RabbitMQ and the test tools are here (installs them with apt when root)
+	tests/ensure-prerequisites.sh
 
 test: setup services ## the whole suite: service, chart, image, observability, security, faults
 	$(PYTEST) tests k8s-tests
