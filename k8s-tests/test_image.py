@@ -210,7 +210,7 @@ def stack(build: Build) -> Iterator[Stack]:
 
 def test_migrate_check_gates_on_unapplied_migrations(stack: Stack) -> None:
     """`migrate --check` is the wait-for-migrations init container: non-zero before, zero after `migrate`."""
-    assert stack.migrate_exit_codes["check before"] != 0
+    assert stack.migrate_exit_codes["check before"] == 1  # 2 would be a configuration error, not the gate
     assert stack.migrate_exit_codes["migrate"] == 0
     assert stack.migrate_exit_codes["check after"] == 0
 
