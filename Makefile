@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements/dev.txt pyproject.toml 2>/d
 
 .DEFAULT_GOAL := help
 .PHONY: help setup run services test test-fast test-service test-k8s test-chart test-chart-fast test-image test-observability \
-        test-security test-faults lint bench bench-quick requirements clean
+        test-security test-faults lint image bench bench-quick requirements clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-20s %s\n", $$1, $$2}'
@@ -49,6 +49,9 @@ test-chart: setup ## chart tests only: render matrix, schemas, lint, checkov, ch
 
 test-chart-fast: setup ## chart inner loop (no checkov, no local run; ~20 s)
 	$(PYTEST) k8s-tests --ignore=k8s-tests/test_image.py --ignore=k8s-tests/test_image_static.py -m "not slow"
+
+image: ## build the container image locally (own debootstrap base; no registry needed)
+	docker/build-local.sh
 
 test-image: setup services ## build the image and run it against PostgreSQL and RabbitMQ
 	$(PYTEST) k8s-tests/test_image.py
