@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Make sure what the tests use is here: PostgreSQL on 127.0.0.1:5432 (trust auth for postgres),
 # RabbitMQ on 127.0.0.1:5672 (guest/guest), and the tools promtool/prometheus, podman, buildah,
-# runc, debootstrap and binutils (the image test builds its own base). Starts the services when installed; installs what is missing with apt when
-# root, and otherwise names exactly what is missing.
+# runc, debootstrap and binutils (the image test builds its own base). Starts the services when
+# installed; installs what is missing with apt when root, and otherwise names what is missing.
 set -euo pipefail
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
