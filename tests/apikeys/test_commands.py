@@ -54,13 +54,16 @@ def test_createkey_prints_the_key_once_and_stores_only_its_hash():
     assert client_with(key).post("/movies/", {"title": "t", "slug": "t"}, format="json").status_code == 403
 
 
-def test_createkey_refuses_a_taken_name_and_unknown_scopes():
+def test_createkey_refuses_a_taken_name_a_bad_name_and_unknown_scopes():
     assert watchtime("createkey", "--name", "dup", "--scope", "read").returncode == 0
     again = watchtime("createkey", "--name", "dup", "--scope", "read")
     assert again.returncode != 0 and "already exists" in again.stderr and not KEY_RE.search(again.stdout)
     unknown = watchtime("createkey", "--name", "root", "--scope", "superuser")
     assert unknown.returncode != 0 and "invalid choice" in unknown.stderr
-    assert ApiKey.objects.filter(name__in=["root"]).count() == 0 and ApiKey.objects.filter(name="dup").count() == 1
+    for name in ("two words", "x" * 101, "'; DROP TABLE apikeys_apikey;--"):
+        refused = watchtime("createkey", "--name", name, "--scope", "read")
+        assert refused.returncode == 1 and "A key name is" in refused.stderr and "Traceback" not in refused.stderr
+    assert list(ApiKey.objects.values_list("name", flat=True)) == ["dup"]
 
 
 def test_revokekey_takes_effect():

@@ -3,6 +3,7 @@
 import hashlib
 import hmac
 import logging
+import re
 import secrets
 import time
 
@@ -14,6 +15,7 @@ from watchtime.apikeys.models import ApiKey, RateWindow
 from watchtime.errors import DomainError
 
 logger = logging.getLogger(__name__)
+NAME_RE = re.compile(r"^[-a-zA-Z0-9_]{1,100}\Z")  # the model's SlugField
 
 
 def hash_key(raw_key: str) -> str:
@@ -29,9 +31,15 @@ def _check_scopes(scopes) -> str:
     return ",".join(scopes)
 
 
+def _check_name(name: str) -> None:
+    if not NAME_RE.match(name):
+        raise DomainError("invalid", "A key name is 1-100 letters, digits, '-' or '_'.")
+
+
 @transaction.atomic
 def apikey_create(*, name: str, scopes) -> tuple[ApiKey, str]:
     """A new key; the raw key is returned once and never stored."""
+    _check_name(name)
     if ApiKey.objects.filter(name=name).exists():
         raise DomainError("conflict", f"A key named {name!r} already exists.", status=409)
     prefix = secrets.token_hex(4)
