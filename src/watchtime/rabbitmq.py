@@ -329,6 +329,7 @@ class Consumer:
         self._flush_timer = None
         self._retry_delay = 0.0
         self._closing = False
+        self._stop_requested = False  # set from the signal handler, read between slices
         self.was_consuming = False
         self.should_reconnect = False
 
@@ -356,6 +357,7 @@ class Consumer:
 
     def request_stop(self) -> None:
         """Thread/signal-safe stop request."""
+        self._stop_requested = True
         if self._connection is not None:
             self._connection.ioloop.add_callback_threadsafe(self.stop)
 
@@ -405,9 +407,10 @@ class Consumer:
 
     def on_cancelok(self, _frame) -> None:
         self._consumer_tag = None
-        # Settle what we hold before closing, unless the database is down; then it is requeued.
-        if self._batch and self._retry_delay == 0:
-            self.flush()
+        # The batch being applied when the stop came has been committed and acked by now (the
+        # loop is single-threaded). What we hold beyond it goes back to the queue with the
+        # channel: applying a whole prefetch window first could outlast the grace period.
+        self._batch.clear()
         self._close_connection()
 
     # deliveries ------------------------------------------------------------------------------
@@ -425,7 +428,7 @@ class Consumer:
         if self._flush_timer is not None:
             self._connection.ioloop.remove_timeout(self._flush_timer)
             self._flush_timer = None
-        while self._batch and self._channel is not None and self._channel.is_open:
+        while self._batch and self._channel is not None and self._channel.is_open and not self._stop_requested:
             # After an outage up to `prefetch` messages wait here: apply them in bounded slices.
             size, count = 0, 0
             for delivery in self._batch[: self._batch_size]:
