@@ -24,9 +24,10 @@ def test_every_operation_needs_a_key_and_documents_its_errors(tmp_path):
     for path, method, operation in operations:
         where = f"{method.upper()} {path}"
         assert operation["security"] == [{"ApiKey": []}], where
-        for status in ("400", "401", "403", "429"):
+        for status in ("400", "401", "403", "429", "503"):
             assert operation["responses"][status]["content"]["application/json"]["schema"] == error, (where, status)
-        assert "Retry-After" in operation["responses"]["429"]["headers"], where
+        for status in ("429", "503"):
+            assert "Retry-After" in operation["responses"][status]["headers"], (where, status)
         if "{" in path:
             assert "404" in operation["responses"], where
         if method in ("post", "patch"):

@@ -59,8 +59,7 @@ class EventListIngestApi(APIView):
         operation_id="events_ingest",
         request=EventBatchSerializer,
         parameters=HEADERS,
-        responses={202: IngestOutputSerializer, **COMMON_ERRORS, **BODY_ERRORS,
-                   503: error("Broker unavailable; retry after Retry-After seconds.")},
+        responses={202: IngestOutputSerializer, **COMMON_ERRORS, **BODY_ERRORS},
         description="Ingest one event object or an array of 1-1000 events. 202 means durably stored.",
     )
     def post(self, request):

@@ -46,6 +46,7 @@ COMMON_ERRORS = {
     401: error("Missing or invalid API key."),
     403: error("The API key lacks the needed scope."),
     429: error("Rate limit exceeded; retry after Retry-After seconds."),
+    503: error("The database (or, for ingest, the broker) is unavailable; retry after Retry-After seconds."),
 }
 NOT_FOUND = {404: error("No such resource.")}
 BODY_ERRORS = {
