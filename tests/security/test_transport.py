@@ -1,5 +1,7 @@
 """TLS ends at the ingress: HSTS and secure cookies follow X-Forwarded-Proto."""
 
+import secrets
+
 import requests
 
 
@@ -17,3 +19,14 @@ def test_csrf_cookie_is_secure_even_over_plain_http(server):
     page = requests.get(f"{server.base_url}/admin/login/", timeout=10)
     (cookie,) = [c for c in page.cookies if c.name == "csrftoken"]
     assert cookie.secure
+
+
+def test_keys_never_reach_the_log(server):
+    wrong = server.api_key.rsplit("_", 1)[0] + "_thisisthewrongsecret0"
+    marker = secrets.token_hex(8)
+    for key in (server.api_key, wrong):
+        requests.get(f"{server.base_url}/movies/?probe={marker}", headers={"Authorization": f"Bearer {key}"}, timeout=10)
+    log = server.log()
+    assert marker in log  # the access log is written
+    for key in (server.api_key, wrong):
+        assert key.rsplit("_", 1)[1] not in log
