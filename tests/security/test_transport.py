@@ -1,4 +1,4 @@
-"""TLS ends at the ingress: HSTS and secure cookies follow X-Forwarded-Proto."""
+"""TLS ends at the ingress: HSTS and secure cookies follow X-Forwarded-Proto; keys stay out of the log."""
 
 import secrets
 
