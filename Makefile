@@ -39,7 +39,7 @@ test-fast: setup ## inner loop: the pure rule and validation, no services (secon
 	$(PYTEST) tests/events/test_accounting.py tests/events/test_validation.py
 
 test-service: setup services ## the service's own tests (API, pipeline, settings)
-	$(PYTEST) tests --ignore=tests/faults --ignore=tests/observability --ignore=tests/security
+	$(PYTEST) tests --ignore=tests/faults --ignore=tests/observability --ignore=tests/security --ignore=tests/bench
 
 test-k8s: setup ## chart and image tests
 	$(PYTEST) k8s-tests
@@ -59,8 +59,8 @@ test-image: setup services ## build the image and run it against PostgreSQL and 
 test-observability: setup services ## alert rules (promtool) and a real Prometheus scraping the service
 	$(PYTEST) tests/observability
 
-test-security: setup services ## hostile inputs, fuzzing against the OpenAPI schema, settings hardening
-	$(PYTEST) tests/security
+test-security: setup services ## hostile inputs, fuzzing against the OpenAPI schema, keys, settings hardening
+	$(PYTEST) tests/security tests/apikeys tests/test_settings.py
 
 test-faults: setup ## fault injection against own RabbitMQ/PostgreSQL instances
 	$(PYTEST) tests/faults

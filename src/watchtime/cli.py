@@ -103,12 +103,13 @@ def _ensure_bootstrap_key() -> None:
     if settings.WATCHTIME_BOOTSTRAP_API_KEY:
         from watchtime.apikeys.services import apikey_ensure
 
-        apikey_ensure(
+        key = apikey_ensure(
             name="bootstrap",
             raw_key=settings.WATCHTIME_BOOTSTRAP_API_KEY,
             scopes=settings.WATCHTIME_BOOTSTRAP_API_KEY_SCOPES,
         )
-        print("watchtime: bootstrap API key installed", file=sys.stderr)
+        state = "is revoked (install a new key to replace it)" if key.revoked_at else f"installed ({key.scopes})"
+        print(f"watchtime: bootstrap API key {key.prefix} {state}", file=sys.stderr)
 
 
 if __name__ == "__main__":
