@@ -1,0 +1,247 @@
+"""Six faults against real processes under load; each scenario ends with the ledger check in
+conftest.Scenario.finish (nothing lost, nothing double counted, totals exact, `watchtime verify`)."""
+
+import json
+import random
+import signal
+import time
+import uuid
+from datetime import UTC, datetime
+
+import pika
+import pytest
+
+from tests.faults.load import EPOCH, Heartbeat
+from tests.faults.stack import kill
+from tests.support import wait_until
+
+pytestmark = [pytest.mark.slow]
+
+# The chart's consumer terminationGracePeriodSeconds.
+CONSUMER_GRACE_SECONDS = 30
+
+
+def queued(scenario) -> int:
+    """Messages in the queue, ready or delivered and not yet acknowledged (held by consumers)."""
+    return sum(scenario.rabbit.queue_messages(scenario.stack.queue))
+
+
+def test_sigkill_consumers_mid_batch(scenario):
+    """Consumers SIGKILLed repeatedly while they hold deliveries: redelivery, no loss, no double count."""
+    s = scenario("1-sigkill", seed=1, consumers=3)
+    rng = random.Random(1)
+    load = s.start_load()
+    load.wait_progress(0.2)
+    kills = 0
+    while kills < 5:
+        # While messages are queued, the consumers hold deliveries and work on batches.
+        if queued(s) == 0:
+            break
+        victim = rng.choice(s.stack.running_consumers())
+        kill(victim)
+        kills += 1
+        s.stack.start_consumer(wait=False)
+        time.sleep(rng.uniform(0.5, 1.5))
+    assert kills >= 4, f"only {kills} kills happened while messages were queued"
+    s.finish()
+
+
+def test_sigterm_consumer_finishes_or_returns_its_batch(scenario):
+    """SIGTERM: the consumer settles (or returns) its in-flight batch and exits 0 within its grace period."""
+    s = scenario("2-sigterm", seed=2, consumers=2)
+    load = s.start_load()
+    load.wait_progress(0.3)
+    stop_times = []
+    for _ in range(3):
+        # Stop the oldest consumer while messages are queued: it is working on a batch.
+        assert queued(s) > 0, "messages queued when SIGTERM is sent"
+        victim = s.stack.running_consumers()[0]
+        started = time.monotonic()
+        victim.signal(signal.SIGTERM)
+        returncode = victim.wait(timeout=CONSUMER_GRACE_SECONDS)
+        stop_times.append(time.monotonic() - started)
+        assert returncode == 0, victim.log_text()[-3000:]
+        assert "Traceback" not in victim.log_text()
+        s.stack.start_consumer(wait=False)
+        time.sleep(1)
+    print(f"SIGTERM to exit: {', '.join(f'{t:.1f} s' for t in stop_times)}")
+    s.finish()
+
+
+def test_rabbitmq_restart_with_messages_queued_and_publishers_active(scenario):
+    """The whole broker node restarts under load: the API and consumers reconnect by themselves."""
+    s = scenario("3-broker-restart", seed=3, consumers=2)
+    api_pid, consumer_pids = s.stack.api.pid, [c.pid for c in s.stack.consumers]
+    load = s.start_load()
+    load.wait_progress(0.3)
+    queued_at_restart = wait_until(lambda: queued(s), timeout=60, message="messages queued before the restart")
+    s.rabbit.shutdown()
+    time.sleep(2)
+    s.rabbit.start()
+    # Publishers reconnect: 202s again for requests sent after the restart.
+    back = time.monotonic()
+    wait_until(lambda: any(a.status == 202 and a.started > back for a in load.result.answers) or load.progress() == 1,
+               timeout=60, message="a 202 after the broker restart")
+    row = s.finish()
+    assert s.stack.api.pid == api_pid and s.stack.api.alive()
+    assert [c.pid for c in s.stack.running_consumers()] == consumer_pids, "consumers must reconnect, not die"
+    print(f"{queued_at_restart} messages were queued at the restart; {row.rejected_503} answers were 503, {row.unknown} unknown")
+
+
+def test_postgres_outage_consumers_stop_acking_back_off_and_resume(scenario):
+    """PostgreSQL stops for several seconds: consumers ack nothing, report not ready, do not spin, and resume."""
+    s = scenario("4-postgres-outage", seed=4, consumers=2)
+    load = s.start_load()
+    load.wait_progress(0.3)
+    s.postgres.stop()
+    outage_started = time.monotonic()
+    cpu_before = {c.pid: c.cpu_seconds() for c in s.stack.consumers}
+    queue_at_start = sum(s.rabbit.queue_messages(s.stack.queue))
+    not_ready = set()
+    while time.monotonic() - outage_started < 8:
+        for consumer in s.stack.consumers:
+            if consumer.probe("/readyz") == 503:
+                not_ready.add(consumer.pid)
+        time.sleep(0.5)
+    queue_at_end = sum(s.rabbit.queue_messages(s.stack.queue))
+    cpu_used = {c.pid: c.cpu_seconds() - cpu_before[c.pid] for c in s.stack.consumers}
+    outage = time.monotonic() - outage_started
+    s.postgres.start()
+
+    assert not_ready == {c.pid for c in s.stack.consumers}, "every consumer reports not ready while the DB is down"
+    # Acks come only after commits, and nothing can commit: the queue cannot shrink.
+    assert queue_at_end >= queue_at_start, (queue_at_start, queue_at_end)
+    for pid, seconds in cpu_used.items():
+        assert seconds < 0.25 * outage, f"consumer {pid} used {seconds:.1f} s CPU in a {outage:.1f} s outage"
+    for consumer in s.stack.consumers:
+        s.stack.wait_consumer_ready(consumer, timeout=30)
+    assert all(c.alive() for c in s.stack.consumers)
+    s.finish()
+    print(f"outage {outage:.1f} s: queue {queue_at_start} -> {queue_at_end} messages; consumer CPU "
+          + ", ".join(f"{seconds:.2f} s" for seconds in cpu_used.values()))
+
+
+def test_broker_unreachable_answers_503_never_202(scenario):
+    """The broker stops accepting connections while clients POST: 503 + Retry-After, never 202; then 202 again."""
+    s = scenario("5-broker-unreachable", seed=5, consumers=2)
+    load = s.start_load()
+    load.wait_progress(0.3)
+    s.rabbit.stop_app()
+    down = time.monotonic()
+    api_ready = set()
+    while time.monotonic() - down < 5:
+        api_ready.add(s.stack.api.probe("/readyz", port=s.stack.api_port))
+        time.sleep(0.3)
+    restarting = time.monotonic()
+    s.rabbit.start_app()
+    up = time.monotonic()
+    wait_until(lambda: any(a.status == 202 and a.started > up for a in load.result.answers) or load.progress() == 1,
+               timeout=60, message="a 202 once the broker is back")
+    row = s.finish()
+
+    during = [a for a in load.result.answers if a.started >= down and a.finished <= restarting]
+    assert during, "requests were sent while the broker was down"
+    assert {a.status for a in during} == {503}, "only 503 while the broker is unreachable"
+    assert all(a.retry_after and int(a.retry_after) > 0 for a in during)
+    assert 503 in api_ready, "the API reports not ready while the broker is unreachable"
+    print(f"{len(during)} answers while the broker was down, all 503 with Retry-After; {row.rejected_503} 503s in all")
+
+
+def poison_bodies(template: dict) -> list[tuple[str, bytes]]:
+    """Messages no consumer can apply, each with what is wrong with it."""
+    def message(**changes) -> bytes:
+        return json.dumps({"v": 1, "events": [{**template, "event_id": str(uuid.uuid4()), **changes}]}).encode()
+
+    return [
+        ("invalid JSON", b'{"v": 1, "events": [{"user": '),
+        ("not UTF-8", b"\xff\xfe\x00\x80"),
+        ("JSON null", b"null"),
+        ("an array, not a message", b"[]"),
+        ("unknown version", json.dumps({"v": 2, "events": [template]}).encode()),
+        ("no events", json.dumps({"v": 1, "events": []}).encode()),
+        ("extra top-level field", json.dumps({"v": 1, "events": [template], "x": 1}).encode()),
+        ("at is a string", message(at="ten")),
+        ("at out of range", message(at=10**30)),
+        ("user is a number", message(user=42)),
+        ("unknown field with a nested value", message(extra={"nested": [1, 2]})),
+        ("ts not a date", message(ts="yesterday")),
+        ("event_id not a UUID", message(event_id="not-a-uuid")),
+        ("received_at missing", message(received_at=None)),
+        ("session with a lone surrogate", message(session="\ud800")),
+        ("received_at at the end of the calendar", message(received_at="9999-12-31T23:59:59Z")),
+        ("refused by the database", message(user="refused-by-db")),
+        ("a good event and a bad one", json.dumps({"v": 1, "events": [
+            {**template, "event_id": str(uuid.uuid4())}, {**template, "event_id": str(uuid.uuid4()), "slug": ""}]}).encode()),
+    ]
+
+
+REFUSE_USER_SQL = """
+CREATE FUNCTION refuse_user() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF NEW.username = 'refused-by-db' THEN RAISE EXCEPTION 'user % refused', NEW.username; END IF;
+  RETURN NEW;
+END $$;
+CREATE TRIGGER refuse_user BEFORE INSERT ON events_customuser FOR EACH ROW EXECUTE FUNCTION refuse_user();
+"""
+
+
+def direct_heartbeats(count: int, seed: int) -> list[Heartbeat]:
+    rng = random.Random(seed)
+    start_us = int((datetime.now(UTC) - EPOCH).total_seconds() - 86400) * 1_000_000
+    beats = []
+    for stream in range(count // 5):
+        position, clock = rng.randrange(0, 3000), start_us + rng.randrange(0, 3600) * 1_000_000
+        for _ in range(5):
+            position += 10
+            clock += 10 * 1_000_000
+            beats.append(Heartbeat(str(uuid.UUID(int=rng.getrandbits(128), version=4)), f"direct{stream % 50}",
+                                   f"m{stream % 7}", f"d{stream}", position, clock))
+    return beats
+
+
+def test_poison_messages_are_dead_lettered_and_the_rest_applied(scenario):
+    """Poison published straight to the queue between good messages, under HTTP load."""
+    s = scenario("6-poison", seed=6, consumers=2)
+    received_at = datetime.now(UTC).isoformat()
+    good = direct_heartbeats(1500, seed=6)
+    template = {**good[0].as_json(), "received_at": received_at}
+    poison = poison_bodies(template) * 4
+    good_bodies = [
+        json.dumps({"v": 1, "events": [{**hb.as_json(), "received_at": received_at} for hb in good[i : i + 5]]}).encode()
+        for i in range(0, len(good), 5)
+    ]
+    rng = random.Random(6)
+    bodies = [(None, body) for body in good_bodies] + poison
+    rng.shuffle(bodies)
+
+    # A database-side refusal of one user's rows (like a constraint added by an operator): the
+    # consumer must isolate the message at fault within its batch and apply the others.
+    database = s.postgres.connect(s.stack.database)
+    try:
+        with database, database.cursor() as cursor:
+            cursor.execute(REFUSE_USER_SQL)
+    finally:
+        database.close()
+
+    s.start_load()
+    connection = s.rabbit.connect()
+    try:
+        channel = connection.channel()
+        channel.confirm_delivery()  # a publish that is not confirmed raises
+        for _reason, body in bodies:
+            channel.basic_publish("", s.stack.queue, body, pika.BasicProperties(delivery_mode=2), mandatory=True)
+    finally:
+        connection.close()
+    s.finish(direct={hb.event_id: hb for hb in good}, expect_dead_letters=len(poison))
+
+    logged = [json.loads(line) for consumer in s.stack.consumers for line in consumer.log_text().splitlines()
+              if '"message dead-lettered"' in line]
+    assert len(logged) == len(poison) and all(entry["reason"] for entry in logged)
+    connection = s.rabbit.connect()
+    try:
+        channel = connection.channel()
+        method, properties, _body = channel.basic_get(s.stack.dead_letter_queue, auto_ack=False)
+        death = properties.headers["x-death"][0]
+        assert (death["reason"], death["queue"]) == ("rejected", s.stack.queue)
+    finally:
+        connection.close()  # the unacknowledged dead letter goes back to its queue
