@@ -8,9 +8,10 @@ published and confirmed straight to the queue), grouped by stream (user, movie, 
 - double-counted: event_ids stored more than once, plus totals (user, movie, user-movie) above
   the reference — where a redelivered or resent event would show if it were counted again.
 - exact: every stored total equals the reference and nothing is lost or double-counted.
-- duplicates dropped: accepted copies (deliberate re-sends included) minus distinct events
-  applied; redeliveries after crashes and resends after unknown answers add to the real
-  number, so this is a lower bound.
+- duplicates dropped: what the consumers reported dropping as already stored or repeated
+  (their "batch applied" log lines): deliberate re-sends, redeliveries after kills, stops and
+  broker restarts, resends after unknown answers. A consumer killed between its commit and its
+  log line takes that line with it, so under SIGKILL this is a lower bound.
 """
 
 import uuid

@@ -50,7 +50,6 @@ class Heartbeat:
 class Workload:
     heartbeats: dict[str, Heartbeat]  # by event_id
     requests: list[list[str]]  # event_ids per POST; a one-element list is sent as a single object
-    copies: int  # heartbeats over all requests, re-sends included
 
     def body(self, index: int) -> bytes:
         items = [self.heartbeats[event_id].as_json() for event_id in self.requests[index]]
@@ -103,7 +102,7 @@ def make_workload(seed: int, *, streams: int = 3000, per_stream: int = 7, single
         size = rng.choice([1, 1, rng.randint(2, 60)])
         requests_.insert(rng.randrange(len(requests_) // 3, len(requests_) + 1), late_and_resent[:size])
         late_and_resent = late_and_resent[size:]
-    return Workload(heartbeats, requests_, copies=len(ids) + int(len(ids) * resend_share))
+    return Workload(heartbeats, requests_)
 
 
 @dataclass
@@ -117,7 +116,6 @@ class Answer:
 @dataclass
 class LoadResult:
     accepted: set[str] = field(default_factory=set)
-    accepted_copies: int = 0
     unresolved: set[str] = field(default_factory=set)
     statuses: Counter = field(default_factory=Counter)
     answers: list[Answer] = field(default_factory=list)
@@ -197,7 +195,6 @@ class LoadDriver:
                     if answered != event_ids:
                         self.result.errors.append(f"202 for {event_ids[:3]}... answered ids {answered[:3]}...")
                     self.result.accepted.update(event_ids)
-                    self.result.accepted_copies += len(event_ids)
                 return
             if status not in (503, None):
                 with self._lock:

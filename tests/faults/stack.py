@@ -1,6 +1,7 @@
 """One scenario's watchtime processes (API under gunicorn, consumers) on its own database and
 queue of the suite's own PostgreSQL and RabbitMQ."""
 
+import json
 import os
 import signal
 import subprocess
@@ -139,7 +140,9 @@ class Stack:
         return self.api.probe("/readyz", port=self.api_port) == 200
 
     def start_consumer(self, wait: bool = True) -> Service:
-        env = {**self.env, "WATCHTIME_METRICS_PORT": str(free_port()), **self.consumer_env}
+        # INFO: one "batch applied" line per committed batch, which the ledger sums.
+        env = {**self.env, "WATCHTIME_METRICS_PORT": str(free_port()), "WATCHTIME_LOG_LEVEL": "INFO",
+               **self.consumer_env}
         consumer = Service("consumer", env, self._log("consumer"))
         self.consumers.append(consumer)
         if wait:
@@ -152,6 +155,12 @@ class Stack:
             return consumer.probe("/readyz") == 200
 
         wait_until(ready, timeout=timeout, interval=0.2, message="consumer readiness")
+
+    def consumer_log(self, message: str) -> list[dict]:
+        """The JSON log entries with `message` of every consumer this scenario started."""
+        needle = json.dumps({"message": message})[1:-1]
+        return [json.loads(line) for consumer in self.consumers for line in consumer.log_text().splitlines()
+                if needle in line]
 
     def running_consumers(self) -> list[Service]:
         return [c for c in self.consumers if c.alive()]

@@ -85,6 +85,8 @@ def test_rabbitmq_restart_with_messages_queued_and_publishers_active(scenario):
     row = s.finish()
     assert s.stack.api.pid == api_pid and s.stack.api.alive()
     assert [c.pid for c in s.stack.running_consumers()] == consumer_pids, "consumers must reconnect, not die"
+    for consumer in s.stack.consumers:
+        assert consumer.log_text().count('"message": "consuming"') >= 2, "consumed again after the restart"
     print(f"{queued_at_restart} messages were queued at the restart; {row.rejected_503} answers were 503, {row.unknown} unknown")
 
 
@@ -234,8 +236,7 @@ def test_poison_messages_are_dead_lettered_and_the_rest_applied(scenario):
         connection.close()
     s.finish(direct={hb.event_id: hb for hb in good}, expect_dead_letters=len(poison))
 
-    logged = [json.loads(line) for consumer in s.stack.consumers for line in consumer.log_text().splitlines()
-              if '"message dead-lettered"' in line]
+    logged = s.stack.consumer_log("message dead-lettered")
     assert len(logged) == len(poison) and all(entry["reason"] for entry in logged)
     connection = s.rabbit.connect()
     try:
