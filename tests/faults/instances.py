@@ -7,10 +7,8 @@ import logging
 import os
 import pwd
 import secrets
-import shutil
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 import pika
@@ -18,20 +16,26 @@ import psycopg2
 
 from tests.support import free_port, wait_until
 
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
 RABBITMQ_BIN = Path("/usr/lib/rabbitmq/bin")
 # Polling a stopped broker is expected here; pika would log every refused connection as an error.
 logging.getLogger("pika").setLevel(logging.CRITICAL)
 
 
+def postgres_bin() -> Path:
+    """The newest installed PostgreSQL server's bin directory (Debian layout)."""
+    versions = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parts[-3]))
+    return versions[-1].parent if versions else Path("/usr/lib/postgresql/15/bin")
+
+
 def ensure_installed() -> None:
-    """Install PostgreSQL 15 and RabbitMQ with apt when missing (we run as root), else say what is missing."""
-    missing = [pkg for pkg, path in (("postgresql-15", PG_BIN / "initdb"), ("rabbitmq-server", RABBITMQ_BIN / "rabbitmq-server"))
-               if not path.exists()]
+    """Install PostgreSQL and RabbitMQ with apt when missing; the suite runs as root (it runs
+    PostgreSQL as the `postgres` user)."""
+    if os.geteuid() != 0:
+        raise RuntimeError("the fault suite runs as root: it starts PostgreSQL as the postgres user with runuser")
+    missing = [pkg for pkg, path in (("postgresql", postgres_bin() / "initdb"),
+                                     ("rabbitmq-server", RABBITMQ_BIN / "rabbitmq-server")) if not path.exists()]
     if not missing:
         return
-    if os.geteuid() != 0:
-        raise RuntimeError(f"fault suite needs {' and '.join(missing)}: apt-get install {' '.join(missing)}")
     subprocess.run(["apt-get", "update", "-qq"], check=True)
     subprocess.run(["apt-get", "install", "-y", "-qq", *missing], check=True, env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
 
@@ -47,7 +51,8 @@ class PostgresCluster:
         self.base.mkdir(parents=True)
         postgres = pwd.getpwnam("postgres")
         os.chown(self.base, postgres.pw_uid, postgres.pw_gid)
-        self._as_postgres(PG_BIN / "initdb", "-D", self.data, "-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync")
+        self.bin = postgres_bin()
+        self._as_postgres(self.bin / "initdb", "-D", self.data, "-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync")
 
     def _as_postgres(self, *command) -> None:
         subprocess.run(["runuser", "-u", "postgres", "--", *map(str, command)], check=True, stdout=subprocess.DEVNULL,
@@ -56,10 +61,10 @@ class PostgresCluster:
     def start(self) -> None:
         # fsync off: the suite stops the server cleanly or kills clients, never the machine.
         options = f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.base} -c fsync=off -c max_connections=200"
-        self._as_postgres(PG_BIN / "pg_ctl", "-D", self.data, "-l", self.log, "-w", "-t", "60", "-o", options, "start")
+        self._as_postgres(self.bin / "pg_ctl", "-D", self.data, "-l", self.log, "-w", "-t", "60", "-o", options, "start")
 
     def stop(self) -> None:
-        self._as_postgres(PG_BIN / "pg_ctl", "-D", self.data, "-m", "fast", "-w", "-t", "60", "stop")
+        self._as_postgres(self.bin / "pg_ctl", "-D", self.data, "-m", "fast", "-w", "-t", "60", "stop")
 
     def running(self) -> bool:
         return (self.data / "postmaster.pid").exists()
@@ -181,8 +186,3 @@ class RabbitNode:
                 os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(timeout=30)
 
-
-def remove_tree(path: Path) -> None:
-    # Give the servers a moment to release files before removing their data.
-    time.sleep(0.2)
-    shutil.rmtree(path, ignore_errors=True)
