@@ -141,6 +141,7 @@ class Publisher:
         self._connection: SelectConnection | None = None
         self._channel = None
         self._ready = threading.Event()
+        self._was_ready = False
         self._stopping = False
         self._next_tag = 0
         self._pending: dict[int, Future] = {}
@@ -154,8 +155,10 @@ class Publisher:
     def publish(self, payload: dict, *, timeout: float | None = None) -> None:
         """Publish one persistent message and wait for the broker's confirm."""
         timeout = timeout or config()["publish_timeout"]
-        # A fresh process (or a reconnect in progress) gets a moment to connect.
-        if not self._ready.wait(timeout=min(timeout, 1.0)):
+        # A fresh process gets a moment to connect. After a lost connection the answer is at once
+        # (503, the client retries): holding a worker thread per request through an outage would
+        # turn clean 503s into queued requests and gateway timeouts.
+        if not self._ready.wait(timeout=0 if self._was_ready else min(timeout, 1.0)):
             raise BrokerUnavailable("not connected to RabbitMQ")
         future: Future = Future()
         body = encode(payload)
@@ -218,7 +221,11 @@ class Publisher:
         self._next_tag = 0
         channel.add_on_close_callback(self._on_channel_closed)
         channel.add_on_return_callback(self._on_return)
-        channel.confirm_delivery(self._on_confirm, callback=lambda _frame: declare_topology(channel, self._ready.set))
+        channel.confirm_delivery(self._on_confirm, callback=lambda _frame: declare_topology(channel, self._on_ready))
+
+    def _on_ready(self) -> None:
+        self._was_ready = True
+        self._ready.set()
 
     def _on_channel_closed(self, channel, reason) -> None:
         self._ready.clear()
