@@ -330,7 +330,7 @@ class Bench:
         self.add(
             figure(
                 f"memory: consumer RSS growth over {s.memory_events:,} events", [growth], "%", at_most=10,
-                setup=f"RSS {early / 2**20:.0f} MiB at 10% of the run, max {late / 2**20:.0f} MiB in its second half; {BATCH_MESSAGE_EVENTS}-event messages drained at {rate:.0f} events/s",
+                setup=f"RSS {early / 2**20:.0f} MiB at 10% of the run, max {late / 2**20:.0f} MiB in its second half; {BATCH_MESSAGE_EVENTS}-event messages drained at {'?' if rate is None else f'{rate:.0f}'} events/s",
             )
         )
         if getattr(self, "api_rss", None):

@@ -80,7 +80,7 @@ class Consumers:
         self.scale(0)
 
 
-def drain_with_rss(stack: Stack, bodies: list[bytes], events: int) -> tuple[float, list[tuple[float, int]]]:
+def drain_with_rss(stack: Stack, bodies: list[bytes], events: int) -> tuple[float | None, list[tuple[float, int]]]:
     """A fresh consumer draining a prefilled queue: (events/s, [(fraction done, RSS bytes)])."""
     publish_all(stack, bodies)
     process, port = stack.start("consumer")
@@ -96,7 +96,8 @@ def drain_with_rss(stack: Stack, bodies: list[bytes], events: int) -> tuple[floa
                 raise RuntimeError(f"consumer stalled or died at {done} of {events} events")
             time.sleep(0.25)
         samples.append((1.0, rss_bytes(process.pid)))
-        rate = (events - first[1]) / (time.perf_counter() - first[0])
+        # None when the whole backlog went between two samples (tiny --quick sizes).
+        rate = None if first is None else (events - first[1]) / (time.perf_counter() - first[0])
     finally:
         stack.stop(process)
     return rate, samples
