@@ -2,6 +2,7 @@
 
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -47,6 +48,7 @@ class Stack:
         self.api_key = f"wt_{API_KEY_PREFIX}{run_id}_{os.urandom(16).hex()}"
         self.database_url = f"postgres://{PG['user']}@{PG['host']}:{PG['port']}/{self.db_name}"
         self.processes: list[subprocess.Popen] = []
+        self.scratch_dirs: list[str] = []
         self.env = {
             **os.environ,
             "DATABASE_URL": self.database_url,
@@ -88,6 +90,8 @@ class Stack:
     def close(self) -> None:
         for process in self.processes:
             stop(process)
+        for directory in self.scratch_dirs:
+            shutil.rmtree(directory, ignore_errors=True)
         try:
             delete_queue(self.queue)
         finally:
@@ -124,6 +128,7 @@ class Stack:
         env = {**self.env, "WATCHTIME_METRICS_PORT": str(metrics_port), **extra_env}
         if role == "api":
             env["PROMETHEUS_MULTIPROC_DIR"] = f"/tmp/watchtime-bench-prometheus-{metrics_port}"
+            self.scratch_dirs.append(env["PROMETHEUS_MULTIPROC_DIR"])
         process = subprocess.Popen(
             [WATCHTIME, role], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
         )
