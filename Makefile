@@ -71,8 +71,8 @@ lint: setup ## ruff (pyflakes errors, imports) over all Python code
 bench: setup services ## full benchmark suite -> bench/results/latest.{json,md}
 	$(BIN)/python -m bench
 
-bench-quick: setup services ## the same figures at small sizes (under a minute)
-	$(BIN)/python -m bench --quick
+bench-quick: setup services ## the same figures at small sizes (under a minute) -> bench/results/quick/
+	$(BIN)/python -m bench --quick --output bench/results/quick
 
 requirements: ## re-pin requirements/*.txt from pyproject.toml
 	$(BIN)/uv pip compile pyproject.toml --python-version 3.11 --no-header --no-annotate -o requirements/base.txt

@@ -35,7 +35,9 @@ class Movie(models.Model):
 class WatchTime(models.Model):
     """One user's watch time of one movie, summed over that pair's streams."""
 
-    user = models.ForeignKey(CustomUser, on_delete=models.CASCADE, related_name="watch_times")
+    # db_index=False where a composite index or constraint below already leads with the column:
+    # every extra index costs each apply batch an update.
+    user = models.ForeignKey(CustomUser, on_delete=models.CASCADE, related_name="watch_times", db_index=False)
     movie = models.ForeignKey(Movie, on_delete=models.CASCADE, related_name="watch_times")
     total = models.BigIntegerField(default=0)
     last_moment = models.PositiveIntegerField(default=0, help_text="`at` of the newest event by key.")
@@ -49,7 +51,7 @@ class WatchTime(models.Model):
 class Stream(models.Model):
     """Per-(user, movie, session) state of the watch-time rule."""
 
-    user = models.ForeignKey(CustomUser, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(CustomUser, on_delete=models.CASCADE, related_name="+", db_index=False)
     movie = models.ForeignKey(Movie, on_delete=models.CASCADE, related_name="+")
     session = models.CharField(max_length=64, blank=True, default="")
     total = models.BigIntegerField(default=0)
@@ -66,9 +68,10 @@ class Event(models.Model):
     """The log of distinct heartbeats; `event_id` uniqueness is what makes redelivery harmless."""
 
     event_id = models.UUIDField(unique=True)
-    stream = models.ForeignKey(Stream, on_delete=models.CASCADE, related_name="events")
-    user = models.ForeignKey(CustomUser, on_delete=models.CASCADE, related_name="events")
-    movie = models.ForeignKey(Movie, on_delete=models.CASCADE, related_name="events")
+    # Indexed by the composite indexes in Meta, which lead with these columns.
+    stream = models.ForeignKey(Stream, on_delete=models.CASCADE, related_name="events", db_index=False)
+    user = models.ForeignKey(CustomUser, on_delete=models.CASCADE, related_name="events", db_index=False)
+    movie = models.ForeignKey(Movie, on_delete=models.CASCADE, related_name="events", db_index=False)
     at = models.PositiveIntegerField()
     session = models.CharField(max_length=64, blank=True, default="")
     ts = models.DateTimeField(null=True, blank=True)
