@@ -102,8 +102,8 @@ class Scenario:
         self.started = time.monotonic()
         self.load: LoadDriver | None = None
 
-    def start_load(self) -> LoadDriver:
-        self.load = LoadDriver(self.stack.api_url, API_KEY, self.workload).start()
+    def start_load(self, threads: int = 4) -> LoadDriver:
+        self.load = LoadDriver(self.stack.api_url, API_KEY, self.workload, threads=threads).start()
         return self.load
 
     def finish(self, *, direct: dict[str, Heartbeat] | None = None, expect_dead_letters: int = 0) -> ledger.ScenarioRow:
@@ -113,6 +113,10 @@ class Scenario:
         assert not result.errors, result.errors[:5]
         unresolved = result.unresolved - result.accepted
         assert not unresolved, f"{len(unresolved)} heartbeats never got a 202"
+        # A restarted broker reports a quorum queue empty until the queue has recovered; only a
+        # queue with every consumer attached again gives counts to trust.
+        for consumer in self.stack.running_consumers():
+            self.stack.wait_consumer_ready(consumer, timeout=60)
         self.stack.wait_drained(timeout=DRAIN_TIMEOUT)
         print(f"\n{self.name}: load sent after {load_done:.0f} s, queue drained after {time.monotonic() - self.started:.0f} s")
 

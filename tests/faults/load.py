@@ -11,6 +11,10 @@ What a client does with each answer (the same as a real player, which dedupe mak
   queued, the consumer drops the resend as a duplicate.
 - anything else: an error, which fails the scenario.
 A request that has no 202 after GIVE_UP_SECONDS is "unresolved"; its events are not accepted.
+
+To exercise the unknown case, an IMPATIENT_SHARE of first attempts wait only IMPATIENT_TIMEOUT
+for the answer (a flaky mobile network): the server usually queues those events anyway, so the
+resend is a duplicate that the consumers must drop.
 """
 
 import json
@@ -29,6 +33,8 @@ from watchtime.events.accounting import MICROSECONDS
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 GIVE_UP_SECONDS = 120
 RETRY_PAUSE_SECONDS = 0.3
+IMPATIENT_SHARE = 0.03
+IMPATIENT_TIMEOUT = 0.01
 
 
 @dataclass(frozen=True)
@@ -111,6 +117,7 @@ class Answer:
     finished: float
     status: int | None  # None: timeout or connection error
     retry_after: str | None
+    impatient: bool  # sent with IMPATIENT_TIMEOUT
 
 
 @dataclass
@@ -177,15 +184,17 @@ class LoadDriver:
         event_ids = self.workload.requests[index]
         body = self.workload.body(index)
         give_up = time.monotonic() + GIVE_UP_SECONDS
+        timeout = IMPATIENT_TIMEOUT if random.Random(index).random() < IMPATIENT_SHARE else self.timeout
         while True:
             started = time.monotonic()
             try:
-                response = session.post(self.url, data=body, headers=self.headers, timeout=self.timeout)
+                response = session.post(self.url, data=body, headers=self.headers, timeout=timeout)
                 status, retry_after = response.status_code, response.headers.get("Retry-After")
             except requests.RequestException:
                 session.close()  # a broken keep-alive connection is not reused
                 status, retry_after, response = None, None, None
-            answer = Answer(started, time.monotonic(), status, retry_after)
+            answer = Answer(started, time.monotonic(), status, retry_after, impatient=timeout != self.timeout)
+            timeout = self.timeout
             with self._lock:
                 self.result.answers.append(answer)
                 self.result.statuses[status] += 1

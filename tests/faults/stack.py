@@ -190,8 +190,10 @@ class Stack:
         """Until the queue holds nothing, ready or unacknowledged (the broker's own count)."""
         wait_until(lambda: self.rabbit.ready_count(self.queue) == 0, timeout=timeout, interval=0.5,
                    message=f"queue {self.queue} to empty")
-        wait_until(lambda: self.rabbit.queue_messages(self.queue) == (0, 0), timeout=timeout, interval=0.5,
-                   message=f"queue {self.queue} to have nothing unacknowledged")
+        for _ in range(2):  # twice, a second apart: one empty reading is not proof
+            wait_until(lambda: self.rabbit.queue_messages(self.queue) == (0, 0), timeout=timeout, interval=0.5,
+                       message=f"queue {self.queue} to have nothing unacknowledged")
+            time.sleep(1)
 
     def stop(self) -> None:
         for service in [*self.consumers, *([self.api] if self.api else [])]:
