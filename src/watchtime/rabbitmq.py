@@ -188,13 +188,19 @@ class Publisher:
         delay = 0.5
         while not self._stopping:
             connected_at = time.monotonic()
-            self._connection = SelectConnection(
-                connection_parameters(),
-                on_open_callback=self._on_connection_open,
-                on_open_error_callback=self._on_connection_open_error,
-                on_close_callback=self._on_connection_closed,
-            )
-            self._connection.ioloop.start()
+            try:
+                self._connection = SelectConnection(
+                    connection_parameters(),
+                    on_open_callback=self._on_connection_open,
+                    on_open_error_callback=self._on_connection_open_error,
+                    on_close_callback=self._on_connection_closed,
+                )
+                self._connection.ioloop.start()
+            except Exception:
+                # This thread is the process's only way to publish: never let it die.
+                logger.exception("publisher I/O loop failed; reconnecting")
+                self._ready.clear()
+                self._fail_pending("publisher I/O loop failed")
             if self._stopping:
                 break
             # Reset the backoff after a connection that lived, so a broker restart is quick.

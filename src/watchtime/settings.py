@@ -102,7 +102,14 @@ def _database() -> dict:
         # Persistent connections: a new PostgreSQL connection costs more than most requests.
         "CONN_MAX_AGE": env.get_int("DATABASE_CONN_MAX_AGE", 300, minimum=0),
         "CONN_HEALTH_CHECKS": True,
-        "OPTIONS": {"connect_timeout": env.get_int("DATABASE_CONNECT_TIMEOUT", 5, minimum=1)},
+        "OPTIONS": {
+            "connect_timeout": env.get_int("DATABASE_CONNECT_TIMEOUT", 5, minimum=1),
+            # Notice a silently dead peer (network partition) in ~1 min instead of TCP's hours.
+            "keepalives": 1,
+            "keepalives_idle": 30,
+            "keepalives_interval": 10,
+            "keepalives_count": 3,
+        },
         "TEST": {"NAME": f"test_{url.path}"},
     }
 

@@ -52,6 +52,7 @@ def test_array_keeps_its_order_in_received_at():
         ("event_id", 5),
         ("session", "x" * 65),
         ("session", "nul\x00byte"),
+        ("session", "lone \ud800 surrogate"),  # valid JSON, but not encodable text
         ("ts", "2026-06-01T12:00:00"),  # no offset
         ("ts", "yesterday"),
         ("ts", "2026-06-01T12:06:00Z"),  # more than 5 minutes ahead
