@@ -307,7 +307,7 @@ class Bench:
         for _ in range(s.repeats):
             before, done_before = scenarios.lag_buckets(port), scenarios.applied(port)
             sent = scenarios.publish_at_rate(self.stack, rate, s.freshness_seconds, self.steps)
-            scenarios.wait_until(lambda: scenarios.applied(port) >= done_before + sent, timeout=120, what="the consumer to catch up")
+            scenarios.wait_until(lambda: scenarios.applied(port) >= done_before + sent, timeout=120, message="the consumer to catch up")
             samples.append(scenarios.histogram_quantile(0.99, before, scenarios.lag_buckets(port)))
         self.consumers.close()
         self.add(

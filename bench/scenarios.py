@@ -9,7 +9,8 @@ from datetime import UTC, datetime
 
 from bench import loadgen, workload
 from bench.raw import PERSISTENT
-from bench.stack import Stack, applied, blocking_connection, children, http_ok, rss_bytes, scrape, wait_until
+from bench.stack import Stack, applied, blocking_connection, children, http_ok, rss_bytes, scrape
+from tests.support import free_port, wait_until
 
 API_WORKERS = 2
 API_THREADS = 8
@@ -21,7 +22,7 @@ def publish_all(stack: Stack, bodies: list[bytes]) -> None:
         ch = conn.channel()
         for body in bodies:
             ch.basic_publish("", stack.queue, body, PERSISTENT)
-    wait_until(lambda: stack.depth() >= len(bodies), timeout=120, what="the queue to fill")
+    wait_until(lambda: stack.depth() >= len(bodies), timeout=120, message="the queue to fill")
 
 
 # --- consumer -------------------------------------------------------------------------------------
@@ -40,7 +41,7 @@ class Consumers:
             self.stack.stop(self.started.pop()[0])
         while len(self.started) < count:
             process, port = self.stack.start("consumer")
-            wait_until(lambda: http_ok(f"http://127.0.0.1:{port}/readyz"), timeout=60, what="consumer readiness")
+            wait_until(lambda: http_ok(f"http://127.0.0.1:{port}/readyz"), timeout=60, message="consumer readiness")
             self.started.append((process, port))
 
     def drain_rate(self, bodies: list[bytes], events: int, *, prefetch: int = 1000) -> float:
@@ -60,7 +61,7 @@ class Consumers:
                     ch.basic_publish("", self.stack.queue, body, PERSISTENT)
             # Stopped consumers still receive up to `prefetch` messages each into their sockets.
             backlog = len(bodies) - prefetch * len(self.started)
-            wait_until(lambda: self.stack.depth() >= backlog, timeout=120, what="the queue to fill")
+            wait_until(lambda: self.stack.depth() >= backlog, timeout=120, message="the queue to fill")
         finally:
             for process, _ in self.started:
                 process.send_signal(signal.SIGCONT)
@@ -108,13 +109,11 @@ def drain_with_rss(stack: Stack, bodies: list[bytes], events: int) -> tuple[floa
 
 class Api:
     def __init__(self, stack: Stack):
-        from bench.stack import free_port
-
         self.port = free_port()
         self.process, self.metrics_port = stack.start(
             "api", PORT=str(self.port), WEB_CONCURRENCY=str(API_WORKERS), GUNICORN_THREADS=str(API_THREADS)
         )
-        wait_until(lambda: http_ok(f"http://127.0.0.1:{self.port}/readyz"), timeout=60, what="the API to be ready")
+        wait_until(lambda: http_ok(f"http://127.0.0.1:{self.port}/readyz"), timeout=60, message="the API to be ready")
         self.headers = {"Authorization": f"Bearer {stack.api_key}", "Content-Type": "application/json"}
         self.host = f"127.0.0.1:{self.port}"
 

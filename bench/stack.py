@@ -4,10 +4,8 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from contextlib import closing
 from pathlib import Path
@@ -15,27 +13,12 @@ from pathlib import Path
 import pika
 import psycopg2
 
+from tests.support import free_port  # one implementation for the tests and the bench
+
 PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
 RABBITMQ_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
 WATCHTIME = str(Path(sys.executable).with_name("watchtime"))
 API_KEY_PREFIX = "bench"
-
-
-def free_port() -> int:
-    with closing(socket.socket()) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_until(predicate, *, timeout: float, interval: float = 0.05, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(interval)
 
 
 class Stack:

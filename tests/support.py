@@ -12,7 +12,7 @@ import pika
 from django.db import connection
 
 WATCHTIME = str(Path(sys.executable).with_name("watchtime"))
-RABBITMQ_URL = os.environ["WATCHTIME_TEST_RABBITMQ_URL"]
+RABBITMQ_URL = os.environ.get("WATCHTIME_TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
 
 
 def free_port() -> int:
