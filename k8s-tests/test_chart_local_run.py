@@ -24,11 +24,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pika
 import psycopg2
 import pytest
 import requests
 from chartlib import Rendered, render
+
+from tests.support import delete_queues
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -148,15 +149,7 @@ def database() -> Iterator[str]:
 def queue() -> Iterator[str]:
     name = f"wt-chart-{uuid.uuid4().hex[:10]}"
     yield name
-    credentials = pika.PlainCredentials(RABBITMQ["username"], RABBITMQ["password"])
-    connection = pika.BlockingConnection(pika.ConnectionParameters(RABBITMQ["host"], RABBITMQ["port"], "/", credentials))
-    try:
-        channel = connection.channel()
-        for queue_name in (name, f"{name}.dead-letter"):
-            channel.queue_delete(queue_name)
-        channel.exchange_delete(f"{name}.dlx")
-    finally:
-        connection.close()
+    delete_queues(name)
 
 
 @pytest.fixture(scope="module")
