@@ -32,7 +32,7 @@ run: setup ## start the service on the embedded default (SQLite, no broker, auth
 services: ## make sure PostgreSQL, RabbitMQ and the test tools are here (installs them with apt when root)
 	tests/ensure-prerequisites.sh
 
-test: setup services ## the whole suite: service, chart, image, observability, security, faults
+test: setup services lint ## the whole suite: lint, service, chart, image, observability, security, faults
 	$(PYTEST) tests k8s-tests
 
 test-fast: setup ## inner loop: the pure rule and validation, no services (seconds)
