@@ -26,6 +26,18 @@ def queued(scenario) -> int:
     return sum(scenario.rabbit.queue_messages(scenario.stack.queue))
 
 
+def pause_until_backlog(s) -> None:
+    """SIGSTOP the consumers until messages are queued, then SIGCONT them: they resume with a batch."""
+    consumers = s.stack.running_consumers()
+    for consumer in consumers:
+        consumer.signal(signal.SIGSTOP)
+    try:
+        wait_until(lambda: queued(s) > 0, timeout=30, interval=0.02, message="messages queued when SIGTERM is sent")
+    finally:
+        for consumer in consumers:
+            consumer.signal(signal.SIGCONT)
+
+
 def consumer_in_transaction(s, database) -> Service | None:
     """A consumer whose database session is inside a transaction right now: applying a batch."""
     with database.cursor() as cursor:
@@ -68,8 +80,9 @@ def test_sigterm_consumer_finishes_or_returns_its_batch(scenario):
     load.wait_progress(0.3)
     stop_times = []
     for _ in range(3):
-        # Stop the oldest consumer while messages are queued: it is working on a batch.
-        assert queued(s) > 0, "messages queued when SIGTERM is sent"
+        # Stop the oldest consumer while messages are queued: it is working on a batch. On a quiet
+        # machine the consumers keep up, so let a backlog build behind paused consumers first.
+        pause_until_backlog(s)
         victim = s.stack.running_consumers()[0]
         started = time.monotonic()
         victim.signal(signal.SIGTERM)
