@@ -22,11 +22,13 @@ TEMPLATE_DATABASE = "faults_template"
 DRAIN_TIMEOUT = 180
 
 _rows: list[ledger.ScenarioRow] = []
-_session_started = time.monotonic()
+_session_started: float | None = None  # when the suite's own servers start
 
 
 @pytest.fixture(scope="session")
 def workdir():
+    global _session_started
+    _session_started = time.monotonic()
     path = Path(tempfile.mkdtemp(prefix="watchtime-faults-"))
     path.chmod(0o755)  # the postgres OS user owns its data dir below
     yield path
@@ -196,7 +198,7 @@ def pytest_terminal_summary(terminalreporter):
     if not _rows:
         return
     table = ledger.markdown_table(_rows)
-    duration = time.monotonic() - _session_started
+    duration = time.monotonic() - (_session_started or time.monotonic())
     terminalreporter.write_sep("=", "fault-injection scenarios")
     terminalreporter.write_line(table)
     terminalreporter.write_line(f"fault suite: {len(_rows)} scenarios in {duration:.0f} s")
