@@ -23,6 +23,7 @@ DRAIN_TIMEOUT = 180
 
 _rows: list[ledger.ScenarioRow] = []
 _session_started: float | None = None  # when the suite's own servers start
+_last_scenario_done = 0.0  # when the last scenario's checks finished (other tests may follow)
 
 
 @pytest.fixture(scope="session")
@@ -154,6 +155,8 @@ class Scenario:
             seconds=time.monotonic() - self.started,
         )
         _rows.append(row)
+        global _last_scenario_done
+        _last_scenario_done = time.monotonic()
         print(f"\n{ledger.markdown_table([row])}\n")
 
         assert not lost, f"{len(lost)} accepted heartbeats lost, e.g. {sorted(lost)[:3]}"
@@ -198,7 +201,7 @@ def pytest_terminal_summary(terminalreporter):
     if not _rows:
         return
     table = ledger.markdown_table(_rows)
-    duration = time.monotonic() - (_session_started or time.monotonic())
+    duration = _last_scenario_done - (_session_started or _last_scenario_done)
     terminalreporter.write_sep("=", "fault-injection scenarios")
     terminalreporter.write_line(table)
     terminalreporter.write_line(f"fault suite: {len(_rows)} scenarios in {duration:.0f} s")
