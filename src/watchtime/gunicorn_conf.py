@@ -46,6 +46,15 @@ def when_ready(server):
     metrics.serve(env.get_int("WATCHTIME_METRICS_PORT", 9100, minimum=1))
 
 
+def post_worker_init(worker):
+    from django.conf import settings
+
+    if settings.RABBITMQ is not None:
+        from watchtime import rabbitmq
+
+        rabbitmq.publisher()  # start connecting before the first request arrives
+
+
 def child_exit(server, worker):
     from prometheus_client import multiprocess
 

@@ -34,6 +34,7 @@ PERSISTENT = pika.DeliveryMode.Persistent
 DELIVERY_LIMIT = 20
 # A consumer transaction holds at most this many message bytes (~10,000 events), whatever the prefetch.
 MAX_BATCH_BYTES = 2 * 1024 * 1024
+FIRST_CONNECT_WAIT_SECONDS = 1.0
 
 
 class BrokerUnavailable(Exception):
@@ -150,7 +151,9 @@ class Publisher:
         self._thread.start()
 
     def connected(self) -> bool:
-        return self._ready.is_set()
+        """Connected now; a process that never connected yet waits a moment for its first connection,
+        so a freshly started worker is neither reported unready nor answers 503 while connecting."""
+        return self._ready.wait(timeout=0 if self._was_ready else FIRST_CONNECT_WAIT_SECONDS)
 
     def publish(self, payload: dict, *, timeout: float | None = None) -> None:
         """Publish one persistent message and wait for the broker's confirm."""
@@ -158,7 +161,7 @@ class Publisher:
         # A fresh process gets a moment to connect. After a lost connection the answer is at once
         # (503, the client retries): holding a worker thread per request through an outage would
         # turn clean 503s into queued requests and gateway timeouts.
-        if not self._ready.wait(timeout=0 if self._was_ready else min(timeout, 1.0)):
+        if not self.connected():
             raise BrokerUnavailable("not connected to RabbitMQ")
         future: Future = Future()
         body = encode(payload)
