@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import base64
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -29,7 +28,7 @@ import pytest
 import requests
 from chartlib import Rendered, render
 
-from tests.support import delete_queues
+from tests.support import delete_queues, free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -40,12 +39,6 @@ RABBITMQ = {"host": "127.0.0.1", "port": 5672, "username": "guest", "password": 
 # Trust authentication ignores it, but it travels the whole Secret -> env path: URL
 # metacharacters in a password must not break anything.
 DB_PASSWORD = "p@ss:w/rd?#%&="
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def secret(name: str, data: dict[str, str]) -> dict[str, Any]:

@@ -1,6 +1,7 @@
 """Helpers for tests that run the service's real processes."""
 
 import os
+import random
 import socket
 import subprocess
 import sys
@@ -15,10 +16,25 @@ WATCHTIME = str(Path(sys.executable).with_name("watchtime"))
 RABBITMQ_URL = os.environ.get("WATCHTIME_TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
 
 
+# Below Linux's ephemeral range (32768-60999), so no outgoing connection of any process can take
+# the port between choosing it and the server binding it.
+PORT_RANGE = (20000, 32000)
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
-    with closing(socket.socket()) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A loopback port nobody listens on, never handed out twice in this process."""
+    while True:
+        port = random.randint(*PORT_RANGE)
+        if port in _handed_out:
+            continue
+        with closing(socket.socket()) as sock:
+            try:
+                sock.bind(("0.0.0.0", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
 
 
 def wait_until(predicate, *, timeout: float, interval: float = 0.1, message: str = "condition"):

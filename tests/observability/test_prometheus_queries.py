@@ -13,7 +13,6 @@ import re
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -27,6 +26,8 @@ import psycopg2
 import pytest
 import requests
 import yaml
+
+from tests.support import free_port
 
 from .artefacts import (
     DASHBOARD_FILE,
@@ -73,12 +74,6 @@ class Stack:
 
     def logs(self) -> str:
         return "\n".join(f"--- {path.name}\n{path.read_text(errors='replace')[-3000:]}" for path in self.log_files)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_until(check, what: str, timeout: float, processes=(), logs=lambda: "") -> None:
