@@ -11,6 +11,7 @@ import re
 import shutil
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -68,3 +69,18 @@ def unjustified(failures: list[dict[str, Any]], skips: list[dict[str, Any]]) -> 
 
 def stale_skips(failures: list[dict[str, Any]], skips: list[dict[str, Any]]) -> list[str]:
     return [skip["id"] for skip in skips if not any(matching_skip(f, [skip]) is skip for f in failures)]
+
+
+def assert_all_justified(report: dict[str, Any], framework: str, *, more_passed_than: int) -> str:
+    """Assert checkov parsed everything and each failure matches a skip; returns a summary line."""
+    summary = report["summary"]
+    assert summary["parsing_errors"] == 0
+    assert summary["passed"] > more_passed_than, summary  # the target was really checked
+    failures = report["results"]["failed_checks"]
+    not_justified = unjustified(failures, load_skips(framework))
+    assert not not_justified, "\n".join(not_justified)
+    by_check = dict(sorted(Counter(f["check_id"] for f in failures).items()))
+    return (
+        f"checkov {framework}: {summary['passed']} passed, {len(failures)} failed and justified in "
+        f"{SKIPS_FILE.name} ({by_check}), 0 unjustified"
+    )
