@@ -369,32 +369,6 @@ def _increment_locked(model, column: str, deltas: dict[int, int]) -> None:
     _update_from_values(model, (column,), [(i, deltas[i]) for i in ids], increment=True)
 
 
-def _update_by_id(model, changes: dict[int, dict[str, tuple[str, int]]]) -> None:
-    """One UPDATE for many rows: column = column + delta ('+') or = value ('='), integers only.
-
-    Plain CASE expressions keep it one statement on both PostgreSQL and SQLite.
-    """
-    if not changes:
-        return
-    table = connection.ops.quote_name(model._meta.db_table)
-    columns = sorted({column for change in changes.values() for column in change})
-    assignments, params = [], []
-    for column in columns:
-        quoted = connection.ops.quote_name(column)
-        whens = []
-        for row_id, change in changes.items():
-            if column in change:
-                op, value = change[column]
-                whens.append(f"WHEN %s THEN {quoted} + %s" if op == "+" else "WHEN %s THEN %s")
-                params += [row_id, value]
-        assignments.append(f"{quoted} = CASE id {' '.join(whens)} ELSE {quoted} END")
-    ids = sorted(changes)
-    params += ids
-    sql = f"UPDATE {table} SET {', '.join(assignments)} WHERE id IN ({', '.join(['%s'] * len(ids))})"
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-
-
 # --- movie metadata -------------------------------------------------------------------------------
 
 
@@ -442,36 +416,28 @@ def totals_recompute(*, limits: Limits | None = None, chunk_size: int = 1000) ->
     limits = limits or limits_from_settings()
     expected = ExpectedTotals()
     Stream.objects.update(total=0, head=None)
-    pending: dict[int, dict] = {}
+    stream_rows = []  # (id, total, head id), written a chunk at a time: memory stays bounded
     count = 0
     for stream in streams_recomputed(limits=limits):
         count += 1
         _add_to_pairs(expected, stream)
-        pending[stream.stream_id] = {"total": ("=", stream.total), "head_id": ("=", stream.head_id)}
-        if len(pending) >= chunk_size:
-            _update_by_id(Stream, pending)
-            pending = {}
-    _update_by_id(Stream, pending)
+        stream_rows.append((stream.stream_id, stream.total, stream.head_id))
+        if len(stream_rows) >= chunk_size:
+            _update_from_values(Stream, ("total", "head_id"), stream_rows)
+            stream_rows = []
+    _update_from_values(Stream, ("total", "head_id"), stream_rows)
 
     WatchTime.objects.update(total=0, last_moment=0, last_event=None)
-    by_pair = dict(((u, m), pk) for pk, u, m in WatchTime.objects.values_list("id", "user_id", "movie_id"))
-    changes = {}
+    by_pair = {(u, m): pk for pk, u, m in WatchTime.objects.values_list("id", "user_id", "movie_id")}
+    watch_time_rows = []  # (id, total, last_event id, last_moment)
     for (user_id, movie_id), (total, _key, head_id, head_at) in expected.pairs.items():
         if (user_id, movie_id) not in by_pair:
-            WatchTime.objects.create(user_id=user_id, movie_id=movie_id)
-            by_pair[(user_id, movie_id)] = WatchTime.objects.get(user_id=user_id, movie_id=movie_id).pk
-        changes[by_pair[(user_id, movie_id)]] = {
-            "total": ("=", total), "last_event_id": ("=", head_id), "last_moment": ("=", head_at)
-        }
-        if len(changes) >= chunk_size:
-            _update_by_id(WatchTime, changes)
-            changes = {}
-    _update_by_id(WatchTime, changes)
+            by_pair[(user_id, movie_id)] = WatchTime.objects.create(user_id=user_id, movie_id=movie_id).pk
+        watch_time_rows.append((by_pair[(user_id, movie_id)], total, head_id, head_at))
+    _update_from_values(WatchTime, ("total", "last_event_id", "last_moment"), watch_time_rows)
 
     CustomUser.objects.update(total_watch_time=0)
     Movie.objects.update(total_watch_time=0)
     for model, sums in ((CustomUser, expected.users), (Movie, expected.movies)):
-        items = list(sums.items())
-        for start in range(0, len(items), chunk_size):
-            _update_by_id(model, {pk: {"total_watch_time": ("=", total)} for pk, total in items[start : start + chunk_size]})
+        _update_from_values(model, ("total_watch_time",), list(sums.items()))
     return count
