@@ -23,6 +23,12 @@ def describe(stack) -> dict:
     with open("/proc/meminfo") as meminfo:
         mem_kib = int(next(line for line in meminfo if line.startswith("MemTotal")).split()[1])
     (pg_version,) = stack.sql("SHOW server_version")[0]
+    pg_settings = dict(
+        stack.sql(
+            "SELECT name, setting || coalesce(unit, '') FROM pg_settings WHERE name IN "
+            "('fsync', 'synchronous_commit', 'autovacuum', 'shared_buffers', 'max_wal_size')"
+        )
+    )
     with closing(blocking_connection()) as conn:
         rabbitmq = conn._impl.server_properties.get("version", b"?")
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
@@ -33,6 +39,7 @@ def describe(stack) -> dict:
         "kernel": platform.release(),
         "python": platform.python_version(),
         "postgresql": pg_version,
+        "postgresql_settings": pg_settings,  # the bench's own cluster: PostgreSQL's defaults
         "rabbitmq": rabbitmq.decode() if isinstance(rabbitmq, bytes) else str(rabbitmq),
         "packages": {name: metadata.version(name) for name in ("django", "pika", "psycopg2-binary", "gunicorn", "djangorestframework")},
         "git_commit": commit,

@@ -59,7 +59,9 @@ def markdown(machine: dict, figures: list[Figure]) -> str:
         f"Benchmark run {machine.get('finished_at', '')} ({machine.get('mode', '')} mode) on "
         f"{machine.get('cpu_count')} cores ({machine.get('cpu_model', '?')}), "
         f"load average {machine.get('loadavg_start')} at start, {machine.get('loadavg_end')} at end; "
-        f"PostgreSQL {machine.get('postgresql', '?')}, RabbitMQ {machine.get('rabbitmq', '?')}, "
+        f"PostgreSQL {machine.get('postgresql', '?')} (the bench's own cluster: "
+        f"{', '.join(f'{k}={v}' for k, v in sorted(machine.get('postgresql_settings', {}).items()))}), "
+        f"RabbitMQ {machine.get('rabbitmq', '?')}, "
         f"Python {machine.get('python', '?')}. Every figure is the median of {machine.get('repeats')} runs; "
         "load generator and service share the same cores.",
         "",

@@ -1,4 +1,10 @@
-"""The bench's own PostgreSQL database and queue, and the service processes run against them."""
+"""The bench's own PostgreSQL cluster and queue, and the service processes run against them.
+
+The cluster is started for the run with PostgreSQL's defaults (fsync and synchronous commit
+on, so a commit is durable; autovacuum on, as in any deployment) rather than borrowed from the
+machine, whose server may be tuned for tests (this machine's has autovacuum off, which let
+planner statistics go stale and dead rows pile up within one run).
+"""
 
 import os
 import re
@@ -6,30 +12,35 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import urllib.request
 from contextlib import closing
 from pathlib import Path
 
 import pika
-import psycopg2
 
+from tests.faults.instances import PostgresCluster, ensure_installed
 from tests.support import free_port  # one implementation for the tests and the bench
 
-PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
 RABBITMQ_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
 WATCHTIME = str(Path(sys.executable).with_name("watchtime"))
 API_KEY_PREFIX = "bench"
 
 
 class Stack:
-    """A fresh database `bench_<pid>` and queue `bench-<pid>`, dropped/deleted by `close()`."""
+    """A PostgreSQL cluster of its own holding database `watchtime_bench`, and queue
+    `watchtime-bench-<pid>`; `close()` stops the one and deletes the other."""
 
     def __init__(self):
         run_id = os.getpid()
-        self.db_name = f"watchtime_bench_{run_id}"
+        ensure_installed()
+        self.workdir = tempfile.mkdtemp(prefix="watchtime-bench-")
+        os.chmod(self.workdir, 0o755)  # the server runs as the postgres user
+        self.postgres = PostgresCluster(Path(self.workdir))
+        self.db_name = "watchtime_bench"
         self.queue = f"watchtime-bench-{run_id}"
         self.api_key = f"wt_{API_KEY_PREFIX}{run_id}_{os.urandom(16).hex()}"
-        self.database_url = f"postgres://{PG['user']}@{PG['host']}:{PG['port']}/{self.db_name}"
+        self.database_url = self.postgres.url(self.db_name)
         self.processes: list[subprocess.Popen] = []
         self.scratch_dirs: list[str] = []
         self.env = {
@@ -48,14 +59,13 @@ class Stack:
     # database ---------------------------------------------------------------------------------
 
     def create(self) -> None:
-        with closing(psycopg2.connect(dbname="postgres", **PG)) as conn:
-            conn.autocommit = True
-            conn.cursor().execute(f'CREATE DATABASE "{self.db_name}"')
+        self.postgres.start()
+        self.postgres.create_database(self.db_name)
         subprocess.run([WATCHTIME, "migrate"], env=self.env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         self.declare_queue()
 
     def connect(self):
-        conn = psycopg2.connect(dbname=self.db_name, **PG)
+        conn = self.postgres.connect(self.db_name)
         conn.autocommit = True
         return conn
 
@@ -78,9 +88,11 @@ class Stack:
         try:
             delete_queue(self.queue)
         finally:
-            with closing(psycopg2.connect(dbname="postgres", **PG)) as conn:
-                conn.autocommit = True
-                conn.cursor().execute(f'DROP DATABASE IF EXISTS "{self.db_name}" WITH (FORCE)')
+            try:
+                if self.postgres.running():
+                    self.postgres.stop()
+            finally:
+                shutil.rmtree(self.workdir, ignore_errors=True)
 
     # broker -----------------------------------------------------------------------------------
 

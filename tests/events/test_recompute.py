@@ -11,7 +11,7 @@ import pytest
 
 from tests import support
 from watchtime.events.accounting import stream_total
-from watchtime.events.models import CustomUser, Movie, Stream, WatchTime
+from watchtime.events.models import CustomUser, Event, Movie, Stream, WatchTime
 from watchtime.events.selectors import totals_drift
 from watchtime.events.services import events_apply, limits_from_settings
 from watchtime.events.validation import parse_events
@@ -20,8 +20,9 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 
 def run(command: str) -> subprocess.CompletedProcess:
-    return subprocess.run([support.WATCHTIME, command], env=support.service_env("unused"), capture_output=True,
-                          text=True, timeout=120)
+    return subprocess.run(
+        [support.WATCHTIME, command], env=support.service_env("unused"), capture_output=True, text=True, timeout=120
+    )
 
 
 @pytest.fixture
@@ -38,8 +39,13 @@ def applied_events():
                 for _ in range(rng.randrange(5, 15)):
                     position = max(0, position + rng.choice([10, 10, 10, 0, -20, 300]))
                     clock += rng.choice([10, 10, 600])
-                    item = {"user": f"r{user}", "slug": f"rm{movie}", "session": session, "at": position,
-                            "event_id": str(uuid.UUID(int=rng.getrandbits(128)))}
+                    item = {
+                        "user": f"r{user}",
+                        "slug": f"rm{movie}",
+                        "session": session,
+                        "at": position,
+                        "event_id": str(uuid.UUID(int=rng.getrandbits(128))),
+                    }
                     if with_ts:
                         item["ts"] = (base + timedelta(seconds=clock)).isoformat()
                     items.append(item)
@@ -55,8 +61,10 @@ def stored_totals() -> dict:
     return {
         "users": dict(CustomUser.objects.values_list("username", "total_watch_time")),
         "movies": dict(Movie.objects.values_list("slug", "total_watch_time")),
-        "pairs": {(w.user.username, w.movie.slug): (w.total, w.last_moment)
-                  for w in WatchTime.objects.select_related("user", "movie")},
+        "pairs": {
+            (w.user.username, w.movie.slug): (w.total, w.last_moment, w.last_event_id)
+            for w in WatchTime.objects.select_related("user", "movie")
+        },
         "streams": dict(((s.user_id, s.movie_id, s.session), (s.total, s.head_id)) for s in Stream.objects.all()),
     }
 
@@ -77,10 +85,14 @@ def test_verify_detects_drift_and_recompute_repairs_it(applied_events):
     pair = WatchTime.objects.filter(total__gt=0).order_by("id").first()
     missing = WatchTime.objects.filter(total__gt=0).order_by("-id").first()
     stream = Stream.objects.filter(total__gt=0).order_by("id").first()
+    # A head pointer alone gone wrong (it has no database constraint): the stream's first event.
+    misled = Stream.objects.filter(total__gt=0).order_by("-id").first()
+    first_event = Event.objects.filter(stream=misled).order_by("sort_us", "at", "event_id").first()
     CustomUser.objects.filter(pk=user.pk).update(total_watch_time=user.total_watch_time + 7)
     Movie.objects.filter(pk=movie.pk).update(total_watch_time=0)
     WatchTime.objects.filter(pk=pair.pk).update(total=pair.total - 3, last_moment=0)
     Stream.objects.filter(pk=stream.pk).update(total=stream.total + 100, head=None)
+    Stream.objects.filter(pk=misled.pk).update(head=first_event)
     missing_key = (missing.user_id, missing.movie_id)
     missing.delete()
 
@@ -89,10 +101,20 @@ def test_verify_detects_drift_and_recompute_repairs_it(applied_events):
     drift = verify.stderr
     assert f"user {user.pk}: stored total {user.total_watch_time + 7}, expected {user.total_watch_time}" in drift
     assert f"movie {movie.pk}: stored total 0, expected {movie.total_watch_time}" in drift
-    assert f"watch time user={pair.user_id} movie={pair.movie_id}: stored total {pair.total - 3}" in drift
+    assert (
+        f"watch time user={pair.user_id} movie={pair.movie_id}: stored (total, last_moment, last_event) "
+        f"{(pair.total - 3, 0, pair.last_event_id)}, expected {(pair.total, pair.last_moment, pair.last_event_id)}"
+    ) in drift
     assert f"watch time user={missing_key[0]} movie={missing_key[1]}: missing" in drift
-    assert f"stream {stream.pk}: stored {stream.total + 100}, expected {stream.total}" in drift
-    assert len(totals_drift(limits=limits)) >= 5
+    assert (
+        f"stream {stream.pk}: stored (total, head) {(stream.total + 100, None)}, expected {(stream.total, stream.head_id)}"
+        in drift
+    )
+    assert (
+        f"stream {misled.pk}: stored (total, head) {(misled.total, first_event.pk)}, expected {(misled.total, misled.head_id)}"
+        in drift
+    )
+    assert len(totals_drift(limits=limits)) >= 6
 
     recompute = run("recompute")
     assert recompute.returncode == 0, recompute.stderr

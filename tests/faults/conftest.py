@@ -55,7 +55,8 @@ def instances(workdir):
 
     starter = threading.Thread(target=start_rabbit)
     starter.start()
-    postgres = PostgresCluster(workdir)
+    # fsync off: the suite stops the server cleanly or kills clients, never the machine.
+    postgres = PostgresCluster(workdir, settings={"fsync": "off"})
     try:
         postgres.start()
         migrate_template(postgres, rabbit)

@@ -41,9 +41,11 @@ def ensure_installed() -> None:
 
 
 class PostgresCluster:
-    """initdb + pg_ctl as the `postgres` OS user, trust auth, 127.0.0.1:<port>, socket in the temp dir."""
+    """initdb + pg_ctl as the `postgres` OS user, trust auth, 127.0.0.1:<port>, socket in the temp
+    dir; `settings` are server settings (`-c name=value`) on top of PostgreSQL's defaults."""
 
-    def __init__(self, base: Path):
+    def __init__(self, base: Path, settings: dict[str, str] | None = None):
+        self.settings = settings or {}
         self.base = base / "postgres"
         self.data = self.base / "data"
         self.port = free_port()
@@ -59,8 +61,8 @@ class PostgresCluster:
                        stderr=subprocess.PIPE, cwd=self.base)
 
     def start(self) -> None:
-        # fsync off: the suite stops the server cleanly or kills clients, never the machine.
-        options = f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.base} -c fsync=off -c max_connections=200"
+        options = f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.base} -c max_connections=200"
+        options += "".join(f" -c {name}={value}" for name, value in self.settings.items())
         self._as_postgres(self.bin / "pg_ctl", "-D", self.data, "-l", self.log, "-w", "-t", "60", "-o", options, "start")
 
     def stop(self) -> None:

@@ -108,22 +108,27 @@ def totals_drift(*, limits: Limits) -> list[str]:
     """Differences between stored totals and totals recomputed from the event log (read-only)."""
     drift: list[str] = []
     expected = ExpectedTotals()
-    stored_streams = dict(Stream.objects.values_list("id", "total"))
+    # The head pointers have no database constraint (see models.EVENT_POINTER): checked here.
+    stored_streams = {pk: (total, head) for pk, total, head in Stream.objects.values_list("id", "total", "head_id")}
     seen_streams = set()
     for stream in streams_recomputed(limits=limits):
         seen_streams.add(stream.stream_id)
         _add_to_pairs(expected, stream)
-        if stored_streams.get(stream.stream_id) != stream.total:
-            drift.append(f"stream {stream.stream_id}: stored {stored_streams.get(stream.stream_id)}, expected {stream.total}")
-    for stream_id, total in stored_streams.items():
-        if stream_id not in seen_streams and total != 0:
-            drift.append(f"stream {stream_id}: stored {total}, expected 0")
-    for user_id, movie_id, total, last_moment in WatchTime.objects.values_list("user_id", "movie_id", "total", "last_moment"):
-        want_total, _, _, want_moment = expected.pairs.pop((user_id, movie_id), [0, None, None, 0])
-        if (total, last_moment) != (want_total, want_moment):
+        stored = stored_streams.get(stream.stream_id)
+        if stored != (stream.total, stream.head_id):
             drift.append(
-                f"watch time user={user_id} movie={movie_id}: stored total {total} last_moment {last_moment}, "
-                f"expected {want_total} and {want_moment}"
+                f"stream {stream.stream_id}: stored (total, head) {stored}, expected {(stream.total, stream.head_id)}"
+            )
+    for stream_id, (total, head) in stored_streams.items():
+        if stream_id not in seen_streams and (total, head) != (0, None):
+            drift.append(f"stream {stream_id}: stored (total, head) {(total, head)}, expected (0, None)")
+    watch_times = WatchTime.objects.values_list("user_id", "movie_id", "total", "last_moment", "last_event_id")
+    for user_id, movie_id, total, last_moment, last_event in watch_times:
+        want_total, _, want_event, want_moment = expected.pairs.pop((user_id, movie_id), [0, None, None, 0])
+        if (total, last_moment, last_event) != (want_total, want_moment, want_event):
+            drift.append(
+                f"watch time user={user_id} movie={movie_id}: stored (total, last_moment, last_event) "
+                f"{(total, last_moment, last_event)}, expected {(want_total, want_moment, want_event)}"
             )
     drift += [f"watch time user={u} movie={m}: missing" for (u, m) in expected.pairs]
     for model, sums, label in ((CustomUser, expected.users, "user"), (Movie, expected.movies, "movie")):
