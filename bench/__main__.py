@@ -39,7 +39,7 @@ class Sizes:
 
 
 FULL = Sizes(3, 20_000, 2_000, 30_000, 100_000, 30_000, 60_000, 30_000, 5_000, 10, 600, 3, 10_000, 1_000_000, 10, 1_000_000)
-QUICK = Sizes(3, 2_000, 200, 3_000, 6_000, 2_000, 5_000, 2_000, 1_000, 0.5, 100, 0.25, 2_000, 20_000, 1, 10_000)
+QUICK = Sizes(3, 2_000, 200, 3_000, 6_000, 2_000, 5_000, 2_000, 1_000, 1, 100, 1, 2_000, 20_000, 1, 10_000)
 BATCH_MESSAGE_EVENTS = 100
 INGEST_RATE = 2000  # req/s, the target, for the fixed-rate latency run
 INGEST_TARGET_RPS = 2000
@@ -199,23 +199,23 @@ class Bench:
         self.stack.purge()
         setup = (
             f"`watchtime api` gunicorn gthread {scenarios.API_WORKERS} workers x {scenarios.API_THREADS} threads, "
-            "confirmed publish to RabbitMQ; Python asyncio load generator on the same 2 cores"
+            "confirmed publish to RabbitMQ; load generator on the same 2 cores"
         )
         closed, fixed, rss = [], [], []
         for _ in range(s.repeats):
             closed.append(api.load(singles, connections=16, duration=s.ingest_seconds))
-            fixed.append(api.load(singles, connections=64, duration=s.ingest_seconds, rate=INGEST_RATE))
+            fixed.append(api.load_at_rate(singles, connections=64, duration=s.ingest_seconds, rate=INGEST_RATE))
             self.stack.purge()
             rss.append(api.worker_rss())
         self.add(
             figure(
                 "ingest: single-event POST /, max throughput", [r.rps for r in closed], "req/s",
                 at_least=INGEST_TARGET_RPS, raw_limit=self.limits.get("publish"),
-                setup=f"{setup}; closed loop, 16 keep-alive connections, {s.ingest_seconds} s; raw = publish without confirms",
+                setup=f"{setup}; wrk, closed loop, 16 keep-alive connections, {s.ingest_seconds} s; raw = publish without confirms",
             )
         )
         fixed_setup = (
-            f"{setup}; fixed rate {INGEST_RATE} req/s over 64 connections, {s.ingest_seconds} s, "
+            f"{setup}; Python asyncio generator at a fixed rate of {INGEST_RATE} req/s over 64 connections, {s.ingest_seconds} s, "
             f"latency from the intended send time (achieved {min(r.rps for r in fixed):.0f}-{max(r.rps for r in fixed):.0f} req/s)"
         )
         self.add(figure(f"ingest: single-event POST / p50 at {INGEST_RATE} req/s", [r.percentile_ms(50) for r in fixed], "ms", setup=fixed_setup))
@@ -226,10 +226,10 @@ class Bench:
         half = statistics.median(r.rps for r in closed) / 2
         sustainable = []
         for _ in range(s.repeats):
-            sustainable.append(api.load(singles, connections=64, duration=s.ingest_seconds, rate=half))
+            sustainable.append(api.load_at_rate(singles, connections=64, duration=s.ingest_seconds, rate=half))
             self.stack.purge()
         half_setup = (
-            f"{setup}; fixed rate {half:.0f} req/s (half the measured maximum) over 64 connections, "
+            f"{setup}; Python asyncio generator at a fixed rate of {half:.0f} req/s (half the measured maximum) over 64 connections, "
             f"{s.ingest_seconds} s, latency from the intended send time"
         )
         self.add(figure("ingest: single-event POST / p50 at half the max rate", [r.percentile_ms(50) for r in sustainable], "ms", setup=half_setup))
@@ -243,7 +243,7 @@ class Bench:
         self.add(
             figure(
                 "ingest: POST / of 1000-event arrays", [r.rps * 1000 for r in results], "events/s", at_least=50_000,
-                setup=f"{setup}; closed loop, 4 connections, {s.ingest_seconds} s, ~{len(batches[0]) // 1024} KiB bodies",
+                setup=f"{setup}; wrk, closed loop, 4 connections, {s.ingest_seconds} s, ~{len(batches[0]) // 1024} KiB bodies",
             )
         )
         # Flat means: repeating the same load does not grow it. Compare the last round of each
@@ -277,14 +277,14 @@ class Bench:
                 scenarios.in_process_latencies(client, paths[endpoint], 50)  # warm-up
                 runs = [scenarios.in_process_latencies(client, paths[endpoint], s.read_requests) for _ in range(s.repeats)]
                 requests = [api.get(p) for p in paths[endpoint]]
-                api.load(requests, connections=READ_CONNECTIONS, duration=min(0.3, s.read_seconds))
+                api.load(requests, connections=READ_CONNECTIONS, duration=1)  # warm-up
                 http = [api.load(requests, connections=READ_CONNECTIONS, duration=s.read_seconds) for _ in range(s.repeats)]
                 setup = f"{shape['events']:,} events, {shape['users']:,} users, {shape['movies']} movies, {shape['streams']:,} streams"
                 p50 = self.add(figure(f"read {endpoint}: in-process p50 @ {label}", [loadgen.percentile(r, 50) * 1000 for r in runs], "ms", at_most=2,
                                       setup=f"Django test client in the bench process, {s.read_requests} requests over 200 keys; {setup}"))
                 self.add(figure(f"read {endpoint}: in-process p99 @ {label}", [loadgen.percentile(r, 99) * 1000 for r in runs], "ms", at_most=5, setup=p50.setup))
                 rps = self.add(figure(f"read {endpoint}: req/s, 16 connections @ {label}", [r.rps for r in http], "req/s", at_least=2000,
-                                      setup=f"gunicorn {scenarios.API_WORKERS}x{scenarios.API_THREADS}, closed loop, {READ_CONNECTIONS} keep-alive connections, {s.read_seconds} s; HTTP p99 {min(r.percentile_ms(99) for r in http):.1f}-{max(r.percentile_ms(99) for r in http):.1f} ms; {setup}"))
+                                      setup=f"gunicorn {scenarios.API_WORKERS}x{scenarios.API_THREADS}, wrk, closed loop, {READ_CONNECTIONS} keep-alive connections, {s.read_seconds} s; HTTP p99 {min(r.percentile_ms(99) for r in http):.1f}-{max(r.percentile_ms(99) for r in http):.1f} ms; {setup}"))
                 measured[size][endpoint] = {"p50": p50.value, "rps": rps.value}
         small, large = measured[s.read_small], measured[s.read_large]
         for endpoint in ENDPOINTS:

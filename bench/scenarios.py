@@ -129,10 +129,22 @@ class Api:
     def get(self, path: str) -> bytes:
         return loadgen.build_request("GET", path, host=self.host, headers={"Authorization": self.headers["Authorization"]})
 
-    def load(self, requests, **kwargs) -> loadgen.LoadResult:
-        result = loadgen.run("127.0.0.1", self.port, requests, **kwargs)
+    def load(self, requests, *, connections: int, duration: float) -> loadgen.LoadResult:
+        """Closed loop (wrk): the maximum throughput at `connections`."""
+        return self._checked(
+            loadgen.closed_loop("127.0.0.1", self.port, requests, connections=connections, duration=duration)
+        )
+
+    def load_at_rate(self, requests, *, connections: int, duration: float, rate: float) -> loadgen.LoadResult:
+        """Fixed rate: latency from each request's intended send time."""
+        return self._checked(
+            loadgen.fixed_rate("127.0.0.1", self.port, requests, connections=connections, duration=duration, rate=rate)
+        )
+
+    @staticmethod
+    def _checked(result: loadgen.LoadResult) -> loadgen.LoadResult:
         if result.errors:
-            raise RuntimeError(f"{result.errors} error answers: {result.statuses}")
+            raise RuntimeError(f"{result.errors} error answers or socket errors: {result.statuses}")
         return result
 
     def worker_rss(self) -> int:

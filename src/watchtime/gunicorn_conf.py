@@ -17,6 +17,10 @@ keepalive = 75  # longer than typical ingress/load-balancer idle timeouts (60 s)
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
 # No runtime control socket: nothing uses it, and the root filesystem is read-only.
 control_socket_disable = True
+# Each worker listens on its own SO_REUSEPORT socket, so the kernel spreads connections over
+# the workers. On one shared socket the first worker to wake took all or all but one of 16
+# keep-alive connections (bench/): the other core sat idle and throughput halved.
+reuse_port = True
 accesslog = "-"
 access_log_format = '%(h)s "%(r)s" %(s)s %(B)s %(M)sms'
 logconfig_dict = {

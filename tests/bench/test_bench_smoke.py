@@ -84,16 +84,27 @@ def stub():
     server.server_close()
 
 
-@pytest.mark.parametrize("rate", [None, 200.0])
-def test_load_generator_counts_every_answer(stub, rate):
+def test_fixed_rate_generator_counts_every_answer(stub):
     host = f"127.0.0.1:{stub}"
     requests = [loadgen.build_request("GET", p, host=host) for p in ("/a", "/chunked", "/missing")]
-    result = loadgen.run("127.0.0.1", stub, requests, connections=2, duration=0.3, rate=rate)
-    assert result.requests == len(result.latencies) == sum(result.statuses.values()) > 0
-    assert set(result.statuses) <= {200, 404} and result.errors == result.statuses.get(404, 0)
-    assert all(latency >= 0 for latency in result.latencies)
-    if rate is not None:  # fixed rate: at most one request per intended slot
-        assert result.requests <= rate * 0.3 + 2
+    result = loadgen.fixed_rate("127.0.0.1", stub, requests, connections=2, duration=0.3, rate=200.0)
+    assert result.requests == sum(result.statuses.values()) > 0
+    assert result.statuses == {200: result.requests - result.statuses[404], 404: result.errors}
+    assert result.requests <= 200.0 * 0.3 + 2  # at most one request per intended slot
+    assert 0 <= result.percentiles[50] <= result.percentiles[99] <= result.percentiles[99.9]
+
+
+def test_closed_loop_runs_wrk_over_the_prepared_requests(stub):
+    host = f"127.0.0.1:{stub}"
+    ok = [loadgen.build_request("GET", p, host=host) for p in ("/a", "/chunked")]
+    result = loadgen.closed_loop("127.0.0.1", stub, ok, connections=2, duration=1)
+    assert result.requests > 0 and result.errors == 0 and 0.9 < result.duration < 2
+    assert 0 < result.percentiles[50] <= result.percentiles[99]
+    # Every second request is a 404: wrk counts those answers as errors.
+    mixed = loadgen.closed_loop(
+        "127.0.0.1", stub, [ok[0], loadgen.build_request("GET", "/missing", host=host)], connections=1, duration=1
+    )
+    assert abs(mixed.errors - mixed.requests / 2) <= 1
 
 
 def test_workload_streams_are_distinct_and_in_order():

@@ -103,7 +103,7 @@ class MovieTotalApi(APIView):
 
     @extend_schema(parameters=HEADERS, responses={200: MovieTotalOutputSerializer, **NOT_FOUND, **COMMON_ERRORS})
     def get(self, request, movie_pk: int):
-        return Response(MovieTotalOutputSerializer(selectors.movie_get(movie_id=movie_pk)).data)
+        return Response(MovieTotalOutputSerializer(selectors.movie_total_get(movie_id=movie_pk)).data)
 
 
 class WatchTimeApi(APIView):

@@ -51,10 +51,10 @@ class MovieTotalOutputSerializer(serializers.Serializer):
 
 
 class WatchTimeOutputSerializer(serializers.Serializer):
-    username = serializers.CharField(source="user.username")
-    movie = serializers.IntegerField(source="movie.id")
-    slug = serializers.CharField(source="movie.slug")
-    total_watch_time = serializers.IntegerField(source="total")
+    username = serializers.CharField()
+    movie = serializers.IntegerField()
+    slug = serializers.CharField()
+    total_watch_time = serializers.IntegerField()
     last_moment = serializers.IntegerField()
 
 
