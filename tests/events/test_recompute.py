@@ -121,3 +121,15 @@ def test_verify_detects_drift_and_recompute_repairs_it(applied_events):
     assert run("verify").returncode == 0
     assert totals_drift(limits=limits) == []
     assert stored_totals() == before
+
+
+def test_verify_reports_events_whose_stream_is_gone(applied_events):
+    # The event log's references have no database constraint (models.LOG_REFERENCE).
+    stream = Stream.objects.filter(total__gt=0).order_by("id").first()
+    event = Event.objects.filter(stream=stream).order_by("id").first()
+    orphan_stream_id = Stream.objects.order_by("-id").first().pk + 1000
+    Event.objects.filter(pk=event.pk).update(stream_id=orphan_stream_id)
+
+    drift = totals_drift(limits=limits_from_settings())
+
+    assert f"stream {orphan_stream_id}: stored (total, head) None, expected (0, {event.pk})" in drift

@@ -114,23 +114,29 @@ def _apply(events: list[EventIn], limits: Limits) -> ApplyResult:
     # Read after locking, in a new statement: see _lock_keyed.
     streams = _read_with_event(Stream, "head_id", ("user_id", "movie_id", "total"), stream_ids.values())
 
-    # Under the stream locks no other batch can add events to these streams.
-    stored = _stored_event_ids(list(distinct))
-    new = sorted((e for e in distinct.values() if e.event_id not in stored), key=lambda e: e.event_id)
-    result.duplicates += len(stored)
-    if not new:
+    # Under the stream locks no other batch can add events to these streams. The insert skips
+    # events already in the log (redeliveries): what it returns is what is new.
+    placed = [
+        (e, stream_ids[(user_ids[e.user], movie_ids[e.slug], e.session)], e.heartbeat())
+        for e in sorted(distinct.values(), key=lambda e: e.event_id)
+    ]
+    event_pks = _insert_events(placed, streams)
+    result.duplicates += len(distinct) - len(event_pks)
+    if not event_pks:
         return result
+    new = [e for e, _, _ in placed if e.event_id in event_pks]
 
-    # (key, heartbeat, stream id, event) per new event, grouped by stream in key order.
+    # (key, heartbeat, event) per new event, grouped by stream in key order.
     by_stream: dict[int, list[tuple]] = defaultdict(list)
-    for e in new:
-        hb = e.heartbeat()
-        by_stream[stream_ids[(user_ids[e.user], movie_ids[e.slug], e.session)]].append((hb.key, hb, e))
+    for e, stream_id, hb in placed:
+        if e.event_id in event_pks:
+            by_stream[stream_id].append((hb.key, hb, e))
     for rows in by_stream.values():
         rows.sort(key=lambda row: row[0])
-    # Read before inserting, so the tails hold only events of earlier batches.
-    tails = {sid: _stored_tail(sid, streams[sid][3], rows[0][0]) for sid, rows in by_stream.items()}
-    event_pks = _insert_events(new, by_stream, streams)
+    tails = {
+        sid: _stored_tail(sid, streams[sid][3], rows[0][0], [event_pks[row[2].event_id] for row in rows])
+        for sid, rows in by_stream.items()
+    }
 
     stream_rows = []  # (id, new total, new head id)
     pair_updates: dict[tuple[int, int], list] = {}  # (user, movie) -> [delta, newest key, its pk, its at]
@@ -201,17 +207,16 @@ def _param_adapters():
     return (lambda value: value.hex), (lambda value: None if value is None else adapt_datetime(value))
 
 
-def _insert_events(new: list[EventIn], by_stream: dict[int, list[tuple]], streams: dict[int, tuple]) -> dict[UUID, int]:
-    """INSERT the new events (in event-id order, as `new` is); returns event_id -> pk."""
-    placement = {event.event_id: (sid, hb) for sid, rows in by_stream.items() for _, hb, event in rows}
+def _insert_events(placed: list[tuple], streams: dict[int, tuple]) -> dict[UUID, int]:
+    """INSERT the events (in event-id order, as `placed` is: (event, stream id, heartbeat)) that
+    the log does not hold yet; returns event_id -> pk of those inserted."""
     placeholders = "(" + ", ".join(["%s"] * len(EVENT_COLUMNS)) + ")"
     uuid_param, datetime_param = _param_adapters()
     pks: dict[UUID, int] = {}
     with connection.cursor() as cursor:
-        for chunk in _chunks(new):
+        for chunk in _chunks(placed):
             params = []
-            for e in chunk:
-                stream_id, hb = placement[e.event_id]
+            for e, stream_id, hb in chunk:
                 user_id, movie_id = streams[stream_id][:2]
                 params += [
                     uuid_param(e.event_id), stream_id, user_id, movie_id, e.at, e.session,
@@ -219,36 +224,28 @@ def _insert_events(new: list[EventIn], by_stream: dict[int, list[tuple]], stream
                 ]
             cursor.execute(
                 f"INSERT INTO {_table(Event)} ({', '.join(EVENT_COLUMNS)}) VALUES "
-                f"{', '.join([placeholders] * len(chunk))} RETURNING id, event_id",
+                f"{', '.join([placeholders] * len(chunk))} ON CONFLICT (event_id) DO NOTHING RETURNING id, event_id",
                 params,
             )
             pks.update((_as_uuid(event_id), pk) for pk, event_id in cursor.fetchall())
     return pks
 
 
-def _stored_event_ids(event_ids: list[UUID]) -> set[UUID]:
-    stored = set()
-    uuid_param, _ = _param_adapters()
-    with connection.cursor() as cursor:
-        for chunk in _chunks(event_ids):
-            cursor.execute(
-                f"SELECT event_id FROM {_table(Event)} WHERE event_id IN ({', '.join(['%s'] * len(chunk))})",
-                [uuid_param(e) for e in chunk],
-            )
-            stored.update(_as_uuid(row[0]) for row in cursor.fetchall())
-    return stored
-
-
-def _stored_tail(stream_id: int, head: tuple | None, earliest_new_key: tuple) -> list[tuple]:
-    """The stream's stored events, as (key, heartbeat), from the predecessor of the earliest new
-    event to the end, by key. `head` is the stream's (key, heartbeat, pk) or None."""
+def _stored_tail(stream_id: int, head: tuple | None, earliest_new_key: tuple, new_pks: list[int]) -> list[tuple]:
+    """The stream's events of earlier batches, as (key, heartbeat), from the predecessor of the
+    earliest new event to the end, by key. `head` is the stream's (key, heartbeat, pk) before
+    this batch, or None; `new_pks` are the stream's events of this batch, already inserted."""
     if head is None:
         return []
     if earliest_new_key > head[0]:  # the common case: in order
         return [head[:2]]
     sort_us, at, event_id = earliest_new_key
     before = Q(sort_us__lt=sort_us) | Q(sort_us=sort_us, at__lt=at) | Q(sort_us=sort_us, at=at, event_id__lt=event_id)
-    stored = Event.objects.filter(stream_id=stream_id).values_list("event_id", "at", "ts_us", "sort_us")
+    stored = (
+        Event.objects.filter(stream_id=stream_id)
+        .exclude(id__in=new_pks)
+        .values_list("event_id", "at", "ts_us", "sort_us")
+    )
     predecessor = list(stored.filter(before).order_by("-sort_us", "-at", "-event_id")[:1])
     rows = [*predecessor, *stored.exclude(before)]
     tail = [Heartbeat(event_id=e, at=a, ts_us=t, received_us=s) for e, a, t, s in rows]
