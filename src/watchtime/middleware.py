@@ -3,6 +3,8 @@ import uuid
 
 from django.conf import settings
 from django.http import JsonResponse
+from django_prometheus.middleware import PrometheusAfterMiddleware
+from django_prometheus.utils import Time, TimeSince
 
 from watchtime import context
 from watchtime.errors import error_body
@@ -97,3 +99,32 @@ class NulCharacterMiddleware:
             message = "NUL characters are not allowed in URLs or cookies."
             return JsonResponse(error_body("bad_request", message), status=400)
         return self.get_response(request)
+
+
+class RequestMetricsMiddleware(PrometheusAfterMiddleware):
+    """django-prometheus's request metrics, reduced to the two families the dashboard and alerts
+    read: responses by status, view and method, and latency by view and method.
+
+    Its before/after pair writes about 17 samples a request, each a lock and an mmap write in
+    multiprocess mode: 7 % of an API request's CPU (bench/). Listed last, so the latency is the
+    view's and what the middleware inside it adds.
+    """
+
+    def process_request(self, request):
+        request.prometheus_after_middleware_event = Time()
+
+    def process_view(self, request, view_func, *view_args, **view_kwargs):
+        return None
+
+    def process_template_response(self, request, response):
+        return response
+
+    def process_response(self, request, response):
+        method, view = self._method(request), self._get_view_name(request)
+        self.metrics.responses_by_status_view_method.labels(
+            status=str(response.status_code), view=view, method=method
+        ).inc()
+        if hasattr(request, "prometheus_after_middleware_event"):
+            elapsed = TimeSince(request.prometheus_after_middleware_event)
+            self.metrics.requests_latency_by_view_method.labels(view=view, method=method).observe(elapsed)
+        return response

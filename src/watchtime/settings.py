@@ -46,7 +46,6 @@ MIDDLEWARE = [
     "watchtime.middleware.RequestIdMiddleware",
     "watchtime.middleware.BodySizeLimitMiddleware",
     "watchtime.middleware.NulCharacterMiddleware",
-    "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -55,7 +54,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "django_prometheus.middleware.PrometheusAfterMiddleware",
+    "watchtime.middleware.RequestMetricsMiddleware",
 ]
 
 ROOT_URLCONF = "watchtime.urls"
