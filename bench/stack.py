@@ -54,6 +54,7 @@ class Stack:
             "WATCHTIME_LOG_LEVEL": "WARNING",
             "WATCHTIME_BOOTSTRAP_API_KEY": self.api_key,
             "WATCHTIME_BOOTSTRAP_API_KEY_SCOPES": "ingest,read",
+            "MALLOC_ARENA_MAX": "2",  # as the image sets it
         }
 
     # database ---------------------------------------------------------------------------------
