@@ -154,7 +154,7 @@ class Api:
 def single_event_bodies(count: int = 500) -> list[bytes]:
     bodies = []
     for i in range(count):
-        user, slug, session = workload.stream_names(i % 5000)
+        user, slug, session = workload.stream_names(workload.CLIENT_FIRST_STREAM + i)
         bodies.append(json.dumps({"user": user, "slug": slug, "at": 10 * i, "session": session}).encode())
     return bodies
 

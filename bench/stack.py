@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 import urllib.request
 from contextlib import closing
 from pathlib import Path
@@ -109,8 +110,15 @@ class Stack:
             ch.queue_declare(self.queue, durable=True, arguments=queue_arguments(self.queue))
 
     def purge(self) -> None:
+        """Empty the queue once it stops growing: requests still in flight when a load generator
+        stops are published after it returns, and would otherwise reach a later section."""
         with closing(blocking_connection()) as conn:
-            conn.channel().queue_purge(self.queue)
+            channel = conn.channel()
+            depth = -1
+            while (now := channel.queue_declare(self.queue, passive=True).method.message_count) != depth:
+                depth = now
+                time.sleep(0.5)
+            channel.queue_purge(self.queue)
 
     def depth(self) -> int:
         with closing(blocking_connection()) as conn:
