@@ -1,10 +1,11 @@
 """Reads. Totals are stored, so each total read is one indexed row."""
 
+import re
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from django.db import connection
+from django.db import NotSupportedError, connection
 from django.db.models import QuerySet
 
 from watchtime.errors import DomainError
@@ -13,7 +14,8 @@ from watchtime.events.accounting import Heartbeat, Limits
 from watchtime.events.models import CustomUser, Event, Movie, Stream, WatchTime
 
 # The three total reads are the hot paths (every player and dashboard polls them): one statement
-# each, written out, because building it with the ORM cost more than running it (bench/).
+# each, written out (the ORM took longer to build one than PostgreSQL to run it), and prepared
+# once per PostgreSQL connection (planning the three-table join took 0.8 ms, running it 0.1 ms).
 
 
 @dataclass(frozen=True)
@@ -39,12 +41,40 @@ class WatchTimeTotal:
     last_moment: int
 
 
-def _one(sql: str, params: list) -> tuple | None:
+def _one(name: str, sql: str, params: list) -> tuple | None:
     if any(isinstance(p, int) and not -(2**63) <= p < 2**63 for p in params):
-        return None  # no row has such an id, and SQLite's driver refuses the number
+        return None  # no row has such an id, and the drivers refuse the number
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        if connection.vendor == "postgresql":
+            execute = f"EXECUTE {name} ({', '.join(['%s'] * len(params))})"
+            _prepare_once(cursor, name, sql)
+            try:
+                cursor.execute(execute, params)
+            except NotSupportedError:
+                # "cached plan must not change result type": a migration changed a selected
+                # column under the running process. Prepare it afresh (autocommit: the error
+                # left no transaction behind).
+                if not connection.get_autocommit():
+                    raise
+                cursor.execute(f"DEALLOCATE {name}")
+                connection.watchtime_prepared[1].discard(name)
+                _prepare_once(cursor, name, sql)
+                cursor.execute(execute, params)
+        else:
+            cursor.execute(sql, params)
         return cursor.fetchone()
+
+
+def _prepare_once(cursor, name: str, sql: str) -> None:
+    """PREPARE `sql` as `name` unless this database connection has it (a reconnect starts over;
+    a rollback keeps it)."""
+    held = getattr(connection, "watchtime_prepared", None)
+    if held is None or held[0] is not connection.connection:
+        held = connection.watchtime_prepared = (connection.connection, set())
+    if name not in held[1]:
+        placeholders = iter(range(1, sql.count("%s") + 1))
+        cursor.execute(f"PREPARE {name} AS " + re.sub("%s", lambda _: f"${next(placeholders)}", sql))
+        held[1].add(name)
 
 
 USER_TOTAL_SQL = f"SELECT username, total_watch_time FROM {CustomUser._meta.db_table} WHERE username = %s"
@@ -57,21 +87,21 @@ WATCH_TIME_SQL = (
 
 
 def user_total_get(*, username: str) -> UserTotal:
-    row = _one(USER_TOTAL_SQL, [username])
+    row = _one("watchtime_user_total", USER_TOTAL_SQL, [username])
     if row is None:
         raise DomainError("not_found", f"No user {username!r}.", status=404)
     return UserTotal(*row)
 
 
 def movie_total_get(*, movie_id: int) -> MovieTotal:
-    row = _one(MOVIE_TOTAL_SQL, [movie_id])
+    row = _one("watchtime_movie_total", MOVIE_TOTAL_SQL, [movie_id])
     if row is None:
         raise DomainError("not_found", f"No movie with id {movie_id}.", status=404)
     return MovieTotal(*row)
 
 
 def watch_time_get(*, username: str, movie_id: int) -> WatchTimeTotal:
-    row = _one(WATCH_TIME_SQL, [username, movie_id])
+    row = _one("watchtime_watch_time", WATCH_TIME_SQL, [username, movie_id])
     if row is None:
         raise DomainError("not_found", f"{username!r} has not watched movie {movie_id}.", status=404)
     return WatchTimeTotal(*row)
