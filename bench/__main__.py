@@ -36,10 +36,11 @@ class Sizes:
     read_large: int
     freshness_seconds: float
     memory_events: int
+    http_warmup: bool  # one closed-loop second before the HTTP figures (wrk's shortest run)
 
 
-FULL = Sizes(3, 20_000, 2_000, 30_000, 100_000, 30_000, 60_000, 30_000, 5_000, 10, 600, 3, 10_000, 1_000_000, 10, 1_000_000)
-QUICK = Sizes(3, 2_000, 200, 3_000, 6_000, 2_000, 5_000, 2_000, 1_000, 1, 100, 1, 2_000, 20_000, 1, 10_000)
+FULL = Sizes(3, 20_000, 2_000, 30_000, 100_000, 30_000, 60_000, 30_000, 5_000, 10, 600, 3, 10_000, 1_000_000, 10, 1_000_000, True)
+QUICK = Sizes(3, 2_000, 200, 3_000, 6_000, 2_000, 5_000, 2_000, 1_000, 0.5, 100, 0.25, 2_000, 20_000, 1, 10_000, False)
 BATCH_MESSAGE_EVENTS = 100
 INGEST_RATE = 2000  # req/s, the target, for the fixed-rate latency run
 INGEST_TARGET_RPS = 2000
@@ -195,7 +196,8 @@ class Bench:
         s = self.sizes
         api = self.start_api()
         singles = [api.post(b) for b in scenarios.single_event_bodies()]
-        api.load(singles, connections=16, duration=min(1.0, s.ingest_seconds))  # warm-up: publisher connections, caches
+        if s.http_warmup:
+            api.load(singles, connections=16, duration=1)  # publisher connections, caches
         self.stack.purge()
         setup = (
             f"`watchtime api` gunicorn gthread {scenarios.API_WORKERS} workers x {scenarios.API_THREADS} threads, "
@@ -211,7 +213,7 @@ class Bench:
             figure(
                 "ingest: single-event POST /, max throughput", [r.rps for r in closed], "req/s",
                 at_least=INGEST_TARGET_RPS, raw_limit=self.limits.get("publish"),
-                setup=f"{setup}; wrk, closed loop, 16 keep-alive connections, {s.ingest_seconds} s; raw = publish without confirms",
+                setup=f"{setup}; wrk, closed loop, 16 keep-alive connections, {loadgen.closed_loop_seconds(s.ingest_seconds)} s; raw = publish without confirms",
             )
         )
         fixed_setup = (
@@ -243,7 +245,7 @@ class Bench:
         self.add(
             figure(
                 "ingest: POST / of 1000-event arrays", [r.rps * 1000 for r in results], "events/s", at_least=50_000,
-                setup=f"{setup}; wrk, closed loop, 4 connections, {s.ingest_seconds} s, ~{len(batches[0]) // 1024} KiB bodies",
+                setup=f"{setup}; wrk, closed loop, 4 connections, {loadgen.closed_loop_seconds(s.ingest_seconds)} s, ~{len(batches[0]) // 1024} KiB bodies",
             )
         )
         # Flat means: repeating the same load does not grow it. Compare the last round of each
@@ -277,18 +279,19 @@ class Bench:
             paths = scenarios.read_paths(self.stack)
             measured[size] = {}
             label = f"{size:,} events"
+            if s.http_warmup:  # one over every endpoint: the workers' code paths, connections, caches
+                api.load([api.get(p) for e in ENDPOINTS for p in paths[e]], connections=READ_CONNECTIONS, duration=1)
             for endpoint in ENDPOINTS:
                 scenarios.in_process_latencies(client, paths[endpoint], 50)  # warm-up
                 runs = [scenarios.in_process_latencies(client, paths[endpoint], s.read_requests) for _ in range(s.repeats)]
                 requests = [api.get(p) for p in paths[endpoint]]
-                api.load(requests, connections=READ_CONNECTIONS, duration=1)  # warm-up
                 http = [api.load(requests, connections=READ_CONNECTIONS, duration=s.read_seconds) for _ in range(s.repeats)]
                 setup = f"{shape['events']:,} events, {shape['users']:,} users, {shape['movies']} movies, {shape['streams']:,} streams"
                 p50 = self.add(figure(f"read {endpoint}: in-process p50 @ {label}", [loadgen.percentile(r, 50) * 1000 for r in runs], "ms", at_most=2,
                                       setup=f"Django test client in the bench process, {s.read_requests} requests over 200 keys; {setup}"))
                 self.add(figure(f"read {endpoint}: in-process p99 @ {label}", [loadgen.percentile(r, 99) * 1000 for r in runs], "ms", at_most=5, setup=p50.setup))
                 rps = self.add(figure(f"read {endpoint}: req/s, 16 connections @ {label}", [r.rps for r in http], "req/s", at_least=2000,
-                                      setup=f"gunicorn {scenarios.API_WORKERS}x{scenarios.API_THREADS}, wrk, closed loop, {READ_CONNECTIONS} keep-alive connections, {s.read_seconds} s; HTTP p99 {min(r.percentile_ms(99) for r in http):.1f}-{max(r.percentile_ms(99) for r in http):.1f} ms; {setup}"))
+                                      setup=f"gunicorn {scenarios.API_WORKERS}x{scenarios.API_THREADS}, wrk, closed loop, {READ_CONNECTIONS} keep-alive connections, {loadgen.closed_loop_seconds(s.read_seconds)} s; HTTP p99 {min(r.percentile_ms(99) for r in http):.1f}-{max(r.percentile_ms(99) for r in http):.1f} ms; {setup}"))
                 measured[size][endpoint] = {"p50": p50.value, "rps": rps.value}
         small, large = measured[s.read_small], measured[s.read_large]
         for endpoint in ENDPOINTS:

@@ -159,8 +159,13 @@ end
 """.replace("PERCENTILES", ", ".join(str(q) for q in PERCENTILES))
 
 
+def closed_loop_seconds(duration: float) -> int:
+    """wrk runs for whole seconds."""
+    return max(1, round(duration))
+
+
 def closed_loop(host: str, port: int, requests: list[bytes], *, connections: int, duration: float) -> LoadResult:
-    """`wrk` over `connections` keep-alive connections for `duration` seconds (whole seconds, at least 1)."""
+    """`wrk` over `connections` keep-alive connections for `duration` seconds (closed_loop_seconds)."""
     wrk = shutil.which("wrk")
     if wrk is None:
         raise RuntimeError("wrk is not installed (apt-get install wrk; `make services` does it when root)")
@@ -168,7 +173,7 @@ def closed_loop(host: str, port: int, requests: list[bytes], *, connections: int
         script, payload = Path(directory, "requests.lua"), Path(directory, "requests")
         script.write_text(WRK_SCRIPT)
         payload.write_bytes(b"".join(b"%d\n%s" % (len(r), r) for r in requests))
-        seconds = max(1, round(duration))
+        seconds = closed_loop_seconds(duration)
         completed = subprocess.run(
             [
                 wrk,

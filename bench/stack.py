@@ -117,7 +117,7 @@ class Stack:
             depth = -1
             while (now := channel.queue_declare(self.queue, passive=True).method.message_count) != depth:
                 depth = now
-                time.sleep(0.5)
+                time.sleep(0.2)
             channel.queue_purge(self.queue)
 
     def depth(self) -> int:
