@@ -20,10 +20,10 @@ from pathlib import Path
 
 import pika
 
+# One implementation of these for the tests and the bench.
 from tests.faults.instances import PostgresCluster, ensure_installed
-from tests.support import free_port  # one implementation for the tests and the bench
+from tests.support import RABBITMQ_URL, declare_queues, delete_queues, free_port, queue_depth
 
-RABBITMQ_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
 WATCHTIME = str(Path(sys.executable).with_name("watchtime"))
 API_KEY_PREFIX = "bench"
 
@@ -88,7 +88,7 @@ class Stack:
         for directory in self.scratch_dirs:
             shutil.rmtree(directory, ignore_errors=True)
         try:
-            delete_queue(self.queue)
+            delete_queues(self.queue)
         finally:
             try:
                 if self.postgres.running():
@@ -99,15 +99,8 @@ class Stack:
     # broker -----------------------------------------------------------------------------------
 
     def declare_queue(self) -> None:
-        from watchtime.rabbitmq import queue_arguments, queue_names
-
-        _, dlx, dead_letter_queue = queue_names(self.queue)
         with closing(blocking_connection()) as conn:
-            ch = conn.channel()
-            ch.exchange_declare(dlx, "fanout", durable=True)
-            ch.queue_declare(dead_letter_queue, durable=True, arguments={"x-queue-type": "quorum"})
-            ch.queue_bind(dead_letter_queue, dlx)
-            ch.queue_declare(self.queue, durable=True, arguments=queue_arguments(self.queue))
+            declare_queues(conn.channel(), self.queue)
 
     def purge(self) -> None:
         """Empty the queue once it stops growing: requests still in flight when a load generator
@@ -121,8 +114,7 @@ class Stack:
             channel.queue_purge(self.queue)
 
     def depth(self) -> int:
-        with closing(blocking_connection()) as conn:
-            return conn.channel().queue_declare(self.queue, passive=True).method.message_count
+        return queue_depth(self.queue)
 
     # processes --------------------------------------------------------------------------------
 
@@ -156,14 +148,6 @@ def stop(process: subprocess.Popen, timeout: float = 20) -> None:
 
 def blocking_connection() -> pika.BlockingConnection:
     return pika.BlockingConnection(pika.URLParameters(RABBITMQ_URL))
-
-
-def delete_queue(queue: str) -> None:
-    with closing(blocking_connection()) as conn:
-        ch = conn.channel()
-        for name in (queue, f"{queue}.dead-letter"):
-            ch.queue_delete(name)
-        ch.exchange_delete(f"{queue}.dlx")
 
 
 def http_ok(url: str) -> bool:
