@@ -127,9 +127,8 @@ class RequestMetricsMiddleware(PrometheusAfterMiddleware):
         self.metrics.responses_by_status_view_method.labels(
             status=str(response.status_code), view=view, method=method
         ).inc()
-        if hasattr(request, "prometheus_after_middleware_event"):
-            elapsed = TimeSince(request.prometheus_after_middleware_event)
-            self.metrics.requests_latency_by_view_method.labels(view=view, method=method).observe(elapsed)
+        elapsed = TimeSince(request.prometheus_after_middleware_event)  # set by process_request above
+        self.metrics.requests_latency_by_view_method.labels(view=view, method=method).observe(elapsed)
         return response
 
 

@@ -124,12 +124,13 @@ def _apply(events: list[EventIn], limits: Limits) -> ApplyResult:
     result.duplicates += len(distinct) - len(event_pks)
     if not event_pks:
         return result
-    new = [e for e, _, _ in placed if e.event_id in event_pks]
 
-    # (key, heartbeat, event) per new event, grouped by stream in key order.
+    # The new events, and (key, heartbeat, event) per new event grouped by stream in key order.
+    new = []
     by_stream: dict[int, list[tuple]] = defaultdict(list)
     for e, stream_id, hb in placed:
         if e.event_id in event_pks:
+            new.append(e)
             by_stream[stream_id].append((hb.key, hb, e))
     for rows in by_stream.values():
         rows.sort(key=lambda row: row[0])
