@@ -88,7 +88,7 @@ def _dev(port: int | None) -> int:
     os.environ.pop("RABBITMQ_URL", None)
     os.environ.pop("DATABASE_URL", None)
     os.environ.setdefault("DJANGO_DEBUG", "true")
-    os.environ.setdefault("WATCHTIME_AUTH", "off")
+    os.environ.setdefault("WATCHTIME_AUTH", "false")
     port = port or int(os.environ.get("PORT", "8000"))
     from django.core.management import execute_from_command_line
 

@@ -18,15 +18,16 @@ def get_str(name: str, default: str = "") -> str:
 
 
 def get_bool(name: str, default: bool = False) -> bool:
+    """`true` or `false` (any case): the one vocabulary of every boolean variable."""
     raw = os.environ.get(name)
     if raw is None or raw.strip() == "":
         return default
     value = raw.strip().lower()
-    if value in {"1", "true", "yes", "on"}:
+    if value == "true":
         return True
-    if value in {"0", "false", "no", "off"}:
+    if value == "false":
         return False
-    raise ConfigurationError(f"{name}={raw!r} is not a boolean (use true/false)")
+    raise ConfigurationError(f"{name}={raw!r} is not a boolean (use true or false)")
 
 
 def get_int(name: str, default: int, *, minimum: int | None = None) -> int:

@@ -167,6 +167,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["watchtime.parsers.StrictJSONParser"],
     "DEFAULT_AUTHENTICATION_CLASSES": ["watchtime.apikeys.authentication.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["watchtime.apikeys.permissions.HasScope"],
+    "DEFAULT_THROTTLE_CLASSES": ["watchtime.apikeys.throttling.ApiKeyRateThrottle"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "watchtime.errors.exception_handler",
     "UNAUTHENTICATED_USER": None,
@@ -206,14 +207,13 @@ RABBITMQ = (
         "batch_size": env.get_int("WATCHTIME_CONSUMER_BATCH_SIZE", 500, minimum=1),
     }
 )
-WATCHTIME_QUEUE = env.get_str("WATCHTIME_QUEUE", "watch-time")
 WATCHTIME_METRICS_PORT = env.get_int("WATCHTIME_METRICS_PORT", 9100, minimum=0)
 # The consumer's /livez fails when its loop has not ticked for this long (wedged, e.g. on a hung query).
 WATCHTIME_CONSUMER_LIVENESS_SECONDS = env.get_int("WATCHTIME_CONSUMER_LIVENESS_SECONDS", 60, minimum=1)
 
 WATCHTIME_AUTH = env.get_bool("WATCHTIME_AUTH", True)
 if not WATCHTIME_AUTH and not DEBUG:
-    raise env.ConfigurationError("WATCHTIME_AUTH=off is only allowed with DJANGO_DEBUG=true")
+    raise env.ConfigurationError("WATCHTIME_AUTH=false is only allowed with DJANGO_DEBUG=true")
 WATCHTIME_BOOTSTRAP_API_KEY = env.get_str("WATCHTIME_BOOTSTRAP_API_KEY")
 if WATCHTIME_BOOTSTRAP_API_KEY and apikeys.split_key(WATCHTIME_BOOTSTRAP_API_KEY) is None:
     raise env.ConfigurationError(

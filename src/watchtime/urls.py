@@ -1,3 +1,5 @@
+"""Top-level routes: the API, its OpenAPI schema and docs, the admin; errors in the one JSON shape."""
+
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView

@@ -7,8 +7,9 @@ from django.contrib.auth.models import AbstractUser
 from django.core.validators import MaxValueValidator, RegexValidator
 from django.db import models
 
-SLUG_VALIDATOR = RegexValidator(r"^[-a-zA-Z0-9_]+\Z", "Letters, digits, '-' and '_' only.")
-MAX_POSITION_SECONDS = 86400
+from watchtime.patterns import MAX_POSITION_SECONDS, SLUG_HELP, SLUG_PATTERN
+
+SLUG_VALIDATOR = RegexValidator(SLUG_PATTERN, SLUG_HELP)
 
 # A stream's head and a watch time's newest event are rewritten by every batch that touches
 # them. Without an index or a database constraint on the column those updates are HOT (no
@@ -89,8 +90,8 @@ class Event(models.Model):
     session = models.CharField(max_length=64, blank=True, default="")
     ts = models.DateTimeField(null=True, blank=True)
     received_at = models.DateTimeField()
-    # The rule's ordering in exact integers: ts_us is `ts` and sort_us is `ts` or `received_at`,
-    # in microseconds since the epoch.
+    # The rule's ordering in exact integers: ts_us is `ts` and sort_us (the key's time) is `ts`
+    # or else `received_at`, in microseconds since the epoch.
     ts_us = models.BigIntegerField(null=True, blank=True)
     sort_us = models.BigIntegerField()
 

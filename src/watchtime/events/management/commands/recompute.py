@@ -1,6 +1,8 @@
+"""`watchtime recompute`: rebuild every total from the event log."""
+
 from django.core.management.base import BaseCommand
 
-from watchtime.events.services import totals_recompute
+from watchtime.events.ledger import totals_recompute
 
 
 class Command(BaseCommand):

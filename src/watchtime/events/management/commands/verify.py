@@ -1,7 +1,9 @@
+"""`watchtime verify`: check every total against the event log, exit 1 on drift."""
+
 from django.core.management.base import BaseCommand, CommandError
 
-from watchtime.events.selectors import totals_drift
-from watchtime.events.services import limits_from_settings
+from watchtime.events.definitions import limits_from_settings
+from watchtime.events.ledger import totals_drift
 
 
 class Command(BaseCommand):
