@@ -3,6 +3,7 @@ frequent probes from many pods cannot overload PostgreSQL or RabbitMQ."""
 
 import threading
 import time
+from typing import NamedTuple
 
 from django.conf import settings
 from django.db import connection
@@ -10,7 +11,15 @@ from django.db import connection
 from watchtime.metrics import DEPENDENCY_UP
 
 CACHE_SECONDS = 2.0
-_cache: dict[str, tuple[float, bool, str]] = {}
+
+
+class Check(NamedTuple):
+    ready: bool  # whether this pod should get traffic
+    up: bool  # whether the dependency does its job now (watchtime_dependency_up)
+    detail: str
+
+
+_cache: dict[str, tuple[float, Check]] = {}
 _lock = threading.Lock()
 
 
@@ -24,27 +33,41 @@ def database_ok() -> tuple[bool, str]:
         return False, type(exc).__name__
 
 
-def broker_ok() -> tuple[bool, str]:
+def database_check() -> Check:
+    ok, detail = database_ok()
+    return Check(ok, ok, detail)
+
+
+def broker_check() -> Check:
+    """A pod whose own connection is down or stalled is not ready: other pods may publish. A
+    blocked connection is: a resource alarm blocks every publisher of the cluster alike, so
+    dropping this pod from the Service would only take its reads down too (ingest answers 503
+    at once meanwhile, with Retry-After)."""
     if settings.RABBITMQ is None:
-        return True, "embedded (no broker configured)"
+        return Check(True, True, "embedded (no broker configured)")
     from watchtime import broker
 
-    return (True, "ok") if broker.publisher().connected() else (False, "not connected")
+    status = broker.publisher().status()
+    if status.state is broker.CircuitState.CLOSED:
+        return Check(True, True, "ok")
+    if status.state is broker.CircuitState.BLOCKED:
+        return Check(True, False, status.reason)
+    return Check(False, False, status.reason)
 
 
-def cached(name: str, check) -> tuple[bool, str]:
+def cached(name: str, check) -> Check:
     now = time.monotonic()
     with _lock:
         hit = _cache.get(name)
         if hit and now - hit[0] < CACHE_SECONDS:
-            return hit[1], hit[2]
-    ok, detail = check()
-    DEPENDENCY_UP.labels(dependency=name).set(1 if ok else 0)
+            return hit[1]
+    result = check()
+    DEPENDENCY_UP.labels(dependency=name).set(1 if result.up else 0)
     with _lock:
-        _cache[name] = (now, ok, detail)
-    return ok, detail
+        _cache[name] = (now, result)
+    return result
 
 
 def readiness() -> tuple[bool, dict[str, str]]:
-    results = {"database": cached("database", database_ok), "broker": cached("broker", broker_ok)}
-    return all(ok for ok, _ in results.values()), {name: detail for name, (_, detail) in results.items()}
+    results = {"database": cached("database", database_check), "broker": cached("broker", broker_check)}
+    return all(result.ready for result in results.values()), {name: result.detail for name, result in results.items()}

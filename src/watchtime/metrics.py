@@ -59,7 +59,7 @@ CONSUMER_READY = Gauge(
 )
 DEPENDENCY_UP = Gauge(
     "watchtime_dependency_up",
-    "1 when the last readiness check reached the dependency.",
+    "1 when the last readiness check found the dependency working (the broker: connected, confirming, not blocking).",
     ["dependency"],
     multiprocess_mode="livemostrecent",  # the newest check of any live worker
 )
@@ -70,6 +70,7 @@ for reason in (
     "invalid",
     "too_large",
     "broker_unavailable",
+    "broker_unconfirmed",
     "database_unavailable",
     "unauthenticated",
     "forbidden",

@@ -40,15 +40,22 @@ def test_api_publishes_and_consumer_applies(make_client, queue, consumers):
     assert client.get(f"/alice/{movie.pk}/total-watch-time/").json()["last_moment"] == 30
 
 
-def test_broker_unreachable_is_503_with_retry_after(make_client):
+def test_broker_unreachable_is_503_with_retry_after_and_the_event_ids(make_client):
     closed = support.broker_settings("unused", port=support.free_port(), publish_timeout=1)
+    given = str(uuid.uuid4())
     with override_settings(RABBITMQ=closed):
         try:
-            response = ingest_client(make_client).post("/", heartbeat(), format="json")
+            response = ingest_client(make_client).post("/", [heartbeat(event_id=given), heartbeat(at=10)], format="json")
         finally:
             broker.close()
     assert response.status_code == 503 and int(response["Retry-After"]) > 0
-    assert response.json()["error"]["code"] == "broker_unavailable"
+    error = response.json()["error"]
+    assert (error["code"], error["message"]) == (
+        "broker_unavailable", "The message broker is unavailable; nothing was accepted."
+    )
+    # The ids given and the ids assigned, so that the retry carries the same ones.
+    event_ids = error["details"]["event_ids"]
+    assert len(event_ids) == 2 and event_ids[0] == given and uuid.UUID(event_ids[1])
     assert Event.objects.count() == 0
 
 

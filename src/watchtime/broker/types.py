@@ -4,7 +4,11 @@ from dataclasses import dataclass
 
 
 class BrokerUnavailable(Exception):
-    """The broker did not durably take the message; the client may retry later."""
+    """The message is not stored: it was not handed to the broker, or the broker refused it."""
+
+
+class PublishUnconfirmed(BrokerUnavailable):
+    """The message was handed to the broker but not confirmed: it may be stored (and applied) later."""
 
 
 class TransientFailure(Exception):

@@ -27,9 +27,22 @@ def events_ingest(*, events: list[EventIn]) -> None:
         return
     from watchtime import broker  # the broker client is only loaded where a broker is configured
 
+    # The ids a retry must carry: a retry with the same event_ids is harmless (dedupe), one without
+    # them (ids generated again) would count a stored copy twice.
+    details = {"event_ids": [str(event.event_id) for event in events]}
     try:
         with metrics.PUBLISH_SECONDS.time():
             broker.publish(messages.encode(events), content_type=messages.CONTENT_TYPE)
+    except broker.PublishUnconfirmed as exc:
+        logger.warning("publish unconfirmed", extra={"error": str(exc), "events": len(events)})
+        raise unavailable(
+            "broker_unconfirmed",
+            "The message broker did not confirm these events in time; they are not known to be stored: "
+            "retry with the same event_ids.",
+            details,
+        ) from exc
     except broker.BrokerUnavailable as exc:
-        logger.warning("publish failed", extra={"error": str(exc), "events": len(events)})
-        raise unavailable("broker_unavailable", "The message broker is unavailable; nothing was accepted.") from exc
+        logger.warning("publish refused", extra={"error": str(exc), "events": len(events)})
+        raise unavailable(
+            "broker_unavailable", "The message broker is unavailable; nothing was accepted.", details
+        ) from exc
