@@ -13,7 +13,7 @@ import pytest
 
 from tests.faults import ledger
 from tests.faults.instances import PostgresCluster, RabbitNode, ensure_installed
-from tests.faults.load import Heartbeat, LoadDriver, LoadResult, make_workload
+from tests.faults.load import Heartbeat, LoadDriver, LoadResult, Prober, make_workload
 from tests.faults.stack import API_KEY, Stack, base_env, run_command
 from tests.support import wait_until
 
@@ -105,14 +105,28 @@ class Scenario:
         self.workload = make_workload(seed)
         self.started = time.monotonic()
         self.load: LoadDriver | None = None
+        self.prober: Prober | None = None
 
     def start_load(self, threads: int = 4) -> LoadDriver:
         self.load = LoadDriver(self.stack.api_url, API_KEY, self.workload, threads=threads).start()
         return self.load
 
+    def start_prober(self) -> Prober:
+        """A client that gives up every request answered "nothing was accepted" (see load.Prober)."""
+        self.prober = Prober(self.stack.api_url, API_KEY, seed=len(self.name), thread=self.load.threads).start()
+        return self.prober
+
     def finish(self, *, direct: dict[str, Heartbeat] | None = None, expect_dead_letters: int = 0) -> ledger.ScenarioRow:
         """Wait for the load and the queue to finish, then compare the stored totals with the reference."""
         result: LoadResult = self.load.join(timeout=240)
+        direct = direct or {}
+        refused: set[str] = set()
+        if self.prober is not None:
+            self.prober.stop()
+            self.prober.settle()
+            assert not self.prober.errors, self.prober.errors[:5]
+            direct = {**direct, **{event_id: self.prober.heartbeats[event_id] for event_id in self.prober.accepted}}
+            refused = self.prober.refused
         load_done = time.monotonic() - self.started
         assert not result.errors, result.errors[:5]
         unresolved = result.unresolved - result.accepted
@@ -124,7 +138,6 @@ class Scenario:
         self.stack.wait_drained(timeout=DRAIN_TIMEOUT)
         print(f"\n{self.name}: load sent after {load_done:.0f} s, queue drained after {time.monotonic() - self.started:.0f} s")
 
-        direct = direct or {}
         accepted = result.accepted | set(direct)
         heartbeats = {**self.workload.heartbeats, **direct}
         connection = self.postgres.connect(self.stack.database)
@@ -135,6 +148,7 @@ class Scenario:
         expected = ledger.reference(heartbeats[event_id] for event_id in accepted)
         lost = accepted - stored.event_ids
         never_accepted = stored.event_ids - accepted
+        applied_after_503 = (refused - accepted) & stored.event_ids
         over, under = ledger.over_and_under(stored.totals, expected)
         # Dead-lettering is asynchronous to the consumer's reject: give it a moment.
         if expect_dead_letters:
@@ -143,7 +157,7 @@ class Scenario:
         dead_lettered = self.rabbit.ready_count(self.stack.dead_letter_queue)
         row = ledger.ScenarioRow(
             scenario=self.name,
-            sent=len(heartbeats),
+            sent=len(heartbeats) + len(refused - accepted),
             accepted=len(accepted),
             rejected_503=result.statuses[503],
             unknown=result.statuses[None],
@@ -152,6 +166,7 @@ class Scenario:
             dead_lettered=dead_lettered,
             lost=len(lost),
             double_counted=stored.duplicate_rows + over,
+            applied_after_503=len(applied_after_503),
             exact=not lost and not never_accepted and not stored.duplicate_rows and not over and not under,
             seconds=time.monotonic() - self.started,
         )
@@ -161,6 +176,8 @@ class Scenario:
         print(f"\n{ledger.markdown_table([row])}\n")
 
         assert not lost, f"{len(lost)} accepted heartbeats lost, e.g. {sorted(lost)[:3]}"
+        assert not applied_after_503, (f"{len(applied_after_503)} heartbeats answered 503 'nothing was accepted' "
+                                       f"were applied, e.g. {sorted(applied_after_503)[:3]}")
         assert not never_accepted, f"{len(never_accepted)} heartbeats applied that were never accepted"
         assert stored.duplicate_rows == 0
         assert (over, under) == (0, 0), f"{over} totals above and {under} below the reference"
@@ -193,9 +210,10 @@ def scenario(instances, workdir):
 
 
 def scenario_tests() -> list[str]:
-    from tests.faults import test_scenarios
+    from tests.faults import test_scenarios, test_scenarios_publisher
 
-    return [name for name in vars(test_scenarios) if name.startswith("test_")]
+    return [name for module in (test_scenarios, test_scenarios_publisher) for name in vars(module)
+            if name.startswith("test_")]
 
 
 def pytest_terminal_summary(terminalreporter):

@@ -3,12 +3,14 @@ ports with data under a temporary directory, which the scenarios stop and start 
 They never touch the machine's shared instances on 5432/5672.
 """
 
+import contextlib
 import logging
 import os
 import pwd
 import secrets
 import signal
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pika
@@ -17,6 +19,7 @@ import psycopg2
 from tests.support import free_port, wait_until
 
 RABBITMQ_BIN = Path("/usr/lib/rabbitmq/bin")
+IPTABLES = Path("/usr/sbin/iptables")
 # Polling a stopped broker is expected here; pika would log every refused connection as an error.
 logging.getLogger("pika").setLevel(logging.CRITICAL)
 
@@ -28,12 +31,13 @@ def postgres_bin() -> Path:
 
 
 def ensure_installed() -> None:
-    """Install PostgreSQL and RabbitMQ with apt when missing; the suite runs as root (it runs
-    PostgreSQL as the `postgres` user)."""
+    """Install PostgreSQL, RabbitMQ and iptables with apt when missing; the suite runs as root (it
+    runs PostgreSQL as the `postgres` user and drops packets to its own broker port)."""
     if os.geteuid() != 0:
         raise RuntimeError("the fault suite runs as root: it starts PostgreSQL as the postgres user with runuser")
     missing = [pkg for pkg, path in (("postgresql", postgres_bin() / "initdb"),
-                                     ("rabbitmq-server", RABBITMQ_BIN / "rabbitmq-server")) if not path.exists()]
+                                     ("rabbitmq-server", RABBITMQ_BIN / "rabbitmq-server"),
+                                     ("iptables", IPTABLES)) if not path.exists()]
     if not missing:
         return
     subprocess.run(["apt-get", "update", "-qq"], check=True)
@@ -146,6 +150,31 @@ class RabbitNode:
         if result.returncode != 0:
             raise RuntimeError(f"rabbitmqctl {' '.join(args)} failed: {result.stderr or result.stdout}")
         return result.stdout
+
+    def memory_high_watermark(self) -> str:
+        """The node's vm_memory_high_watermark as rabbitmqctl accepts it back (a fraction)."""
+        return self.ctl("eval", "vm_memory_monitor:get_vm_memory_high_watermark().").strip()
+
+    def set_memory_high_watermark(self, fraction: str) -> None:
+        """A tiny fraction raises the memory alarm at once: the node blocks every publishing
+        connection (connection.blocked) until the watermark is set back."""
+        self.ctl("set_vm_memory_high_watermark", fraction)
+
+    @contextlib.contextmanager
+    def blackhole(self) -> Iterator[None]:
+        """Drop every packet to and from this node's AMQP port (no reset: a network partition as
+        clients see it), and only that port; the rules go again however the block ends."""
+        rules = [["INPUT", "-i", "lo", "-p", "tcp", direction, str(self.port), "-j", "DROP"]
+                 for direction in ("--dport", "--sport")]
+        added = []
+        try:
+            for rule in rules:
+                subprocess.run([str(IPTABLES), "-A", *rule], check=True, capture_output=True)
+                added.append(rule)
+            yield
+        finally:
+            for rule in added:
+                subprocess.run([str(IPTABLES), "-D", *rule], check=True, capture_output=True)
 
     def queue_messages(self, queue: str) -> tuple[int, int]:
         """(ready, unacknowledged) messages of `queue`, as the broker counts them."""

@@ -7,6 +7,8 @@ published and confirmed straight to the queue), grouped by stream (user, movie, 
 - lost: accepted event_ids missing from the event log.
 - double-counted: event_ids stored more than once, plus totals (user, movie, user-movie) above
   the reference — where a redelivered or resent event would show if it were counted again.
+- applied after 503: event_ids whose client gave up after a 503 "nothing was accepted" (and that
+  no other request got a 202 for) found in the event log: a 503 that was applied later.
 - exact: every stored total equals the reference and nothing is lost or double-counted.
 - duplicates dropped: what the consumers reported dropping as already stored or repeated
   (their "batch applied" log lines): deliberate re-sends, redeliveries after kills, stops and
@@ -96,19 +98,23 @@ class ScenarioRow:
     dead_lettered: int
     lost: int
     double_counted: int
+    applied_after_503: int
     exact: bool
     seconds: float
+    figures: str = ""  # what the scenario measured besides the ledger (latencies, detection, recovery)
 
     HEADER = ("scenario", "sent", "accepted", "503s", "unknown", "applied", "duplicates dropped", "dead-lettered",
-              "lost", "double-counted", "exact", "seconds")
+              "lost", "double-counted", "applied after 503", "exact", "seconds")
 
     def cells(self) -> list[str]:
         return [self.scenario, *map(str, (self.sent, self.accepted, self.rejected_503, self.unknown, self.applied,
-                                          self.duplicates_dropped, self.dead_lettered, self.lost, self.double_counted)),
+                                          self.duplicates_dropped, self.dead_lettered, self.lost, self.double_counted,
+                                          self.applied_after_503)),
                 "yes" if self.exact else "NO", f"{self.seconds:.0f}"]
 
 
 def markdown_table(rows: list[ScenarioRow]) -> str:
     lines = ["| " + " | ".join(ScenarioRow.HEADER) + " |", "|" + "---|" * len(ScenarioRow.HEADER)]
     lines += ["| " + " | ".join(row.cells()) + " |" for row in rows]
-    return "\n".join(lines)
+    figures = [f"- {row.scenario}: {row.figures}" for row in rows if row.figures]
+    return "\n".join(lines + (["", "Measured:", "", *figures] if figures else []))

@@ -5,7 +5,8 @@ shuffled order; and a record of exactly which event_ids the API answered 202.
 What a client does with each answer (the same as a real player, which dedupe makes safe):
 - 202: the events are accepted (durably queued); counted as accepted.
 - 503: not accepted. The client waits (Retry-After, shortened to keep the suite fast) and resends
-  the same events with the same event_ids. A 503 never counts as accepted.
+  the same events with the same event_ids. A 503 never counts as accepted; its body must carry
+  the request's event_ids.
 - timeout / connection error: unknown (the events may or may not have been queued). The client
   resends the same event_ids until it gets a definitive answer; if the first attempt was in fact
   queued, the consumer drops the resend as a duplicate.
@@ -35,6 +36,8 @@ GIVE_UP_SECONDS = 120
 RETRY_PAUSE_SECONDS = 0.3
 IMPATIENT_SHARE = 0.03
 IMPATIENT_TIMEOUT = 0.01
+NOTHING_ACCEPTED = "broker_unavailable"
+BROKER_CODES = (NOTHING_ACCEPTED, "broker_unconfirmed")  # their 503s carry the request's event_ids
 
 
 @dataclass(frozen=True)
@@ -118,6 +121,12 @@ class Answer:
     status: int | None  # None: timeout or connection error
     retry_after: str | None
     impatient: bool  # sent with IMPATIENT_TIMEOUT
+    code: str | None = None  # the error code of a non-2xx answer
+    thread: int = 0  # which client thread sent it
+
+    @property
+    def seconds(self) -> float:
+        return self.finished - self.started
 
 
 @dataclass
@@ -137,11 +146,13 @@ class LoadDriver:
         self.headers = {"Authorization": f"Bearer {api_key}", "Content-Type": "application/json"}
         self.workload = workload
         self.timeout = timeout
+        self.threads = threads
         self.result = LoadResult()
         self._next = 0
         self._done = 0
         self._lock = threading.Lock()
-        self._threads = [threading.Thread(target=self._run, name=f"load-{i}", daemon=True) for i in range(threads)]
+        self._threads = [threading.Thread(target=self._run, args=(i,), name=f"load-{i}", daemon=True)
+                         for i in range(threads)]
 
     def start(self) -> "LoadDriver":
         for thread in self._threads:
@@ -173,27 +184,31 @@ class LoadDriver:
             self._next += 1
             return self._next - 1
 
-    def _run(self) -> None:
+    def _run(self, thread: int) -> None:
         session = requests.Session()
         while (index := self._take()) is not None:
-            self._send(session, index)
+            self._send(session, index, thread)
             with self._lock:
                 self._done += 1
 
-    def _send(self, session: requests.Session, index: int) -> None:
+    def _send(self, session: requests.Session, index: int, thread: int) -> None:
         event_ids = self.workload.requests[index]
         body = self.workload.body(index)
         give_up = time.monotonic() + GIVE_UP_SECONDS
         timeout = IMPATIENT_TIMEOUT if random.Random(index).random() < IMPATIENT_SHARE else self.timeout
         while True:
             started = time.monotonic()
+            code = None
             try:
                 response = session.post(self.url, data=body, headers=self.headers, timeout=timeout)
                 status, retry_after = response.status_code, response.headers.get("Retry-After")
+                if status >= 400:
+                    code = response.json()["error"]["code"]
             except requests.RequestException:
                 session.close()  # a broken keep-alive connection is not reused
                 status, retry_after, response = None, None, None
-            answer = Answer(started, time.monotonic(), status, retry_after, impatient=timeout != self.timeout)
+            answer = Answer(started, time.monotonic(), status, retry_after, impatient=timeout != self.timeout,
+                            code=code, thread=thread)
             timeout = self.timeout
             with self._lock:
                 self.result.answers.append(answer)
@@ -209,6 +224,9 @@ class LoadDriver:
                 with self._lock:
                     self.result.errors.append(f"HTTP {status}: {response.text[:300]}")
                 return
+            if code in BROKER_CODES and response.json()["error"]["details"].get("event_ids") != event_ids:
+                with self._lock:
+                    self.result.errors.append(f"503 for {event_ids[:3]}... without these event_ids: {response.text[:300]}")
             if time.monotonic() > give_up:
                 with self._lock:
                     self.result.unresolved.update(event_ids)
@@ -217,3 +235,91 @@ class LoadDriver:
             if retry_after is not None:
                 pause = min(float(retry_after), RETRY_PAUSE_SECONDS)
             time.sleep(pause * random.uniform(0.5, 1.5))
+
+
+class Prober:
+    """A client that starts while a fault lasts and takes the 503s at their word: it POSTs fresh
+    heartbeats (new streams, `per_request` to a request) one request at a time, never resends an
+    answer of "nothing was accepted" (those events are `refused`: if one is in the event log, it
+    was applied after a 503 that said it would not be), and after the fault resends everything
+    else ("not known to be stored", no answer) until it gets a 202, as the contract asks."""
+
+    def __init__(self, url: str, api_key: str, *, seed: int, thread: int, per_request: int = 5,
+                 interval: float = 0.2):
+        self.url = url.rstrip("/") + "/"
+        self.headers = {"Authorization": f"Bearer {api_key}", "Content-Type": "application/json"}
+        self.thread = thread  # its answers' `thread`, after the load's own
+        self.per_request = per_request
+        self.interval = interval
+        self._rng = random.Random(seed)
+        self._start_us = int((datetime.now(UTC) - timedelta(days=1) - EPOCH).total_seconds()) * MICROSECONDS
+        self.heartbeats: dict[str, Heartbeat] = {}
+        self.accepted: set[str] = set()
+        self.refused: set[str] = set()
+        self.answers: list[Answer] = []
+        self.errors: list[str] = []
+        self._unsettled: list[list[Heartbeat]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="prober", daemon=True)
+
+    def start(self) -> "Prober":
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+
+    def settle(self, timeout: float = 120) -> None:
+        """Resend every request without a definitive answer until it gets a 202."""
+        deadline = time.monotonic() + timeout
+        session = requests.Session()
+        for beats in self._unsettled:
+            while self._post(session, beats)[0] != 202:
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"probe events without a 202 after {timeout} s")
+                time.sleep(RETRY_PAUSE_SECONDS)
+        self._unsettled = []
+
+    def _run(self) -> None:
+        session = requests.Session()
+        stream = 0
+        while not self._stop.is_set():
+            stream += 1
+            clock = self._start_us + self._rng.randrange(0, 3600) * MICROSECONDS
+            beats = []
+            for step in range(self.per_request):
+                event_id = str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
+                beats.append(Heartbeat(event_id, f"probe{stream % 40}", f"probe{stream % 5}", f"s{stream}",
+                                       10 * step, clock + 10 * step * MICROSECONDS))
+            self.heartbeats.update((hb.event_id, hb) for hb in beats)
+            status, code = self._post(session, beats)
+            if code == NOTHING_ACCEPTED:
+                self.refused.update(hb.event_id for hb in beats)
+            elif status != 202:
+                self._unsettled.append(beats)
+            self._stop.wait(self.interval)
+
+    def _post(self, session: requests.Session, beats: list[Heartbeat]) -> tuple[int | None, str | None]:
+        event_ids = [hb.event_id for hb in beats]
+        started = time.monotonic()
+        code = retry_after = None
+        try:
+            response = session.post(self.url, data=json.dumps([hb.as_json() for hb in beats]), headers=self.headers,
+                                    timeout=10)
+            status, retry_after = response.status_code, response.headers.get("Retry-After")
+            if status >= 400:
+                error = response.json()["error"]
+                code = error["code"]
+                if error["details"].get("event_ids") != event_ids:
+                    self.errors.append(f"503 without the request's event_ids: {response.text[:300]}")
+        except requests.RequestException:
+            session.close()
+            status = None
+        self.answers.append(Answer(started, time.monotonic(), status, retry_after, impatient=False, code=code,
+                                   thread=self.thread))
+        if status == 202:
+            self.accepted.update(event_ids)
+        elif status not in (503, None):
+            self.errors.append(f"HTTP {status}: {response.text[:300]}")
+        return status, code

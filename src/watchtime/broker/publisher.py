@@ -15,13 +15,14 @@ import logging
 import random
 import threading
 import time
-from concurrent.futures import Future, InvalidStateError
+from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 
 import pika
 from pika.adapters.select_connection import SelectConnection
 
 from watchtime.broker.circuit import Circuit, Snapshot
+from watchtime.broker.confirms import Confirms, settle
 from watchtime.broker.connection import config, connection_parameters
 from watchtime.broker.topology import declare_topology
 from watchtime.broker.types import BrokerUnavailable, PublishUnconfirmed
@@ -60,12 +61,9 @@ class Publisher:
         # to the I/O thread while the circuit is closed, or refused; never left in a dead loop.
         self._lock = threading.Lock()
         self._queued: set[Future] = set()  # given to the I/O thread, not yet to the connection
-        # I/O thread only: handed to the connection, waiting for the confirm, by delivery tag.
-        self._pending: dict[int, Future] = {}
-        self._returned: set[int] = set()
+        self._confirms = Confirms()  # handed to the connection, waiting for the confirm (I/O thread)
         self._connection: SelectConnection | None = None
         self._channel = None
-        self._next_tag = 0
         self._thread = threading.Thread(target=self._run, name="rabbitmq-publisher", daemon=True)
         self._thread.start()
 
@@ -76,12 +74,9 @@ class Publisher:
         return self._circuit.snapshot()
 
     def publish(self, body: bytes, *, content_type: str, timeout: float | None = None) -> None:
-        """Publish one persistent message and wait for the broker's confirm.
-
-        While the circuit is not closed the answer is at once (nothing is handed over): holding a
-        worker thread per request through an outage would turn clean 503s into queued requests
-        and gateway timeouts.
-        """
+        """Publish one persistent message and wait for the broker's confirm. While the circuit is not
+        closed, refuse at once: a worker thread held per request through an outage would turn clean
+        503s into queued requests and gateway timeouts."""
         timeout = timeout or config()["publish_timeout"]
         self._wait_first_connection()
         future: Future = Future()
@@ -162,13 +157,13 @@ class Publisher:
 
     def _give_up(self, reason: str) -> None:
         """Open the circuit, then answer what was queued (nothing handed over) and what was pending."""
-        if self._circuit.lost(reason):
+        if self._circuit.lost(reason) and not self._stop.is_set():
             logger.warning("publisher circuit open", extra={"reason": reason})
         with self._lock:  # after the circuit opened: nothing new can be queued behind this
             queued, self._queued = self._queued, set()
         for future in queued:
-            _settle(future, BrokerUnavailable(reason))
-        self._fail_pending(reason)
+            settle(future, BrokerUnavailable(reason))
+        self._confirms.fail_all(reason)
 
     def _on_connection_open(self, connection) -> None:
         connection.add_on_connection_blocked_callback(self._on_blocked)
@@ -190,7 +185,7 @@ class Publisher:
 
     def _on_channel_open(self, channel) -> None:
         self._channel = channel
-        self._next_tag = 0
+        self._confirms.new_channel()
         channel.add_on_close_callback(self._on_channel_closed)
         channel.add_on_return_callback(self._on_return)
         channel.confirm_delivery(self._on_confirm, callback=lambda _frame: declare_topology(channel, self._on_ready))
@@ -215,7 +210,7 @@ class Publisher:
             logger.warning("publisher blocked by the broker", extra={"reason": frame.method.reason})
         # The broker reads nothing more from this connection until it unblocks it: what was
         # handed over and not yet confirmed may be stored then, or never. Say so now.
-        self._fail_pending("the broker blocked the connection before confirming")
+        self._confirms.fail_all("the broker blocked the connection before confirming")
 
     def _on_unblocked(self, _connection, _frame) -> None:
         was = self._circuit.snapshot()
@@ -229,11 +224,9 @@ class Publisher:
         if refusal is None and (self._channel is None or not self._channel.is_open):
             refusal = "channel is not open"
         if refusal is not None:
-            _settle(future, BrokerUnavailable(refusal))
+            settle(future, BrokerUnavailable(refusal))
             return
-        self._next_tag += 1
-        tag = self._next_tag
-        self._pending[tag] = future
+        tag = self._confirms.add(future)
         try:
             self._channel.basic_publish(
                 exchange="",
@@ -245,20 +238,20 @@ class Publisher:
                 mandatory=True,  # an unroutable message comes back instead of vanishing
             )
         except pika.exceptions.AMQPError as exc:  # pika checks the state before writing a frame
-            self._pending.pop(tag, None)
-            _settle(future, BrokerUnavailable(f"connection is closing: {exc!r}"))
+            self._confirms.withdraw(tag)
+            settle(future, BrokerUnavailable(f"connection is closing: {exc!r}"))
 
     def _on_confirm_timeout(self, future: Future, timeout: float) -> None:
         """A request stopped waiting for its confirm. Still unconfirmed on a connection that is not
         blocked: the connection is stalled (a blackhole, a frozen broker). Open the circuit and
         abandon the connection; reconnecting probes for a working one."""
-        if future not in self._pending.values():
+        if not self._confirms.waiting(future):
             return  # confirmed (or answered) just after the request stopped waiting
         reason = f"no publisher confirm within {timeout} s"
         if not self._circuit.stalled(reason):
             return
         logger.warning("publisher circuit open", extra={"reason": reason})
-        self._fail_pending(reason)
+        self._confirms.fail_all(reason)
         connection = self._connection
         if connection is not None and connection.is_open:
             # Not a graceful close: its Connection.Close would wait on the same stalled path. This
@@ -266,47 +259,18 @@ class Publisher:
             connection._terminate_stream(ConnectionStalled(reason))  # noqa: SLF001
 
     def _on_return(self, _channel, _method, properties, _body) -> None:
-        # basic.return precedes the confirm of the same message
-        self._returned.add(int(properties.correlation_id))
+        self._confirms.returned(int(properties.correlation_id))
 
     def _on_confirm(self, frame) -> None:
         method = frame.method
-        acked = isinstance(method, pika.spec.Basic.Ack)
-        tags = [t for t in self._pending if t <= method.delivery_tag] if method.multiple else [method.delivery_tag]
-        for tag in tags:
-            future = self._pending.pop(tag, None)
-            returned = tag in self._returned
-            self._returned.discard(tag)
-            if future is None:
-                continue
-            if returned:
-                _settle(future, BrokerUnavailable("the broker returned the message (unroutable)"))
-            elif acked:
-                _settle(future, None)
-            else:
-                _settle(future, PublishUnconfirmed("the broker nacked the message"))
-
-    def _fail_pending(self, reason: str) -> None:
-        pending, self._pending = self._pending, {}
-        self._returned.clear()
-        for future in pending.values():
-            _settle(future, PublishUnconfirmed(reason))
+        self._confirms.confirm(method.delivery_tag, multiple=method.multiple,
+                               acked=isinstance(method, pika.spec.Basic.Ack))
 
     def _close_connection(self) -> None:
-        if self._connection is not None and self._connection.is_open:
+        if self._connection.is_open:
             self._connection.close()
-        elif self._connection is not None:
-            self._connection.ioloop.stop()
-
-
-def _settle(future: Future, error: Exception | None) -> None:
-    try:
-        if error is None:
-            future.set_result(None)
         else:
-            future.set_exception(error)
-    except InvalidStateError:
-        pass  # answered already
+            self._connection.ioloop.stop()
 
 
 _publisher: Publisher | None = None
