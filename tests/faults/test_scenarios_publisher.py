@@ -6,6 +6,7 @@ accepted": one of those applied anyway fails the check (applied after 503)."""
 
 import statistics
 import time
+from collections import Counter
 
 import pytest
 import requests
@@ -92,8 +93,12 @@ def test_resource_alarm_refuses_at_once_and_applies_nothing_it_refused(scenario)
     during = [a for a in alarm if a.started >= blocked and a.finished <= cleared]
     refusals = sorted(a.seconds for a in during if a.code == "broker_unavailable")
     unconfirmed = [a for a in alarm if a.code == "broker_unconfirmed"]
-    assert during and {a.status for a in during} == {503}, "only 503 while the broker blocks publishing"
-    assert all(a.retry_after and int(a.retry_after) > 0 for a in during)
+    # The node tells each connection of its alarm on its own, so another API worker may still have
+    # had a publish confirmed just after the first refusal: at most what it had in flight.
+    passed = [a for a in during if a.status == 202]
+    assert during and {a.status for a in during} <= {202, 503}, {a.status for a in during}
+    assert len(passed) <= API_WORKERS * (load.threads + 1), [(a.started - blocked, a.seconds) for a in passed]
+    assert all(a.retry_after and int(a.retry_after) > 0 for a in during if a.status == 503)
     # Refused at once: nothing waited for a confirm. Only what was handed over before a
     # connection's block arrived is "not known to be stored": at most one request per client
     # and API worker, never a steady stream.
@@ -107,7 +112,8 @@ def test_resource_alarm_refuses_at_once_and_applies_nothing_it_refused(scenario)
     assert set(reads) == {200}, reads
     refused_events = len(prober.refused)
     assert refused_events > 0 and row.applied_after_503 == 0
-    row.figures = (f"blocked {cleared - blocked:.0f} s: {len(during)} answers, all 503 (refusals p50 "
+    row.figures = (f"blocked {cleared - blocked:.0f} s: {len(during)} answers, {len(during) - len(passed)} of "
+                   f"them 503 (refusals p50 "
                    f"{statistics.median(refusals) * 1000:.0f} ms, max {refusals[-1] * 1000:.0f} ms), "
                    f"{len(unconfirmed)} 'not known to be stored'; {refused_events} probe events given up after "
                    f"'nothing was accepted', 0 of them applied; reads 200, /readyz 200, dependency_up 0")
@@ -145,13 +151,13 @@ def test_blackhole_fails_fast_after_the_first_request_and_recovers(scenario):
     # is in flight until then waits for it, at most one request per client thread and API worker.
     # Once every publisher has noticed, every request is answered at once.
     held = [a for a in outage if a.seconds > HELD_SECONDS]
-    firsts = {min((a for a in outage if a.thread == thread), key=lambda a: a.started).started
-              for thread in {a.thread for a in outage}}
+    held_per_client = max(Counter(a.thread for a in held).values(), default=0)
     noticed = hole + IDLE_DETECTION_SECONDS
     later = [a for a in outage if a.started > noticed]
     assert later, "requests were sent during the blackhole"
     assert max(a.seconds for a in later) < HELD_SECONDS, sorted(a.seconds for a in later)[-5:]
     assert len(held) <= API_WORKERS * (load.threads + 1), [(a.started - hole, a.seconds) for a in held]
+    assert held_per_client <= API_WORKERS, [(a.thread, a.started - hole, a.seconds) for a in held]
     assert all(a.seconds < PUBLISH_TIMEOUT_SECONDS + 1 for a in held), [a.seconds for a in held]
     detected = first(outage, lambda a: a.status == 503 and a.started > hole)
     not_ready = [t for t, status in readiness if status == 503]
@@ -164,7 +170,7 @@ def test_blackhole_fails_fast_after_the_first_request_and_recovers(scenario):
     assert s.stack.api.pid == api_pid and s.stack.api.alive()
     assert prober.refused and row.applied_after_503 == 0
     row.figures = (f"blackhole {back - hole:.0f} s: {len(outage)} answers; {len(held)} requests held "
-                   f"({sum(a.started in firsts for a in held)} of them their client's first into the outage), "
+                   f"(at most {held_per_client} per client), "
                    f"{max((a.seconds for a in held), default=0):.1f} s at most; after {IDLE_DETECTION_SECONDS} s "
                    f"every answer at once (max {max(a.seconds for a in later) * 1000:.0f} ms); first 503 "
                    f"{detected.finished - hole:.1f} s and /readyz 503 {not_ready[0] - hole:.1f} s into it; "
