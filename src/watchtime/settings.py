@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "django_prometheus",
     "watchtime.events",
+    "watchtime.analytics",
     "watchtime.apikeys",
 ]
 
@@ -186,6 +187,13 @@ SPECTACULAR_SETTINGS = {
 # --- watchtime ---------------------------------------------------------------------------------
 WATCHTIME_MAX_CREDIT_SECONDS = env.get_int("WATCHTIME_MAX_CREDIT_SECONDS", 120, minimum=1)
 WATCHTIME_MAX_STEP_SECONDS = env.get_int("WATCHTIME_MAX_STEP_SECONDS", 15, minimum=1)
+# The analytics definitions (README "Analytics"). The view gap and the retention resolution shape
+# what is stored: changing them needs `watchtime recompute`. The thresholds apply when reading.
+WATCHTIME_VIEW_GAP_SECONDS = env.get_int("WATCHTIME_VIEW_GAP_SECONDS", 1800, minimum=1)
+WATCHTIME_RETENTION_RESOLUTION_SECONDS = env.get_int("WATCHTIME_RETENTION_RESOLUTION_SECONDS", 10, minimum=1, maximum=3600)
+WATCHTIME_VIEW_MIN_SECONDS = env.get_int("WATCHTIME_VIEW_MIN_SECONDS", 10, minimum=0)
+WATCHTIME_COMPLETION_RATIO = env.get_float("WATCHTIME_COMPLETION_RATIO", 0.9, minimum=0.0, maximum=1.0)
+WATCHTIME_COMPLETED_PERCENT = env.get_int("WATCHTIME_COMPLETED_PERCENT", 90, minimum=1, maximum=100)
 
 _rabbitmq = env.get_service_url(
     "RABBITMQ_URL", schemes={"amqp", "amqps"}, user_var="RABBITMQ_USERNAME", password_var="RABBITMQ_PASSWORD"
