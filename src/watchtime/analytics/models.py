@@ -69,6 +69,9 @@ class MovieDay(models.Model):
     views = models.IntegerField(default=0, help_text="Counted views that started this day (configured thresholds).")
     completions = models.IntegerField(default=0, help_text="Of those, the complete ones.")
 
+    class Meta:
+        indexes = [models.Index(fields=["day", "movie"], name="movieday_day_idx")]  # top movies over a range
+
 
 class MovieDayReach(models.Model):
     """Viewers of a movie on a day, by the day each last viewed it before (-1: never).
@@ -83,6 +86,9 @@ class MovieDayReach(models.Model):
     day = models.IntegerField()
     previous_day = models.IntegerField()
     users = models.IntegerField(default=0)
+
+    class Meta:
+        indexes = [models.Index(fields=["day", "movie", "previous_day"], name="moviedayreach_day_idx")]
 
 
 class Hour(models.Model):

@@ -24,6 +24,7 @@ from watchtime.analytics.models import (
     UserMovieDay,
     UserMovieHour,
 )
+from watchtime.analytics.models import View as ViewRow
 from watchtime.events import bulk_sql
 from watchtime.events.models import CustomUser, Movie
 from watchtime.rule.attribution import HOURS_PER_DAY, day_of
@@ -185,3 +186,17 @@ def _reach_deltas(day_credited: dict[tuple, int]) -> dict[tuple, int]:
                 deltas[(m, day, previous)] += sign
                 previous = day
     return {k: v for k, v in deltas.items() if v}
+
+
+def restate_completions(*, movie_id: int, duration: int | None, definition: ViewDefinition) -> None:
+    """Recount a movie's completions per day after its duration changed (the caller holds the
+    movie's lock, which every batch touching the movie's rollups also takes)."""
+    complete: dict[int, int] = defaultdict(int)
+    views = ViewRow.objects.filter(movie_id=movie_id, watch_time__gte=definition.min_view_seconds)
+    for started_us, furthest in views.values_list("started_us", "furthest_position"):
+        view = View(None, started_us, started_us, definition.min_view_seconds, furthest)
+        if is_complete(view, duration, definition):
+            complete[day_of(started_us)] += 1
+    days = set(MovieDay.objects.filter(movie_id=movie_id).values_list("day", flat=True))
+    for day in sorted(days | set(complete)):
+        MovieDay.objects.filter(movie_id=movie_id, day=day).update(completions=complete.get(day, 0))

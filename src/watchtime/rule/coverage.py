@@ -103,3 +103,21 @@ def bin_count(duration: int | None, furthest_bin_end: int, resolution: int) -> i
     if duration:
         return -(-duration // resolution)
     return furthest_bin_end
+
+
+def difference(old: list[Run], new: list[Run]) -> tuple[list[BinRange], list[BinRange]]:
+    """(gained, lost): bins covered by `new` and not `old`, and the reverse."""
+    def covered(runs):
+        return [(lo, hi) for lo, hi, _ in runs]
+
+    points = sorted({*(x for r in covered(old) + covered(new) for x in r)})
+    gained: list[BinRange] = []
+    lost: list[BinRange] = []
+    for lo, hi in zip(points, points[1:]):
+        before = any(a <= lo < b for a, b in covered(old))
+        after = any(a <= lo < b for a, b in covered(new))
+        if after and not before:
+            _extend_range(gained, (lo, hi))
+        elif before and not after:
+            _extend_range(lost, (lo, hi))
+    return gained, lost
