@@ -2,7 +2,12 @@
 analytics answer of the API exactly what a straightforward recompute from the event set gives,
 and `verify` finds nothing. (The same with concurrent consumer processes: test_pipeline.py.)"""
 
+import json
+import os
 import random
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -16,9 +21,11 @@ from watchtime.events.ledger import totals_drift
 from watchtime.events.models import Movie
 
 pytestmark = pytest.mark.django_db
+REPO = Path(__file__).resolve().parents[2]
 
 
-def apply_and_compare(client, rng: random.Random, events) -> None:
+def answers_for(client, rng: random.Random, events) -> tuple[dict, dict]:
+    """Apply `events` as delivered by `rng`; (the API's answers, the reference's)."""
     for slug, duration in scenarios.DURATIONS.items():
         Movie.objects.get_or_create(slug=slug, defaults={"title": slug, "duration": duration})
     for batch in scenarios.delivered(rng, events):
@@ -36,10 +43,16 @@ def apply_and_compare(client, rng: random.Random, events) -> None:
     got = answers.api_answers(client, **shape)
     want = answers.reference_answers(ref, durations=scenarios.DURATIONS, resolution=definitions.retention_resolution_seconds,
                                      completed_percent=definitions.progress.completed_percent, **shape)
+    return got, want
+
+
+def apply_and_compare(client, rng: random.Random, events) -> None:
+    got, want = answers_for(client, rng, events)
     mismatched = {k: (got[k], want[k]) for k in want if got.get(k) != want[k]}
     assert mismatched == {}
+    limits = limits_from_settings()
     assert totals_drift(limits=limits) == []
-    assert analytics_drift(limits=limits, definitions=definitions) == []
+    assert analytics_drift(limits=limits, definitions=definitions_from_settings()) == []
 
 
 @pytest.mark.parametrize("seed", range(12))
@@ -58,3 +71,16 @@ def test_a_short_view_gap_and_coarse_bins_are_exact_too(client_all):
     with override_settings(**settings_override):
         apply_and_compare(client_all, rng, scenarios.viewing(rng, users=3, streams=10))
     assert settings.WATCHTIME_VIEW_GAP_SECONDS == 1800
+
+
+@pytest.mark.parametrize("seed", [3])
+def test_the_embedded_default_sqlite_answers_the_same(tmp_path, seed):
+    """The same apply code and reads on SQLite, in a process of its own (embedded mode, auth off)."""
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path}/embedded.sqlite3", "DJANGO_DEBUG": "true",
+           "WATCHTIME_AUTH": "false", "WATCHTIME_LOG_LEVEL": "WARNING", "DJANGO_SETTINGS_MODULE": "watchtime.settings"}
+    result = subprocess.run([sys.executable, "-m", "tests.analytics.embedded", str(seed)], env=env, cwd=REPO,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    outcome = json.loads(result.stdout.strip().splitlines()[-1])
+    assert outcome["mismatched"] == [] and outcome["compared"] > 50
+    assert outcome["drift"] == []

@@ -13,6 +13,7 @@ from watchtime.events.definitions import definitions_from_settings, limits_from_
 logger = logging.getLogger(__name__)
 
 IDLE_SECONDS = 30.0
+PENDING_COUNTED = 1000  # the gauge counts waiting user-movies up to this many
 
 
 def start(stopping: threading.Event) -> threading.Thread:
@@ -23,8 +24,9 @@ def start(stopping: threading.Event) -> threading.Thread:
         limits, definitions = limits_from_settings(), definitions_from_settings()
         while not stopping.is_set():
             try:
+                metrics.BACKFILL_PENDING.set(len(pending_pairs(PENDING_COUNTED)))
                 done = backfill(limits=limits, definitions=definitions, stop=stopping.is_set)
-                waiting = len(pending_pairs(1000))
+                waiting = len(pending_pairs(PENDING_COUNTED))
                 metrics.BACKFILL_PENDING.set(waiting)
                 if done:
                     logger.info("analytics backfilled", extra={"user_movies": done, "waiting": waiting})

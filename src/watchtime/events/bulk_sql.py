@@ -94,8 +94,9 @@ def update_from_values(model, columns: tuple[str, ...], rows: list[tuple], *, in
     SQLite >= 3.33; VALUES columns are named column1, column2, ... on both."""
     name = table(model)
     row = "(" + placeholders(len(columns) + 1) + ")"
+    values = [_typed(model, c, f"v.column{i + 2}") for i, c in enumerate(columns)]
     assignments = ", ".join(
-        f"{c} = {name}.{c} + v.column{i + 2}" if increment else f"{c} = v.column{i + 2}" for i, c in enumerate(columns)
+        f"{c} = {name}.{c} + {value}" if increment else f"{c} = {value}" for c, value in zip(columns, values, strict=True)
     )
     with connection.cursor() as cursor:
         for chunk in chunks(sorted(rows)):
@@ -104,6 +105,15 @@ def update_from_values(model, columns: tuple[str, ...], rows: list[tuple], *, in
                 f"WHERE {name}.id = v.column1",
                 [value for r in chunk for value in r],
             )
+
+
+def _typed(model, column: str, expression: str) -> str:
+    """`expression` cast to the column's type on PostgreSQL, which otherwise types a VALUES column
+    whose every row is NULL as text (and then refuses it for a bigint column)."""
+    if connection.vendor != "postgresql":
+        return expression
+    field = next(f for f in model._meta.concrete_fields if f.column == column)
+    return f"CAST({expression} AS {field.db_type(connection)})"
 
 
 def increment_locked(model, column: str, deltas: dict[int, int]) -> None:
