@@ -7,8 +7,10 @@ many wiring, schema and policy tests stay fast.
 from __future__ import annotations
 
 import functools
+import importlib.util
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import helm_python
@@ -69,6 +71,15 @@ class Rendered:
 @functools.lru_cache(maxsize=1)
 def chart() -> helm_python.Chart:
     return helm_python.Chart.load(CHART_DIR)
+
+
+def load_chart_docs() -> ModuleType:
+    """The chart's own generator of values.schema.json and the README values table (hack/chart_docs.py)."""
+    spec = importlib.util.spec_from_file_location("chart_docs", CHART_DIR / "hack" / "chart_docs.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def load_value_set(name: str) -> dict[str, Any]:

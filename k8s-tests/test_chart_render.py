@@ -468,3 +468,50 @@ def test_gitops_renders_are_reproducible() -> None:
     """Argo CD / Flux compare renders: with existing Secrets and no hooks nothing may be random."""
     values = load_value_set("gitops")
     assert render(values).objects == render(values).objects
+
+
+def test_api_and_consumer_share_one_autoscaling_shape() -> None:
+    """`autoscaling.mode: hpa` means the same HorizontalPodAutoscaler for either component."""
+    scaled = {"mode": "hpa", "minReplicas": 2, "maxReplicas": 6, "targetCPUUtilizationPercentage": 55}
+    release = render({"api": {"autoscaling": scaled}, "consumer": {"autoscaling": scaled}})
+    specs = {}
+    for component in ("api", "consumer"):
+        hpa = release.get("HorizontalPodAutoscaler", f"{FULLNAME}-{component}")
+        assert hpa["spec"]["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": f"{FULLNAME}-{component}"}
+        assert "replicas" not in release.get("Deployment", f"{FULLNAME}-{component}")["spec"]
+        specs[component] = {key: value for key, value in hpa["spec"].items() if key != "scaleTargetRef"}
+        assert release.get("PodDisruptionBudget", f"{FULLNAME}-{component}")["spec"]["maxUnavailable"] == 1
+    assert specs["api"] == specs["consumer"] == {
+        "minReplicas": 2,
+        "maxReplicas": 6,
+        "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 55}}}],
+    }
+    with pytest.raises(helm_python.HelmValuesError, match="/api/autoscaling/mode"):
+        render({"api": {"autoscaling": {"mode": "keda"}}})  # KEDA scales the consumer on its queue only
+    with pytest.raises(helm_python.HelmError, match="consumer.autoscaling.minReplicas must be at least 1 with mode hpa"):
+        render({"consumer": {"autoscaling": {"mode": "hpa", "minReplicas": 0}}})
+
+
+def test_deprecated_api_autoscaling_enabled_still_means_hpa_for_one_release() -> None:
+    old = render({"api": {"autoscaling": {"enabled": True, "minReplicas": 3}}})
+    new = render({"api": {"autoscaling": {"mode": "hpa", "minReplicas": 3}}})
+    for kind in ("HorizontalPodAutoscaler", "PodDisruptionBudget"):
+        assert old.get(kind, f"{FULLNAME}-api") == new.get(kind, f"{FULLNAME}-api")
+    assert old.get("Deployment", f"{FULLNAME}-api")["spec"] == new.get("Deployment", f"{FULLNAME}-api")["spec"] | {
+        "template": old.get("Deployment", f"{FULLNAME}-api")["spec"]["template"]
+    }
+    assert "replicas" not in old.get("Deployment", f"{FULLNAME}-api")["spec"]
+    assert "DEPRECATED: api.autoscaling.enabled=true" in old.notes
+    assert "api.autoscaling.mode=hpa" in old.notes
+    assert "DEPRECATED" not in new.notes
+    assert "DEPRECATED" not in render_value_set("defaults").notes
+
+
+def test_migrations_job_reads_the_user_extras_like_every_pod() -> None:
+    """Same envFrom helper as the api and consumer, minus the chart ConfigMap (inlined for pre-install)."""
+    release = render_value_set("all-features")
+    api = main_container(release, "api")["envFrom"]
+    migrate = main_container(release, "migrate")["envFrom"]
+    assert migrate == [source for source in api if source != {"configMapRef": {"name": FULLNAME}}]
+    assert len(migrate) == 2
+    assert "envFrom" not in main_container(render_value_set("external"), "migrate")
