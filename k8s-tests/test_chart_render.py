@@ -75,10 +75,11 @@ def test_wait_for_migrations_init_container_loops_on_migrate_check(rendered: Ren
 
 
 def test_migrations_hook_or_plain_job() -> None:
-    hooked = render_value_set("defaults").workload("migrate")
-    annotations = hooked["metadata"]["annotations"]
-    # The in-cluster database exists only after the install created it.
-    assert annotations["helm.sh/hook"] == "post-install,pre-upgrade"
+    # The in-cluster database exists only after the install created it, and a post-install hook would
+    # deadlock `helm install --wait` (the pods wait for the migrations): a Job of the release instead.
+    in_cluster = render_value_set("defaults").workload("migrate")
+    assert "helm.sh/hook" not in in_cluster["metadata"].get("annotations", {})
+    assert in_cluster["metadata"]["name"].startswith(f"{FULLNAME}-migrate-")
     external = render_value_set("external").workload("migrate")["metadata"]["annotations"]
     assert external["helm.sh/hook"] == "pre-install,pre-upgrade"
     plain = render_value_set("gitops").workload("migrate")
@@ -110,14 +111,18 @@ def test_hook_job_needs_nothing_the_release_creates_later() -> None:
     assert int(hook_secret["metadata"]["annotations"]["helm.sh/hook-weight"]) < int(
         generated.workload("migrate")["metadata"]["annotations"]["helm.sh/hook-weight"]
     )
-    # A generated bootstrap key lives in the release Secret: the install runs migrations post-install.
+    # A generated bootstrap key: the hook Secret carries the very value the release Secret gets, so
+    # the migrations still run pre-install.
     bootstrap = render({**load_value_set("external"), "bootstrapApiKey": {"enabled": True, "existingSecret": ""}})
-    assert bootstrap.workload("migrate")["metadata"]["annotations"]["helm.sh/hook"] == "post-install,pre-upgrade"
+    assert bootstrap.workload("migrate")["metadata"]["annotations"]["helm.sh/hook"] == "pre-install,pre-upgrade"
     assert secret_ref(main_container(bootstrap, "migrate"), "WATCHTIME_BOOTSTRAP_API_KEY") == (
-        FULLNAME,
+        f"{FULLNAME}-migrate",
         "bootstrap-api-key",
     )
-    assert f"{FULLNAME}-migrate" not in bootstrap.kinds("Secret")
+    hook_copy = bootstrap.get("Secret", f"{FULLNAME}-migrate")["data"]
+    assert hook_copy["bootstrap-api-key"] == bootstrap.get("Secret", FULLNAME)["data"]["bootstrap-api-key"]
+    # With every secret provided there is nothing to copy.
+    assert f"{FULLNAME}-migrate" not in render_value_set("external").kinds("Secret")
 
 
 def test_defaults_wire_the_subcharts_secrets() -> None:

@@ -18,8 +18,9 @@ would be one more host in "watchtime.database" and one more URL below.
 {{- end -}}
 {{- end -}}
 
+{{/* Name of the RabbitmqCluster the chart renders (validate.yaml holds it to the operator's limit). */}}
 {{- define "watchtime.rabbitmqClusterName" -}}
-{{- include "watchtime.componentName" (dict "ctx" . "component" "rabbitmq") -}}
+{{- .Values.rabbitmqCluster.name | default (include "watchtime.componentName" (dict "ctx" . "component" "rabbitmq")) -}}
 {{- end -}}
 
 {{/*

@@ -44,26 +44,20 @@ WATCHTIME_BOOTSTRAP_API_KEY_SCOPES: {{ join "," $v.bootstrapApiKey.scopes | quot
     secretKeyRef:
       name: {{ .ref.name | quote }}
       key: {{ .ref.key | quote }}
-      {{- if .optional }}
-      optional: true
-      {{- end }}
 {{- end -}}
 
 {{/*
-Secret-backed env of a role: (dict "ctx" $ "withBroker" bool "withBootstrapKey" bool "secretKeyRef" dict-or-nil
-"optionalBootstrapKey" bool).
-secretKeyRef overrides where DJANGO_SECRET_KEY comes from (the migrations hook Secret).
+Secret-backed env of a role: (dict "ctx" $ "withBroker" bool "withBootstrapKey" bool "generatedSecret" name).
+generatedSecret is the Secret holding the generated values (default: the chart's; the migrations
+hook reads its own copy of them).
 */}}
 {{- define "watchtime.secretEnvVars" -}}
 {{- $ctx := .ctx -}}
 {{- $v := $ctx.Values -}}
-{{- $secretKeyRef := .secretKeyRef -}}
-{{- if not $secretKeyRef -}}
-{{- if $v.secretKey.existingSecret -}}
-{{- $secretKeyRef = dict "name" $v.secretKey.existingSecret "key" $v.secretKey.existingSecretKey -}}
-{{- else -}}
-{{- $secretKeyRef = dict "name" (include "watchtime.secretName" $ctx) "key" "django-secret-key" -}}
-{{- end -}}
+{{- $generated := default (include "watchtime.secretName" $ctx) .generatedSecret -}}
+{{- $secretKeyRef := include "watchtime.secretKeyRef" $ctx | fromJson -}}
+{{- if not $v.secretKey.existingSecret -}}
+{{- $_ := set $secretKeyRef "name" $generated -}}
 {{- end -}}
 {{ include "watchtime.secretEnv" (dict "name" "DJANGO_SECRET_KEY" "ref" $secretKeyRef) }}
 {{- $db := include "watchtime.database" $ctx | fromJson }}
@@ -88,13 +82,11 @@ secretKeyRef overrides where DJANGO_SECRET_KEY comes from (the migrations hook S
 {{- if $v.bootstrapApiKey.existingSecret }}
 {{ include "watchtime.secretEnv" (dict "name" "WATCHTIME_BOOTSTRAP_API_KEY" "ref" (dict "name" $v.bootstrapApiKey.existingSecret "key" $v.bootstrapApiKey.existingSecretKey)) }}
 {{- else }}
-{{- /* optional: a pre-upgrade migrations hook runs before a newly enabled key reaches the Secret. */}}
-{{ include "watchtime.secretEnv" (dict "name" "WATCHTIME_BOOTSTRAP_API_KEY" "ref" (dict "name" (include "watchtime.secretName" $ctx) "key" "bootstrap-api-key") "optional" .optionalBootstrapKey) }}
+{{ include "watchtime.secretEnv" (dict "name" "WATCHTIME_BOOTSTRAP_API_KEY" "ref" (dict "name" $generated "key" "bootstrap-api-key")) }}
 {{- end }}
 {{- end }}
 {{- end -}}
 
-{{/* envFrom of the long-running roles: the chart ConfigMap plus the user's extras. */}}
 {{/*
 envFrom of a container: the chart ConfigMap (unless chartConfigMap is false: the migrations hook
 inlines it, since at pre-install it does not exist yet) plus the user's extras.
@@ -124,7 +116,7 @@ extraEnvVars and the component's own extras, in that order (later entries win in
 {{- with .own }}
 {{ . }}
 {{- end }}
-{{ include "watchtime.secretEnvVars" (dict "ctx" .ctx "withBroker" .withBroker "withBootstrapKey" .withBootstrapKey "secretKeyRef" .secretKeyRef "optionalBootstrapKey" .optionalBootstrapKey) }}
+{{ include "watchtime.secretEnvVars" (dict "ctx" .ctx "withBroker" .withBroker "withBootstrapKey" .withBootstrapKey "generatedSecret" .generatedSecret) }}
 {{- with .ctx.Values.extraEnvVars }}
 {{ toYaml . }}
 {{- end }}

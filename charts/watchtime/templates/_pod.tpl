@@ -1,10 +1,10 @@
 {{/* Pod building blocks shared by every pod the chart runs (api, consumer, migrations, helm test). */}}
 
-{{/* Pod-level spec shared by every pod: (dict "ctx" $ "component" "api" "values" .Values.api) */}}
+{{/* Pod-level spec shared by every pod: (dict "ctx" $ "component" "api" "values" .Values.api ["serviceAccountName" name]) */}}
 {{- define "watchtime.podSpecCommon" -}}
 {{- $v := .ctx.Values -}}
 {{- $c := default dict .values -}}
-serviceAccountName: {{ include "watchtime.serviceAccountName" .ctx }}
+serviceAccountName: {{ default (include "watchtime.serviceAccountName" .ctx) .serviceAccountName }}
 automountServiceAccountToken: {{ $v.serviceAccount.automountServiceAccountToken }}
 enableServiceLinks: false
 {{- with $v.image.pullSecrets }}
@@ -115,16 +115,43 @@ readinessProbe:
     {{- include "watchtime.volumeMounts" .ctx | nindent 4 }}
 {{- end -}}
 
-{{/* Rolls pods when configuration or generated secrets change. */}}
-{{- define "watchtime.checksumAnnotations" -}}
-checksum/config: {{ include (print .Template.BasePath "/configmap.yaml") . | sha256sum }}
-checksum/secret: {{ include (print .Template.BasePath "/secret.yaml") . | sha256sum }}
+{{/*
+Checksums of exactly what a pod reads from the chart's own ConfigMap and Secret (whole objects through
+envFrom or volumes, single keys through env), so that a change there rolls the pods that read it, and
+only those. (dict "ctx" $ "podSpec" text)
+*/}}
+{{- define "watchtime.checksums" -}}
+{{- $ctx := .ctx -}}
+{{- $spec := fromYaml .podSpec -}}
+{{- $config := include "watchtime.configData" (dict "ctx" $ctx "withBroker" true) | fromYaml -}}
+{{- $secret := include "watchtime.secretData" $ctx | fromYaml -}}
+{{- $configName := include "watchtime.fullname" $ctx -}}
+{{- $secretName := include "watchtime.secretName" $ctx -}}
+{{- $read := dict "config" (dict) "secret" (dict) -}}
+{{- range $container := concat (default list $spec.initContainers) $spec.containers -}}
+{{- range $container.envFrom -}}
+{{- if and .configMapRef (eq .configMapRef.name $configName) }}{{ $_ := set $read "config" (deepCopy $config) }}{{ end -}}
+{{- if and .secretRef (eq .secretRef.name $secretName) }}{{ $_ := set $read "secret" (deepCopy $secret) }}{{ end -}}
+{{- end -}}
+{{- range $container.env -}}
+{{- with .valueFrom -}}
+{{- if and .configMapKeyRef (eq .configMapKeyRef.name $configName) }}{{ $_ := set $read.config .configMapKeyRef.key (get $config .configMapKeyRef.key) }}{{ end -}}
+{{- if and .secretKeyRef (eq .secretKeyRef.name $secretName) }}{{ $_ := set $read.secret .secretKeyRef.key (get $secret .secretKeyRef.key) }}{{ end -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- range $spec.volumes -}}
+{{- if and .configMap (eq .configMap.name $configName) }}{{ $_ := set $read "config" (deepCopy $config) }}{{ end -}}
+{{- if and .secret (eq .secret.secretName $secretName) }}{{ $_ := set $read "secret" (deepCopy $secret) }}{{ end -}}
+{{- end -}}
+checksum/config: {{ toJson $read.config | sha256sum }}
+checksum/secret: {{ toJson $read.secret | sha256sum }}
 {{- end -}}
 
 {{/*
-metadata of a pod template: selector labels plus podLabels/commonLabels, and annotations (the
-checksums with checksums=true, plus podAnnotations); the component's own values win over the
-global ones. (dict "ctx" $ "component" "api" "values" .Values.api "checksums" bool)
+metadata of a pod template: selector labels plus podLabels/commonLabels, and annotations: the
+checksums of what the pod spec reads (when given), plus podAnnotations. The component's own values win
+over the global ones. (dict "ctx" $ "component" "api" "values" .Values.api ["podSpec" text])
 */}}
 {{- define "watchtime.podMetadata" -}}
 {{- $v := .ctx.Values -}}
@@ -135,13 +162,27 @@ labels:
   {{- toYaml . | nindent 2 }}
   {{- end }}
 {{- $annotations := merge (deepCopy (default dict $c.podAnnotations)) $v.podAnnotations }}
-{{- if or .checksums $annotations }}
+{{- if or .podSpec $annotations }}
 annotations:
-  {{- if .checksums }}
-  {{- include "watchtime.checksumAnnotations" .ctx | nindent 2 }}
+  {{- with .podSpec }}
+  {{- include "watchtime.checksums" (dict "ctx" $.ctx "podSpec" .) | nindent 2 }}
   {{- end }}
   {{- with $annotations }}
   {{- toYaml . | nindent 2 }}
   {{- end }}
 {{- end }}
+{{- end -}}
+
+{{/* Pod spec of a long-running component: (dict "ctx" $ "component" "api" "values" .Values.api "container" text) */}}
+{{- define "watchtime.deploymentPodSpec" -}}
+{{ include "watchtime.podSpecCommon" . }}
+terminationGracePeriodSeconds: {{ .values.terminationGracePeriodSeconds }}
+{{- if and .ctx.Values.migrations.enabled .ctx.Values.waitForMigrations.enabled }}
+initContainers:
+  {{- include "watchtime.waitForMigrations" (dict "ctx" .ctx) | nindent 2 }}
+{{- end }}
+containers:
+  {{- .container | nindent 2 }}
+volumes:
+  {{- include "watchtime.volumes" .ctx | nindent 2 }}
 {{- end -}}

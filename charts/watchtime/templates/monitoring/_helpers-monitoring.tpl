@@ -34,3 +34,47 @@ ones the CloudPirates chart and the RabbitMQ Cluster Operator give their objects
 {{- toJson $target -}}
 {{- end -}}
 
+
+{{/* The monitor kind in use (ServiceMonitor or PodMonitor) with its values: {kind, values}; "{}" with neither. */}}
+{{- define "watchtime.monitor" -}}
+{{- if .Values.metrics.podMonitor.enabled -}}
+{{- toJson (dict "kind" "PodMonitor" "values" .Values.metrics.podMonitor) -}}
+{{- else if .Values.metrics.serviceMonitor.enabled -}}
+{{- toJson (dict "kind" "ServiceMonitor" "values" .Values.metrics.serviceMonitor) -}}
+{{- else -}}
+{}
+{{- end -}}
+{{- end -}}
+
+{{- define "watchtime.promqlString" -}}
+{{- printf "\"%s\"" (. | replace "\\" "\\\\" | replace "\"" "\\\"") -}}
+{{- end -}}
+
+{{/*
+The selectors the rule file uses for "this service's series" (in a plain Prometheus' terms, see the
+file's header) mapped to this release's own, as JSON: its namespace and the jobs its monitors give the
+api and consumer series, its pods, and its broker's series (the broker monitor's job, or
+metrics.prometheusRule.brokerSelector) on its vhost and queue, matched exactly.
+*/}}
+{{- define "watchtime.alertSelectors" -}}
+{{- $ns := printf "namespace=%s" (include "watchtime.promqlString" .Release.Namespace) -}}
+{{- $api := include "watchtime.componentName" (dict "ctx" . "component" "api") -}}
+{{- $consumer := include "watchtime.componentName" (dict "ctx" . "component" "consumer") -}}
+{{- $apps := printf "(%s|%s)" (regexQuoteMeta $api) (regexQuoteMeta $consumer) -}}
+{{- $broker := .Values.metrics.prometheusRule.brokerSelector -}}
+{{- $target := include "watchtime.brokerMetricsTarget" . | fromJson -}}
+{{- if and $target (include "watchtime.monitor" . | fromJson) -}}
+{{- $broker = printf "namespace=%s, job=%s" (include "watchtime.promqlString" $target.namespace) (include "watchtime.promqlString" (include "watchtime.componentName" (dict "ctx" . "component" "broker"))) -}}
+{{- end -}}
+{{- $vhost := (include "watchtime.rabbitmq" . | fromJson).vhost -}}
+{{- $queue := .Values.config.queue -}}
+{{- $selectors := dict
+  "job=\"watchtime-api\"" (printf "%s, job=%s" $ns (include "watchtime.promqlString" $api))
+  "job=\"watchtime-consumer\"" (printf "%s, job=%s" $ns (include "watchtime.promqlString" $consumer))
+  "job=~\"watchtime-(api|consumer)\"" (printf "%s, job=~%s" $ns (include "watchtime.promqlString" $apps))
+  "pod=~\"watchtime-(api|consumer)-.+\"" (printf "%s, pod=~%s" $ns (include "watchtime.promqlString" (printf "%s-.+" $apps)))
+  "job=\"rabbitmq\", vhost=\"/\", queue=~\"watch-time.*\", queue!~\".*\\\\.dead-letter\"" (printf "%s, vhost=%s, queue=%s" $broker (include "watchtime.promqlString" $vhost) (include "watchtime.promqlString" $queue))
+  "job=\"rabbitmq\", vhost=\"/\", queue=~\"watch-time.*\\\\.dead-letter\"" (printf "%s, vhost=%s, queue=%s" $broker (include "watchtime.promqlString" $vhost) (include "watchtime.promqlString" (printf "%s.dead-letter" $queue)))
+-}}
+{{- toJson $selectors -}}
+{{- end -}}
