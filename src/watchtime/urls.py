@@ -1,3 +1,5 @@
+"""Top-level routes: the API, its OpenAPI schema and docs, the admin; errors in the one JSON shape."""
+
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
@@ -8,6 +10,7 @@ urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path(ADMIN_PREFIX.lstrip("/"), admin.site.urls),
+    path("", include("watchtime.analytics.urls")),
     path("", include("watchtime.events.urls")),
 ]
 

@@ -27,7 +27,7 @@ DJANGO_DEBUG: {{ $v.config.debug | toString | quote }}
 DJANGO_ALLOWED_HOSTS: {{ include "watchtime.allowedHosts" $ctx | quote }}
 DJANGO_CSRF_TRUSTED_ORIGINS: {{ join "," $v.config.csrfTrustedOrigins | quote }}
 DJANGO_SECURE_SSL_REDIRECT: {{ $v.config.secureSslRedirect | toString | quote }}
-WATCHTIME_AUTH: "on"
+WATCHTIME_AUTH: "true"
 WATCHTIME_LOG_LEVEL: {{ $v.config.logLevel | quote }}
 WATCHTIME_MAX_CREDIT_SECONDS: {{ $v.config.maxCreditSeconds | toString | quote }}
 WATCHTIME_MAX_STEP_SECONDS: {{ $v.config.maxStepSeconds | toString | quote }}
