@@ -87,7 +87,7 @@ def _apply(events: list[EventIn], limits: Limits, definitions: Definitions) -> A
     stream_keys = {(user_ids[e.user], movie_ids[e.slug], e.session) for e in distinct.values()}
     stream_ids = bulk_sql.lock_keyed(Stream, ("user_id", "movie_id", "session"), stream_keys)
     # Read after locking, in a new statement: see bulk_sql.lock_keyed.
-    streams = read_with_event(Stream, "head_id", ("user_id", "movie_id", "total", "last_view_id"), stream_ids.values())
+    streams = read_with_event(Stream, "head_id", "head_key_us", ("user_id", "movie_id", "total", "last_view_id"), stream_ids.values())
 
     # Under the stream locks no other batch can add events to these streams. The insert skips
     # events already in the log (redeliveries): what it returns is what is new.
@@ -116,12 +116,13 @@ def _apply(events: list[EventIn], limits: Limits, definitions: Definitions) -> A
     changes = rollups.Changes()
     rebuild: set[tuple[int, int]] = set()  # user-movies whose rollups must be rebuilt from the log
     last_views = _restate_views(work, definitions, changes, rebuild)
-    stream_rows = []  # (id, new total, new head id, last view id)
+    stream_rows = []  # (id, new total, new head id, its key time, last view id)
     for item in work.values():
         last = StoredEvent(*item.new[-1]).newest
         head = newest(item.head.newest if item.head else None, last)
-        stream_rows.append((item.stream_id, item.total + item.changes.credit_delta, head.pk, last_views[item.stream_id]))
-    bulk_sql.update_from_values(Stream, ("total", "head_id", "last_view_id"), stream_rows)
+        stream_rows.append((item.stream_id, item.total + item.changes.credit_delta, head.pk, head.key[0],
+                            last_views[item.stream_id]))
+    bulk_sql.update_from_values(Stream, ("total", "head_id", "head_key_us", "last_view_id"), stream_rows)
 
     wt_ids = _apply_watch_times(work, definitions, changes, rebuild)
     rollups.write(changes, view_definition=definitions.view)
@@ -177,7 +178,7 @@ def _apply_watch_times(work: dict[int, StreamWork], definitions: Definitions, ch
         by_pair[(item.user_id, item.movie_id)].append(item)
     # A user-movie seen for the first time has no events before this batch: its analytics are exact from here on.
     wt_ids = bulk_sql.lock_keyed(WatchTime, ("user_id", "movie_id"), set(by_pair), created={"analytics_ready": True})
-    watch_times = read_with_event(WatchTime, "last_event_id", ("total", "coverage"), wt_ids.values())
+    watch_times = read_with_event(WatchTime, "last_event_id", "last_watched_us", ("total", "coverage"), wt_ids.values())
     resolution = definitions.retention_resolution_seconds
     wt_rows = []  # (id, total, last_moment, last_event_id, last_watched_us, coverage)
     for (user_id, movie_id), items in by_pair.items():

@@ -80,6 +80,7 @@ def totals_drift(*, limits: Limits) -> list[str]:
     expected = ExpectedTotals()
     # The head pointers have no database constraint (see models.EVENT_POINTER): checked here.
     stored_streams = {pk: (total, head) for pk, total, head in Stream.objects.values_list("id", "total", "head_id")}
+    head_keys = dict(Stream.objects.values_list("id", "head_key_us"))
     seen_streams = set()
     for stream in streams_recomputed(limits=limits):
         seen_streams.add(stream.stream_id)
@@ -88,6 +89,8 @@ def totals_drift(*, limits: Limits) -> list[str]:
         stored = stored_streams.get(stream.stream_id)
         if stored != want:
             drift.append(f"stream {stream.stream_id}: stored (total, head) {stored}, expected {want}")
+        elif head_keys.get(stream.stream_id) != stream.head.key[0]:
+            drift.append(f"stream {stream.stream_id}: head_key_us {head_keys.get(stream.stream_id)}, expected {stream.head.key[0]}")
     for stream_id, (total, head) in stored_streams.items():
         if stream_id not in seen_streams and (total, head) != (0, None):
             drift.append(f"stream {stream_id}: stored (total, head) {(total, head)}, expected (0, None)")
@@ -117,17 +120,17 @@ def totals_recompute(*, limits: Limits | None = None, chunk_size: int = 1000) ->
     """
     limits = limits or limits_from_settings()
     expected = ExpectedTotals()
-    Stream.objects.update(total=0, head=None)
-    stream_rows = []  # (id, total, head id), written a chunk at a time: memory stays bounded
+    Stream.objects.update(total=0, head=None, head_key_us=None)
+    stream_rows = []  # (id, total, head id, its key time), written a chunk at a time: memory stays bounded
     count = 0
     for stream in streams_recomputed(limits=limits):
         count += 1
         expected.add(stream)
-        stream_rows.append((stream.stream_id, stream.total, stream.head.pk))
+        stream_rows.append((stream.stream_id, stream.total, stream.head.pk, stream.head.key[0]))
         if len(stream_rows) >= chunk_size:
-            bulk_sql.update_from_values(Stream, ("total", "head_id"), stream_rows)
+            bulk_sql.update_from_values(Stream, ("total", "head_id", "head_key_us"), stream_rows)
             stream_rows = []
-    bulk_sql.update_from_values(Stream, ("total", "head_id"), stream_rows)
+    bulk_sql.update_from_values(Stream, ("total", "head_id", "head_key_us"), stream_rows)
 
     WatchTime.objects.update(total=0, last_moment=0, last_event=None)
     by_pair = {(u, m): pk for pk, u, m in WatchTime.objects.values_list("id", "user_id", "movie_id")}

@@ -31,7 +31,8 @@ class StoredEvent:
 def insert_events(placed: list[tuple], stream_owners: dict[int, tuple[int, int]]) -> dict[UUID, int]:
     """INSERT the events (in event-id order, as `placed` is: (event, stream id, heartbeat)) that
     the log does not hold yet; returns event_id -> pk of those inserted. `stream_owners`:
-    stream id -> (user id, movie id)."""
+    stream id -> (user id, movie id). The log's dedupe trigger skips (and RETURNING leaves out)
+    an id it holds already, in any partition (models.Event)."""
     row = "(" + bulk_sql.placeholders(len(EVENT_COLUMNS)) + ")"
     uuid_param, datetime_param = bulk_sql.param_adapters()
     pks: dict[UUID, int] = {}
@@ -46,7 +47,7 @@ def insert_events(placed: list[tuple], stream_owners: dict[int, tuple[int, int]]
                 ]
             cursor.execute(
                 f"INSERT INTO {bulk_sql.table(Event)} ({', '.join(EVENT_COLUMNS)}) VALUES "
-                f"{', '.join([row] * len(chunk))} ON CONFLICT (event_id) DO NOTHING RETURNING id, event_id",
+                f"{', '.join([row] * len(chunk))} ON CONFLICT DO NOTHING RETURNING id, event_id",
                 params,
             )
             pks.update((bulk_sql.as_uuid(event_id), pk) for pk, event_id in cursor.fetchall())
@@ -73,23 +74,50 @@ def stored_tail(stream_id: int, head: StoredEvent | None, earliest_new_key: tupl
     return sorted((Heartbeat(event_id=e, at=a, ts_us=t, key_us=s) for e, a, t, s in rows), key=lambda hb: hb.key)
 
 
-def read_with_event(model, event_column: str, columns: tuple[str, ...], ids) -> dict[int, tuple]:
-    """id -> (*columns, the StoredEvent in `event_column`, or None)."""
+def read_with_event(model, event_column: str, key_column: str, columns: tuple[str, ...], ids) -> dict[int, tuple]:
+    """id -> (*columns, the StoredEvent in `event_column`, or None).
+
+    The join also matches the event's key time (`key_column`), so PostgreSQL looks in one
+    partition of the log. Where that finds nothing although the pointer is set (the key time was
+    written by the previous release, which does not keep it), the event is looked up by id alone.
+    """
     out = {}
+    missed = {}
     selected = ", ".join(f"r.{c}" for c in columns)
     with connection.cursor() as cursor:
         for chunk in bulk_sql.chunks(sorted(ids)):
             cursor.execute(
-                f"SELECT r.id, {selected}, e.id, e.event_id, e.at, e.ts_us, e.sort_us FROM {bulk_sql.table(model)} r "
-                f"LEFT JOIN {bulk_sql.table(Event)} e ON e.id = r.{event_column} "
-                f"WHERE r.id IN ({bulk_sql.placeholders(len(chunk))})",
+                f"SELECT r.id, {selected}, r.{event_column}, e.id, e.event_id, e.at, e.ts_us, e.sort_us"
+                f" FROM {bulk_sql.table(model)} r LEFT JOIN {bulk_sql.table(Event)} e"
+                f" ON e.id = r.{event_column} AND e.sort_us = r.{key_column}"
+                f" WHERE r.id IN ({bulk_sql.placeholders(len(chunk))})",
                 chunk,
             )
             for row in cursor.fetchall():
-                values, (pk, event_id, at, ts_us, sort_us) = row[1 : 1 + len(columns)], row[1 + len(columns) :]
-                event = None
-                if pk is not None:
-                    hb = Heartbeat(event_id=bulk_sql.as_uuid(event_id), at=at, ts_us=ts_us, key_us=sort_us)
-                    event = StoredEvent(hb, pk)
-                out[row[0]] = (*values, event)
+                values, pointer, event = row[1 : 1 + len(columns)], row[1 + len(columns)], row[2 + len(columns) :]
+                out[row[0]] = (*values, _stored(*event))
+                if pointer is not None and event[0] is None:
+                    missed[pointer] = row[0]
+    if missed:
+        for event in _by_ids(list(missed)):
+            owner = out[missed[event.pk]]
+            out[missed[event.pk]] = (*owner[:-1], event)
     return out
+
+
+def _stored(pk, event_id, at, ts_us, sort_us) -> StoredEvent | None:
+    if pk is None:
+        return None
+    return StoredEvent(Heartbeat(event_id=bulk_sql.as_uuid(event_id), at=at, ts_us=ts_us, key_us=sort_us), pk)
+
+
+def _by_ids(pks: list[int]) -> list[StoredEvent]:
+    found = []
+    with connection.cursor() as cursor:
+        for chunk in bulk_sql.chunks(sorted(pks)):
+            cursor.execute(
+                f"SELECT id, event_id, at, ts_us, sort_us FROM {bulk_sql.table(Event)} WHERE id IN ({bulk_sql.placeholders(len(chunk))})",
+                chunk,
+            )
+            found += [_stored(*row) for row in cursor.fetchall()]
+    return found

@@ -66,6 +66,9 @@ class WatchTime(models.Model):
     # exactly what its events give. False for rows of a release without analytics and for
     # user-movies the apply path could not update exactly; the backfill rebuilds them from the log.
     analytics_ready = models.BooleanField(db_default=False)
+    # Coverage runs of the pairs a prune folded (they are in `coverage` too): verify adds the
+    # kept events' pairs to these.
+    folded_coverage = models.TextField(blank=True, db_default="")
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["user", "movie"], name="watchtime_user_movie_unique")]
@@ -79,10 +82,23 @@ class Stream(models.Model):
     movie = models.ForeignKey(Movie, on_delete=models.CASCADE, related_name="+")
     session = models.CharField(max_length=64, blank=True, default="")
     total = models.BigIntegerField(default=0)
-    # The stream's newest event by key: in-order events chain from it without a lookup.
+    # The stream's newest event by key: in-order events chain from it without a lookup. Its key
+    # time lets the join find it in its partition of the event log (events.log).
     head = models.ForeignKey("Event", related_name="+", **EVENT_POINTER)
+    head_key_us = models.BigIntegerField(null=True, blank=True)
     # The analytics View holding the head: in-order events extend it without a lookup.
     last_view_id = models.BigIntegerField(null=True, blank=True)
+    # What a prune folded (events.retention): the newest pruned heartbeat (the predecessor of the
+    # first kept one), the credit of the pruned pairs, and the state up to the anchor of the view
+    # that holds it. From these and the kept events every figure is recomputed.
+    anchor_event_id = models.UUIDField(null=True, blank=True)
+    anchor_at = models.IntegerField(null=True, blank=True)
+    anchor_ts_us = models.BigIntegerField(null=True, blank=True)
+    anchor_key_us = models.BigIntegerField(null=True, blank=True)
+    folded_total = models.BigIntegerField(db_default=0)
+    anchor_view_started_us = models.BigIntegerField(null=True, blank=True)
+    anchor_view_watch_time = models.BigIntegerField(db_default=0)
+    anchor_view_furthest = models.IntegerField(db_default=0)
 
     class Meta:
         constraints = [
@@ -91,9 +107,16 @@ class Stream(models.Model):
 
 
 class Event(models.Model):
-    """The log of distinct heartbeats; `event_id` uniqueness is what makes redelivery harmless."""
+    """The log of distinct heartbeats. On PostgreSQL it is range-partitioned by key time (a day a
+    partition; the previous release's table is the partition before the cutover: migration 0008);
+    a prune drops whole partitions.
 
-    event_id = models.UUIDField(unique=True)
+    `event_id` is unique over the whole log, which is what makes redelivery harmless: a trigger
+    on every partition records each id in EventId and skips a row whose id is there already (an
+    index unique per partition could not see a retry without `ts` landing in another partition).
+    """
+
+    event_id = models.UUIDField()
     # Indexed by the composite indexes in Meta, which lead with these columns. No database
     # constraints: only events_apply writes rows here, with the ids of rows it has just locked
     # or created, and three per-row foreign-key checks at each commit cost the consumer a sixth
@@ -117,10 +140,18 @@ class Event(models.Model):
     rolled_up = models.BooleanField(db_default=False)
 
     class Meta:
+        db_table = "events_eventlog"
         indexes = [
-            models.Index(fields=["stream", "sort_us", "at", "event_id"], name="event_stream_key_idx"),
-            models.Index(fields=["-received_at", "-id"], name="event_received_idx"),
-            models.Index(fields=["user", "-received_at"], name="event_user_received_idx"),
-            models.Index(fields=["movie", "-received_at"], name="event_movie_received_idx"),
-            models.Index(fields=["user", "movie"], condition=models.Q(rolled_up=False), name="event_not_rolled_up_idx"),
+            models.Index(fields=["stream", "sort_us", "at", "event_id"], name="eventlog_stream_key_idx"),
+            models.Index(fields=["-received_at", "-id"], name="eventlog_received_idx"),
+            models.Index(fields=["user", "-received_at"], name="eventlog_user_received_idx"),
+            models.Index(fields=["movie", "-received_at"], name="eventlog_movie_received_idx"),
+            models.Index(fields=["user", "movie"], condition=models.Q(rolled_up=False), name="eventlog_not_rolled_up_idx"),
         ]
+
+
+class EventId(models.Model):
+    """Every event id in the log, with its key time: the log's global uniqueness (see Event)."""
+
+    event_id = models.UUIDField(primary_key=True)
+    sort_us = models.BigIntegerField()
