@@ -6,6 +6,8 @@
     watchtime dev [--port N]      embedded default: SQLite, in-process apply, 127.0.0.1:8000
     watchtime recompute|verify    rebuild / check every total and analytics figure from the event log
     watchtime backfill            rebuild the analytics that predate them (after an upgrade)
+    watchtime maintain            partitions ahead, retention prune, ANALYZE (the CronJob)
+    watchtime prune --before D    remove events older than D, keeping every figure
     watchtime createkey|revokekey API keys
     watchtime manage ...          any Django management command
 """
@@ -21,6 +23,8 @@ DJANGO_COMMANDS = {
     "recompute": "recompute",
     "verify": "verify",
     "backfill": "backfill",
+    "maintain": "maintain",
+    "prune": "prune",
     "createkey": "createkey",
     "revokekey": "revokekey",
 }

@@ -45,6 +45,14 @@ def get_int(name: str, default: int, *, minimum: int | None = None, maximum: int
     return value
 
 
+def get_optional_int(name: str, *, minimum: int) -> int | None:
+    """An integer, or None when the variable is unset or empty."""
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return None
+    return get_int(name, 0, minimum=minimum)
+
+
 def get_float(name: str, default: float, *, minimum: float, maximum: float) -> float:
     raw = os.environ.get(name)
     if raw is None or raw.strip() == "":

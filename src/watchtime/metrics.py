@@ -69,10 +69,11 @@ DEPENDENCY_UP = Gauge(
     multiprocess_mode="livemostrecent",  # the newest check of any live worker
 )
 
-for outcome in ("applied", "duplicate", "dead_lettered"):
+for outcome in ("applied", "duplicate", "too_old", "dead_lettered"):
     EVENTS_PROCESSED.labels(outcome=outcome)
 for reason in (
     "invalid",
+    "too_old",
     "too_large",
     "broker_unavailable",
     "database_unavailable",

@@ -13,7 +13,7 @@ T0 = datetime(2026, 3, 1, 22, 0, tzinfo=UTC)  # two UTC days and many hours are 
 DURATIONS = {"m0": 1800, "m1": 600, "m2": None, "m3": 7200}
 
 
-def viewing(rng: random.Random, *, users: int = 6, streams: int = 14) -> list[EventIn]:
+def viewing(rng: random.Random, *, users: int = 6, streams: int = 14, t0: datetime = T0) -> list[EventIn]:
     events = []
     for s in range(streams):
         user, slug = f"u{rng.randrange(users)}", rng.choice(sorted(DURATIONS))
@@ -37,7 +37,7 @@ def viewing(rng: random.Random, *, users: int = 6, streams: int = 14) -> list[Ev
                 step_clock, step_position = rng.randrange(1, 30), rng.randrange(1, 30)
             clock += step_clock
             position = max(0, min(86400, position + step_position))
-            moment = T0 + timedelta(seconds=clock)
+            moment = t0 + timedelta(seconds=clock)
             events.append(EventIn(
                 event_id=uuid.UUID(int=rng.getrandbits(128)), user=user, slug=slug, at=position, session=f"{session}{s}",
                 ts=moment if with_clock else None,

@@ -9,9 +9,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from watchtime.analytics import selectors, serializers, services
-from watchtime.analytics.ranges import DAY, INTERVALS, bucket_range, parse_moment, time_of
+from watchtime.analytics.ranges import DAY, INTERVALS, bucket_range, parse_moment
 from watchtime.events.definitions import Definitions, definitions_from_settings
 from watchtime.events.schema import COMMON_ERRORS, CURSOR_PARAMETERS, HEADERS, NOT_FOUND, error
+from watchtime.events.validation import from_us
 from watchtime.rule.progress import percent
 from watchtime.rule.progress import state as progress_state
 
@@ -152,7 +153,7 @@ class ProgressApi(APIView):
                 "movie": wt.movie.id, "slug": wt.movie.slug, "title": wt.movie.title, "position": wt.last_moment,
                 "duration": wt.movie.duration, "percent": percent(wt.last_moment, wt.movie.duration),
                 "state": progress_state(wt.last_moment, wt.movie.duration, definitions.progress),
-                "total_watch_time": wt.total, "last_watched_at": time_of(wt.last_watched_us),
+                "total_watch_time": wt.total, "last_watched_at": from_us(wt.last_watched_us),
             }
             for wt in page
         ]
@@ -185,7 +186,7 @@ class EngagementApi(APIView):
         start_us, end_us = parse_moment("from", query.get("from")), parse_moment("to", query.get("to"))
         definitions = _definitions(query)
         figures = selectors.engagement(movie=movie, start_us=start_us, end_us=end_us, definitions=definitions)
-        body = {"from": time_of(start_us), "to": time_of(end_us), **vars(figures)}
+        body = {"from": from_us(start_us), "to": from_us(end_us), **vars(figures)}
         return _answer(serializers.EngagementOutput, body, definitions)
 
 
@@ -205,8 +206,8 @@ class UserViewsApi(APIView):
         page = paginator.paginate_queryset(rows, request, view=self)
         results = [
             {
-                "movie": v.movie.id, "slug": v.movie.slug, "session": v.stream.session, "started_at": time_of(v.started_us),
-                "ended_at": time_of(v.ended_us), "watch_time": v.watch_time, "furthest_position": v.furthest_position,
+                "movie": v.movie.id, "slug": v.movie.slug, "session": v.stream.session, "started_at": from_us(v.started_us),
+                "ended_at": from_us(v.ended_us), "watch_time": v.watch_time, "furthest_position": v.furthest_position,
                 "completed": selectors.view_completed(v, definitions),
             }
             for v in page

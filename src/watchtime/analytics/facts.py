@@ -6,8 +6,10 @@ from itertools import groupby
 
 from watchtime.analytics.models import UserMovieHour, View
 from watchtime.events.models import Event, Stream, WatchTime
+from watchtime.events.retention import ANCHOR_FIELDS, anchor_of
 from watchtime.rule import coverage
 from watchtime.rule.credit import Heartbeat
+from watchtime.rule.folding import Anchor
 from watchtime.rule.views import View as ViewFact
 
 CHUNK = 5000
@@ -47,11 +49,20 @@ def stored_views() -> Iterator[tuple[tuple[int, int], dict[int, list[ViewFact]]]
 
 
 def stored_watch_times() -> Iterator[tuple[tuple[int, int], tuple]]:
-    """(user, movie) -> (id, coverage runs, last_watched_us, analytics_ready)."""
+    """(user, movie) -> (id, coverage runs, last_watched_us, analytics_ready, folded coverage runs)."""
     rows = WatchTime.objects.order_by("user_id", "movie_id").values_list(
-        "user_id", "movie_id", "id", "coverage", "last_watched_us", "analytics_ready").iterator(chunk_size=CHUNK)
-    for user_id, movie_id, pk, runs, last_watched_us, ready in rows:
-        yield (user_id, movie_id), (pk, coverage.decode(runs), last_watched_us, ready)
+        "user_id", "movie_id", "id", "coverage", "last_watched_us", "analytics_ready", "folded_coverage",
+    ).iterator(chunk_size=CHUNK)
+    for user_id, movie_id, pk, runs, last_watched_us, ready, folded in rows:
+        yield (user_id, movie_id), (pk, coverage.decode(runs), last_watched_us, ready, coverage.decode(folded))
+
+
+def stored_anchors() -> Iterator[tuple[tuple[int, int], dict[int, Anchor]]]:
+    """(user, movie) -> {stream id: its anchor} of the streams a prune folded."""
+    rows = Stream.objects.filter(anchor_key_us__isnull=False).order_by("user_id", "movie_id", "id").only(
+        "id", "user_id", "movie_id", *ANCHOR_FIELDS).iterator(chunk_size=CHUNK)
+    for pair, items in groupby(rows, key=lambda s: (s.user_id, s.movie_id)):
+        yield pair, {s.id: anchor_of(s) for s in items}
 
 
 def stored_last_views() -> Iterator[tuple[tuple[int, int], dict[int, int | None]]]:

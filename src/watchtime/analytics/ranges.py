@@ -3,14 +3,13 @@ the defaults and the limits. Buckets are hours or days since the epoch, UTC."""
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from watchtime.errors import DomainError
-from watchtime.events.validation import parse_rfc3339, to_us
+from watchtime.events.validation import from_us, parse_rfc3339, to_us
 from watchtime.rule.attribution import DAY_US, HOUR_US
 
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}\Z", re.ASCII)
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -55,12 +54,7 @@ class Range:
 
 
 def bucket_time(bucket: int, interval: Interval) -> datetime:
-    return time_of(bucket * interval.bucket_us)
-
-
-def time_of(us: int | None) -> datetime | None:
-    """The UTC datetime of microseconds since the epoch."""
-    return None if us is None else EPOCH + timedelta(microseconds=us)
+    return from_us(bucket * interval.bucket_us)
 
 
 def parse_moment(name: str, raw: str | None) -> int | None:

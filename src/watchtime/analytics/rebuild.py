@@ -16,6 +16,7 @@ from watchtime.analytics import rollups, view_store
 from watchtime.analytics.models import UserMovieHour, View
 from watchtime.events import bulk_sql
 from watchtime.events.models import Event, Stream, WatchTime
+from watchtime.events.retention import anchor_of, folded_hours_before
 from watchtime.rule import coverage
 from watchtime.rule.credit import Heartbeat, Limits
 from watchtime.rule.figures import PairFigures, pair_figures
@@ -40,16 +41,17 @@ def rebuild_pair(*, user_id: int, movie_id: int, limits: Limits, definitions) ->
     with transaction.atomic():
         bulk_sql.lock_ids(Stream.objects.filter(user_id=user_id, movie_id=movie_id))
         row = WatchTime.objects.select_for_update().filter(user_id=user_id, movie_id=movie_id).values_list(
-            "id", "coverage", "analytics_ready").first()
+            "id", "coverage", "analytics_ready", "folded_coverage").first()
         if row is None:
             return False
-        wt_id, runs, ready = row
+        wt_id, runs, ready, folded = row
         if ready and not Event.objects.filter(user_id=user_id, movie_id=movie_id, rolled_up=False).exists():
             return False
+        anchors = {s.id: anchor_of(s) for s in Stream.objects.filter(user_id=user_id, movie_id=movie_id, anchor_key_us__isnull=False)}
         want = pair_figures(_events_by_stream(user_id, movie_id).items(), limits, definitions.view.gap_us,
-                            definitions.retention_resolution_seconds)
+                            definitions.retention_resolution_seconds, anchors=anchors, folded_runs=coverage.decode(folded))
         changes = rollups.Changes()
-        write_facts = _replace_facts(user_id, movie_id, wt_id, coverage.decode(runs), want, changes)
+        write_facts = _replace_facts(user_id, movie_id, wt_id, coverage.decode(runs), want, changes, keep_folded=True)
         rollups.write(changes, view_definition=definitions.view)
         write_facts()
         Event.objects.filter(user_id=user_id, movie_id=movie_id, rolled_up=False).update(rolled_up=True)
@@ -64,7 +66,8 @@ def remove_pairs(pairs: list[tuple[int, int]], definitions) -> None:
     for user_id, movie_id in sorted(pairs):
         row = WatchTime.objects.filter(user_id=user_id, movie_id=movie_id).values_list("id", "coverage").first()
         if row is not None:
-            writes.append(_replace_facts(user_id, movie_id, row[0], coverage.decode(row[1]), PairFigures(), changes))
+            writes.append(_replace_facts(user_id, movie_id, row[0], coverage.decode(row[1]), PairFigures(), changes,
+                                         keep_folded=False))
     rollups.write(changes, view_definition=definitions.view)  # one write: users, then movies, in order
     for write_facts in writes:
         write_facts()
@@ -78,10 +81,16 @@ def _events_by_stream(user_id: int, movie_id: int) -> dict[int, list[Heartbeat]]
     return streams
 
 
-def _replace_facts(user_id: int, movie_id: int, wt_id: int, runs: list, want: PairFigures, changes: rollups.Changes):
+def _replace_facts(user_id: int, movie_id: int, wt_id: int, runs: list, want: PairFigures, changes: rollups.Changes,
+                   *, keep_folded: bool):
     """Add to `changes` what swapping a user-movie's stored facts for `want` moves in every
-    aggregate; returns the function that then writes the new facts (after `rollups.write`)."""
+    aggregate; returns the function that then writes the new facts (after `rollups.write`).
+    With `keep_folded`, what a prune folded (credit before its hour, views before an anchor)
+    stays: it cannot come from the log."""
+    folded_before = folded_hours_before() if keep_folded else None
     stored_credit = dict(UserMovieHour.objects.filter(user_id=user_id, movie_id=movie_id).values_list("hour", "watch_time"))
+    if folded_before is not None:
+        stored_credit = {h: v for h, v in stored_credit.items() if h >= folded_before}
     for hour in {*stored_credit, *want.credit_by_hour}:
         changes.credit[(user_id, movie_id, hour)] = want.credit_by_hour.get(hour, 0) - stored_credit.get(hour, 0)
     gained, lost = coverage.difference(runs, want.runs)
@@ -91,7 +100,10 @@ def _replace_facts(user_id: int, movie_id: int, wt_id: int, runs: list, want: Pa
                 changes.bins[(movie_id, k)] += sign
     if bool(runs) != bool(want.runs):
         changes.movie_viewers[movie_id] += 1 if want.runs else -1
-    stored_views = list(View.objects.filter(user_id=user_id, movie_id=movie_id).values_list(*VIEW_COLUMNS))
+    anchors = {s.id: s.anchor_view_started_us for s in Stream.objects.filter(
+        user_id=user_id, movie_id=movie_id, anchor_view_started_us__isnull=False)} if keep_folded else {}
+    stored_views = [v for v in View.objects.filter(user_id=user_id, movie_id=movie_id).values_list(*VIEW_COLUMNS)
+                    if v[1] not in anchors or v[2] >= anchors[v[1]]]  # views before an anchor's stay
     changes.views += [(movie_id, ViewFact(pk, *rest), None) for pk, _, *rest in stored_views]
     created = [(stream_id, user_id, movie_id, v) for stream_id, figures in want.streams.items() for v in figures.views]
     changes.views += [(movie_id, None, v) for *_, v in created]
@@ -99,7 +111,7 @@ def _replace_facts(user_id: int, movie_id: int, wt_id: int, runs: list, want: Pa
     def write_facts() -> None:
         UserMovieHour.objects.filter(user_id=user_id, movie_id=movie_id, watch_time=0).delete()
         new_ids = view_store.save(created=created, updated=[], deleted=[pk for pk, *_ in stored_views])
-        last_views = [(s, new_ids[(s, f.views[-1].started_us)]) for s, f in want.streams.items()]
+        last_views = [(s, new_ids[(s, f.views[-1].started_us)]) for s, f in want.streams.items() if f.views]
         Stream.objects.filter(user_id=user_id, movie_id=movie_id).update(last_view_id=None)
         bulk_sql.update_from_values(Stream, ("last_view_id",), last_views)
         last_watched_us = want.newest.key_us if want.newest else 0

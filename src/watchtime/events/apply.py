@@ -15,10 +15,11 @@ from dataclasses import dataclass, field
 from uuid import UUID
 
 from django.db import DatabaseError, connection, transaction
+from django.utils import timezone
 
 from watchtime.analytics import rollups, view_store
 from watchtime.dberrors import should_retry_transaction
-from watchtime.events import bulk_sql
+from watchtime.events import bulk_sql, retention
 from watchtime.events.definitions import Definitions, definitions_from_settings, limits_from_settings
 from watchtime.events.log import StoredEvent, insert_events, read_with_event, stored_tail
 from watchtime.events.models import CustomUser, Movie, Stream, WatchTime
@@ -38,6 +39,12 @@ UNUSABLE_PASSWORD = "!"  # viewers never log in; "!" marks the password unusable
 class ApplyResult:
     applied: list[EventIn] = field(default_factory=list)
     duplicates: int = 0
+    too_old: int = 0  # older than the horizon (events.retention): dropped
+
+    @property
+    def skipped(self) -> dict[str, int]:
+        """Events not applied, by the outcome the consumer's metric counts them under."""
+        return {"duplicate": self.duplicates, "too_old": self.too_old}
 
 
 @dataclass
@@ -50,6 +57,7 @@ class StreamWork:
     total: int
     head: StoredEvent | None
     last_view_id: int | None
+    anchor: Heartbeat | None  # the newest heartbeat a prune folded
     new: list[tuple[Heartbeat, int]]  # (heartbeat, event pk), by key
     tail: list[Heartbeat] = field(default_factory=list)
     changes: PairChanges | None = None
@@ -87,7 +95,9 @@ def _apply(events: list[EventIn], limits: Limits, definitions: Definitions) -> A
     stream_keys = {(user_ids[e.user], movie_ids[e.slug], e.session) for e in distinct.values()}
     stream_ids = bulk_sql.lock_keyed(Stream, ("user_id", "movie_id", "session"), stream_keys)
     # Read after locking, in a new statement: see bulk_sql.lock_keyed.
-    streams = read_with_event(Stream, "head_id", "head_key_us", ("user_id", "movie_id", "total", "last_view_id"), stream_ids.values())
+    streams = read_with_event(Stream, "head_id", "head_key_us", STREAM_COLUMNS, stream_ids.values())
+    # After the stream locks too: a prune folds a stream only under its lock (events.retention).
+    horizon = retention.horizon_us(timezone.now())
 
     # Under the stream locks no other batch can add events to these streams. The insert skips
     # events already in the log (redeliveries): what it returns is what is new.
@@ -95,8 +105,11 @@ def _apply(events: list[EventIn], limits: Limits, definitions: Definitions) -> A
         (e, stream_ids[(user_ids[e.user], movie_ids[e.slug], e.session)], e.heartbeat())
         for e in sorted(distinct.values(), key=lambda e: e.event_id)
     ]
+    if horizon is not None:
+        kept = [p for p in placed if p[2].key_us >= horizon]
+        result.too_old, placed = len(placed) - len(kept), kept
     event_pks = insert_events(placed, {sid: row[:2] for sid, row in streams.items()})
-    result.duplicates += len(distinct) - len(event_pks)
+    result.duplicates += len(placed) - len(event_pks)
     if not event_pks:
         return result
 
@@ -105,12 +118,11 @@ def _apply(events: list[EventIn], limits: Limits, definitions: Definitions) -> A
         if e.event_id in event_pks:
             result.applied.append(e)
             if stream_id not in work:
-                user_id, movie_id, total, last_view_id, head = streams[stream_id]
-                work[stream_id] = StreamWork(stream_id, user_id, movie_id, total, head, last_view_id, new=[])
+                work[stream_id] = _stream_work(stream_id, streams[stream_id])
             work[stream_id].new.append((hb, event_pks[e.event_id]))
     for item in work.values():
         item.new.sort(key=lambda row: row[0].key)
-        item.tail = stored_tail(item.stream_id, item.head, item.new[0][0].key, [pk for _, pk in item.new])
+        item.tail = stored_tail(item.stream_id, item.head, item.new[0][0].key, [pk for _, pk in item.new], item.anchor)
         item.changes = pair_changes(item.tail, [hb for hb, _ in item.new], limits)
 
     changes = rollups.Changes()
@@ -129,6 +141,19 @@ def _apply(events: list[EventIn], limits: Limits, definitions: Definitions) -> A
     if rebuild:
         _mark_for_rebuild([wt_ids[pair] for pair in rebuild])
     return result
+
+
+STREAM_COLUMNS = ("user_id", "movie_id", "total", "last_view_id", "anchor_event_id", "anchor_at", "anchor_ts_us", "anchor_key_us")
+
+
+def _stream_work(stream_id: int, row: tuple) -> StreamWork:
+    user_id, movie_id, total, last_view_id, anchor_id, anchor_at, anchor_ts_us, anchor_key_us, head = row
+    anchor = None
+    if anchor_key_us is not None:
+        anchor = Heartbeat(event_id=bulk_sql.as_uuid(anchor_id), at=anchor_at, ts_us=anchor_ts_us, key_us=anchor_key_us)
+        if head is None:  # pruned with everything before it: every kept event is newer than the anchor
+            head = StoredEvent(anchor, 0)
+    return StreamWork(stream_id, user_id, movie_id, total, head, last_view_id, anchor, new=[])
 
 
 def _restate_views(work: dict[int, StreamWork], definitions: Definitions, changes: rollups.Changes,

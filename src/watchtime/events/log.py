@@ -7,7 +7,7 @@ from uuid import UUID
 from django.db import connection
 from django.db.models import Q
 
-from watchtime.events import bulk_sql
+from watchtime.events import bulk_sql, partitions
 from watchtime.events.models import Event
 from watchtime.rule.credit import Heartbeat, Newest
 
@@ -33,6 +33,8 @@ def insert_events(placed: list[tuple], stream_owners: dict[int, tuple[int, int]]
     the log does not hold yet; returns event_id -> pk of those inserted. `stream_owners`:
     stream id -> (user id, movie id). The log's dedupe trigger skips (and RETURNING leaves out)
     an id it holds already, in any partition (models.Event)."""
+    if connection.vendor == "postgresql" and placed:
+        partitions.ensure_covers(connection, max(hb.key_us for _, _, hb in placed))
     row = "(" + bulk_sql.placeholders(len(EVENT_COLUMNS)) + ")"
     uuid_param, datetime_param = bulk_sql.param_adapters()
     pks: dict[UUID, int] = {}
@@ -54,10 +56,12 @@ def insert_events(placed: list[tuple], stream_owners: dict[int, tuple[int, int]]
     return pks
 
 
-def stored_tail(stream_id: int, head: StoredEvent | None, earliest_new_key: tuple, new_pks: list[int]) -> list[Heartbeat]:
+def stored_tail(stream_id: int, head: StoredEvent | None, earliest_new_key: tuple, new_pks: list[int],
+                anchor: Heartbeat | None = None) -> list[Heartbeat]:
     """The stream's events of earlier batches from the predecessor of the earliest new event to
     the end, by key. `head` is the stream's newest event before this batch, or None; `new_pks`
-    are the stream's events of this batch, already inserted."""
+    are the stream's events of this batch, already inserted; `anchor` the newest pruned
+    heartbeat, the predecessor when no kept event precedes (every kept or new event is newer)."""
     if head is None:
         return []
     if earliest_new_key > head.heartbeat.key:  # the common case: in order
@@ -71,7 +75,10 @@ def stored_tail(stream_id: int, head: StoredEvent | None, earliest_new_key: tupl
     )
     predecessor = list(stored.filter(before).order_by("-sort_us", "-at", "-event_id")[:1])
     rows = [*predecessor, *stored.exclude(before)]
-    return sorted((Heartbeat(event_id=e, at=a, ts_us=t, key_us=s) for e, a, t, s in rows), key=lambda hb: hb.key)
+    tail = sorted((Heartbeat(event_id=e, at=a, ts_us=t, key_us=s) for e, a, t, s in rows), key=lambda hb: hb.key)
+    if not predecessor and anchor is not None:
+        tail.insert(0, anchor)
+    return tail
 
 
 def read_with_event(model, event_column: str, key_column: str, columns: tuple[str, ...], ids) -> dict[int, tuple]:

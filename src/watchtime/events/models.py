@@ -155,3 +155,10 @@ class EventId(models.Model):
 
     event_id = models.UUIDField(primary_key=True)
     sort_us = models.BigIntegerField()
+
+
+class Horizon(models.Model):
+    """Where the last prune cut the log (one row): events with an older key are gone, and any
+    that still arrives is dropped as too old, since it could not be placed exactly."""
+
+    pruned_before_us = models.BigIntegerField(null=True, blank=True)

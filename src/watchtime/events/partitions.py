@@ -77,3 +77,29 @@ def ensure_ahead(connection, *, first_day: date | None = None, days: int = 14) -
         created.append(name)
         have.append(Partition(name, start, end))
     return created
+
+
+def drop(connection, name: str) -> None:
+    """Detach (without stopping the writers, outside a transaction) and drop one partition."""
+    concurrently = "" if connection.in_atomic_block else " CONCURRENTLY"
+    with connection.cursor() as cursor:
+        cursor.execute(f"ALTER TABLE {PARENT} DETACH PARTITION {name}{concurrently}")
+        cursor.execute(f"DROP TABLE {name}")
+
+
+_covered_until_us = 0  # this process's knowledge of where the partitions end (they only grow)
+
+
+def ensure_covers(connection, max_key_us: int) -> None:
+    """Make sure a partition takes every key up to `max_key_us` (the apply path calls this before
+    inserting, so a missed `watchtime maintain` never turns good events into failed batches)."""
+    global _covered_until_us
+    if max_key_us < _covered_until_us:
+        return
+    have = existing(connection)
+    end = max((p.end_us for p in have), default=0)
+    if max_key_us >= end:
+        first = day_of_us(end) if end else day_of_us(max_key_us)
+        ensure_ahead(connection, first_day=first, days=(day_of_us(max_key_us) - first).days + 2)
+        end = max(p.end_us for p in existing(connection))
+    _covered_until_us = end

@@ -79,14 +79,12 @@ def _postgresql(schema_editor):
         cursor.execute("CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS events_event_id_key_time ON events_event (id, sort_us)")
         cursor.execute(f"ALTER TABLE events_event ADD CONSTRAINT events_event_before_cutover CHECK (sort_us < {cutover}) NOT VALID")
         cursor.execute("ALTER TABLE events_event VALIDATE CONSTRAINT events_event_before_cutover")
-        cursor.execute("SELECT pg_get_serial_sequence('events_event', 'id')")
-        (sequence,) = cursor.fetchone()
         # 3. The parent, and the attach.
         cursor.execute("CREATE TABLE events_eventlog (LIKE events_event INCLUDING DEFAULTS INCLUDING CONSTRAINTS)"
                        " PARTITION BY RANGE (sort_us)")
         cursor.execute("ALTER TABLE events_eventlog DROP CONSTRAINT events_event_before_cutover")
-        cursor.execute(f"ALTER TABLE events_eventlog ALTER COLUMN id SET DEFAULT nextval('{sequence}')")
         cursor.execute("ALTER TABLE events_eventlog ADD PRIMARY KEY (id, sort_us)")
+        cursor.execute("CREATE SEQUENCE events_eventlog_id_seq OWNED BY events_eventlog.id")
         for old, new in OLD_INDEXES.items():
             # The parent's indexes are those of events_event, so the attach adopts them.
             cursor.execute("SELECT pg_get_indexdef(%s::regclass)", [old])
@@ -95,6 +93,16 @@ def _postgresql(schema_editor):
             cursor.execute(f"CREATE INDEX {new} ON events_eventlog{using}")
         cursor.execute("BEGIN")
         cursor.execute("SET LOCAL lock_timeout = '30s'")
+        # The ids: the log's own sequence, continuing where events_event's identity stopped, so
+        # the partition holding the old rows can be dropped one day (an identity belongs to it).
+        cursor.execute("LOCK TABLE events_event IN ACCESS EXCLUSIVE MODE")
+        cursor.execute("SELECT pg_get_serial_sequence('events_event', 'id')")
+        (identity,) = cursor.fetchone()
+        cursor.execute(f"SELECT setval('events_eventlog_id_seq', greatest((SELECT coalesce(max(id), 0) FROM events_event),"
+                       f" (SELECT coalesce(last_value, 0) FROM {identity})) + 1, false)")
+        cursor.execute("ALTER TABLE events_event ALTER COLUMN id DROP IDENTITY IF EXISTS")
+        cursor.execute("ALTER TABLE events_event ALTER COLUMN id SET DEFAULT nextval('events_eventlog_id_seq')")
+        cursor.execute("ALTER TABLE events_eventlog ALTER COLUMN id SET DEFAULT nextval('events_eventlog_id_seq')")
         cursor.execute("ALTER TABLE events_event DROP CONSTRAINT events_event_pkey")
         cursor.execute("ALTER TABLE events_event ADD CONSTRAINT events_event_pkey PRIMARY KEY USING INDEX events_event_id_key_time")
         cursor.execute("CREATE TRIGGER event_dedupe BEFORE INSERT ON events_eventlog FOR EACH ROW EXECUTE FUNCTION watchtime_event_dedupe()")
