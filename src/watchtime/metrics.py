@@ -69,7 +69,7 @@ DEPENDENCY_UP = Gauge(
     multiprocess_mode="livemostrecent",  # the newest check of any live worker
 )
 
-for outcome in ("applied", "duplicate", "too_old", "dead_lettered"):
+for outcome in ("applied", "duplicate", "too_old", "suppressed", "dead_lettered"):
     EVENTS_PROCESSED.labels(outcome=outcome)
 for reason in (
     "invalid",

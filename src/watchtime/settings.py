@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "django_prometheus",
     "watchtime.events",
     "watchtime.analytics",
+    "watchtime.privacy",
     "watchtime.apikeys",
 ]
 

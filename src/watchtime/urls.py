@@ -11,6 +11,7 @@ urlpatterns = [
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path(ADMIN_PREFIX.lstrip("/"), admin.site.urls),
     path("", include("watchtime.analytics.urls")),
+    path("", include("watchtime.privacy.urls")),
     path("", include("watchtime.events.urls")),
 ]
 

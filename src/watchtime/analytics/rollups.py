@@ -33,10 +33,16 @@ from watchtime.rule.views import View, ViewDefinition, counts, is_complete
 NEVER = -1  # MovieDayReach.previous_day of a viewer's first day on a movie
 
 
+class UserErased(Exception):
+    """A user of the batch was erased while the batch waited for its lock: apply it again, and
+    the erasure refuses the user's events (privacy.tombstones)."""
+
+
 @dataclass
 class Changes:
     """One batch's changes, keyed by ids and bucket numbers; every value a delta."""
 
+    users: set[int] = field(default_factory=set)  # every user of the batch: locked, and must still exist
     credit: dict[tuple[int, int, int], int] = field(default_factory=lambda: defaultdict(int))  # (user, movie, hour)
     user_totals: dict[int, int] = field(default_factory=lambda: defaultdict(int))
     movie_totals: dict[int, int] = field(default_factory=lambda: defaultdict(int))
@@ -98,7 +104,9 @@ def _write_users(changes: Changes, hour_credited, day_credited, overall, overall
     uh_deltas = _summed(((u, h), t) for (u, h, _), t in hour_credited.items())
     ud_deltas = _summed(((u, day), t) for (u, day, _), t in day_credited.items())
     user_totals = {k: v for k, v in changes.user_totals.items() if v}
-    bulk_sql.lock_by_id(CustomUser, {*user_totals, *(u for u, _ in uh_deltas), *(u for u, _ in ud_deltas)})
+    wanted = {*changes.users, *user_totals, *(u for u, _ in uh_deltas), *(u for u, _ in ud_deltas)}
+    if missing := wanted - bulk_sql.lock_by_id(CustomUser, wanted):
+        raise UserErased(f"users {sorted(missing)} were erased while this batch waited for them")
     bulk_sql.update_from_values(CustomUser, ("total_watch_time",), list(user_totals.items()), increment=True)
     uh = bulk_sql.upsert_add(UserHour, ("user_id", "hour"), ("credited_movies",), {k: (d,) for k, d in uh_deltas.items()})
     ud = bulk_sql.upsert_add(UserDay, ("user_id", "day"), ("credited_movies",), {k: (d,) for k, d in ud_deltas.items()})

@@ -18,12 +18,14 @@ from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from watchtime.analytics import rollups, view_store
+from watchtime.analytics.rollups import UserErased
 from watchtime.dberrors import should_retry_transaction
 from watchtime.events import bulk_sql, retention
 from watchtime.events.definitions import Definitions, definitions_from_settings, limits_from_settings
 from watchtime.events.log import StoredEvent, insert_events, read_with_event, stored_tail
 from watchtime.events.models import CustomUser, Movie, Stream, WatchTime
 from watchtime.events.validation import EventIn
+from watchtime.privacy import tombstones
 from watchtime.rule import coverage
 from watchtime.rule.attribution import PairChanges, pair_changes
 from watchtime.rule.credit import Heartbeat, Limits, Newest, newest
@@ -40,11 +42,12 @@ class ApplyResult:
     applied: list[EventIn] = field(default_factory=list)
     duplicates: int = 0
     too_old: int = 0  # older than the horizon (events.retention): dropped
+    suppressed: int = 0  # of an erased user (received before the erasure) or a suppressed one
 
     @property
     def skipped(self) -> dict[str, int]:
         """Events not applied, by the outcome the consumer's metric counts them under."""
-        return {"duplicate": self.duplicates, "too_old": self.too_old}
+        return {"duplicate": self.duplicates, "too_old": self.too_old, "suppressed": self.suppressed}
 
 
 @dataclass
@@ -75,6 +78,9 @@ def events_apply(*, events: list[EventIn], limits: Limits | None = None, definit
         try:
             with transaction.atomic():
                 return _apply(events, limits, definitions)
+        except UserErased as exc:
+            logger.info("apply retried", extra={"attempt": attempt, "error": str(exc)})
+            continue
         except DatabaseError as exc:
             if attempt == MAX_ATTEMPTS or not should_retry_transaction(exc):
                 raise
@@ -89,6 +95,11 @@ def _apply(events: list[EventIn], limits: Limits, definitions: Definitions) -> A
     for event in events:
         distinct.setdefault(event.event_id, event)
     result = ApplyResult(duplicates=len(events) - len(distinct))
+    if refused := tombstones.refused(list(distinct.values())):
+        distinct = {k: e for k, e in distinct.items() if k not in refused}
+        result.suppressed = len(refused)
+    if not distinct:
+        return result
 
     user_ids = _ensure_named(CustomUser, "username", {e.user for e in distinct.values()})
     movie_ids = _ensure_named(Movie, "slug", {e.slug for e in distinct.values()})
@@ -125,7 +136,7 @@ def _apply(events: list[EventIn], limits: Limits, definitions: Definitions) -> A
         item.tail = stored_tail(item.stream_id, item.head, item.new[0][0].key, [pk for _, pk in item.new], item.anchor)
         item.changes = pair_changes(item.tail, [hb for hb, _ in item.new], limits)
 
-    changes = rollups.Changes()
+    changes = rollups.Changes(users={item.user_id for item in work.values()})
     rebuild: set[tuple[int, int]] = set()  # user-movies whose rollups must be rebuilt from the log
     last_views = _restate_views(work, definitions, changes, rebuild)
     stream_rows = []  # (id, new total, new head id, its key time, last view id)

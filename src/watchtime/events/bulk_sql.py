@@ -148,14 +148,15 @@ def upsert_add(model, keys: tuple[str, ...], values: tuple[str, ...], rows: dict
     return after
 
 
-def lock_by_id(model, ids) -> None:
-    """Lock rows by id, in id order (no-op where the database locks whole files: SQLite)."""
+def lock_by_id(model, ids) -> set[int]:
+    """Lock rows by id, in id order (SQLite locks the whole database instead); the ids that exist."""
     ids = sorted(ids)
-    if not ids or not connection.features.has_select_for_update:
-        return
+    found: set[int] = set()
     with connection.cursor() as cursor:
         for chunk in chunks(ids):
-            cursor.execute(f"SELECT id FROM {table(model)} WHERE id IN ({placeholders(len(chunk))}) ORDER BY id FOR UPDATE", chunk)
+            cursor.execute(f"SELECT id FROM {table(model)} WHERE id IN ({placeholders(len(chunk))}) ORDER BY id{for_update()}", chunk)
+            found.update(row[0] for row in cursor.fetchall())
+    return found
 
 
 def insert_rows(model, columns: tuple[str, ...], rows: list[tuple]) -> None:
