@@ -224,10 +224,10 @@ def corrupt_last_watched():
 
 def delete_movie_day():
     row = MovieDay.objects.filter(watch_time__gt=0).order_by("movie_id", "day").first()
-    row.delete()
-    return [aggregate_line("movieday", {"movie_id": row.movie_id, "day": row.day},
-                           {"watch_time": 0, "views": 0, "completions": 0},
-                           {"watch_time": row.watch_time, "views": row.views, "completions": row.completions})]
+    line = aggregate_line("movieday", {"movie_id": row.movie_id, "day": row.day}, {"watch_time": 0, "views": 0, "completions": 0},
+                          {"watch_time": row.watch_time, "views": row.views, "completions": row.completions})
+    MovieDay.objects.filter(movie_id=row.movie_id, day=row.day).delete()
+    return [line]
 
 
 def stray_hour():
