@@ -100,8 +100,9 @@ def drift(aggregate: Aggregate, definition: ViewDefinition, limit: int = 100) ->
     for row in rows:
         key = dict(zip(aggregate.keys, row[: len(aggregate.keys)], strict=True))
         sums_row = row[len(aggregate.keys) :]
-        want = {v: sums_row[2 * i] for i, v in enumerate(values)}
-        have = {v: sums_row[2 * i + 1] for i, v in enumerate(values)}
+        # int(): PostgreSQL's SUM of a bigint is numeric, which would print as Decimal('237').
+        want = {v: int(sums_row[2 * i]) for i, v in enumerate(values)}
+        have = {v: int(sums_row[2 * i + 1]) for i, v in enumerate(values)}
         out.append(f"{label} {key}: stored {have}, expected {want}")
     return out
 
