@@ -11,7 +11,6 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 from django.db.models import F
-from django.test import override_settings
 
 from tests.analytics import answers, scenarios
 from tests.analytics.reference import DAY
@@ -358,14 +357,26 @@ def test_new_events_of_a_user_movie_not_ready_leave_it_to_the_backfill(applied):
 # --- definitions at their boundaries ------------------------------------------------------------
 
 
-@override_settings(WATCHTIME_COMPLETION_RATIO=0.55)
-def test_completion_at_exactly_the_configured_ratio_is_the_same_everywhere(client_all):
-    """A view reaching exactly 0.55 x 100 = 55 (0.55 * 100 is 55.00000000000001 in binary floating
-    point) is complete in the stored daily counts, in verify's recount and in the answers."""
-    m1 = movie("m1", duration=100)
-    watch(client_all, "alice", "m1", *((at, at) for at in (0, 10, 20, 30, 40, 50, 55)))
+@pytest.mark.parametrize(
+    ("ratio", "duration", "positions"),
+    [
+        # 0.55 x 100 = 55, though 0.55 * 100 is 55.00000000000001 in binary floating point.
+        pytest.param(0.55, 100, (0, 10, 20, 30, 40, 50, 55), id="0.55 x 100"),
+        # Six decimals on the longest movie: 0.999988 x 86400 = 86398.9632, reached at 86399 (the
+        # exact products, 86399 x 250000 and 249997 x 86400, exceed 32-bit integers in the database).
+        pytest.param(0.999988, 86400, (86299, 86309, 86399), id="0.999988 x 86400"),
+    ],
+)
+def test_completion_at_exactly_the_configured_ratio_is_the_same_everywhere(client_all, settings, ratio, duration, positions):
+    """A view at exactly ratio x duration is complete in the stored daily counts, in verify's
+    recount (SQL) and in the answers."""
+    settings.WATCHTIME_COMPLETION_RATIO = ratio
+    m1 = movie("m1", duration=duration)
+    watch(client_all, "alice", "m1", *((at, i * 10) for i, at in enumerate(positions)))
     assert verify() == []
     assert get(client_all, f"/movies/{m1}/engagement/")["completions"] == 1
     top = get(client_all, "/stats/top-movies/?from=2026-01-01&to=2026-01-02&by=completions")["results"]
     assert [r["completions"] for r in top] == [1]
-    assert verify() == []
+    # Per request too, and a second short of the threshold is not complete.
+    assert get(client_all, f"/movies/{m1}/engagement/?completion_ratio={ratio}")["completions"] == 1
+    assert get(client_all, f"/movies/{m1}/engagement/?completion_ratio={(positions[-1] + 1) / duration}")["completions"] == 0

@@ -117,6 +117,9 @@ def view(furthest: int, watch_time: int = 100) -> View:
         pytest.param(55, 100, 0.55, True, id="exactly 0.55 x 100"),
         pytest.param(7, 100, 0.07, True, id="exactly 0.07 x 100"),
         pytest.param(54, 100, 0.55, False, id="under 0.55 x 100"),
+        # Six decimals: 0.999988 x 86400 = 86398.9632.
+        pytest.param(86399, 86400, 0.999988, True, id="six decimals, reached"),
+        pytest.param(86398, 86400, 0.999988, False, id="six decimals, a second short"),
         pytest.param(100, 100, 1.0, True, id="ratio 1: the whole movie"),
         pytest.param(99, 100, 1.0, False, id="ratio 1, a second short"),
         pytest.param(0, 100, 0.0, True, id="ratio 0: every counted view"),
@@ -127,6 +130,20 @@ def view(furthest: int, watch_time: int = 100) -> View:
 )
 def test_a_view_is_complete_at_ratio_times_duration(furthest, duration, ratio, expected):
     assert is_complete(view(furthest), duration, ViewDefinition(completion_ratio=ratio)) is expected
+
+
+@settings(max_examples=500, deadline=None)
+@given(hundredths=st.integers(0, 100), millionths=st.integers(0, 10_000),
+       duration=st.one_of(st.integers(1, 86400), st.integers(1, 864).map(lambda k: 100 * k)), step=st.sampled_from([-1, 0, 1]))
+def test_completion_is_exact_for_ratios_of_up_to_six_decimals(hundredths, millionths, duration, step):
+    # Mostly whole percents of durations in whole 100 s, where ratio x duration is a whole second
+    # and floating point often lands just above it.
+    share = min(1_000_000, hundredths * 10_000 + (millionths if hundredths % 3 == 0 else 0))
+    ratio = share / 1_000_000
+    threshold = -(-share * duration // 1_000_000)  # the first position at or over ratio x duration
+    furthest = max(0, threshold + step)
+    complete = is_complete(view(furthest), duration, ViewDefinition(completion_ratio=ratio))
+    assert complete is (furthest * 1_000_000 >= share * duration)
 
 
 @pytest.mark.parametrize(
