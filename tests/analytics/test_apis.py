@@ -354,6 +354,8 @@ def test_engagement_range_defaults_to_all_time(client_all, views_data):
         pytest.param("completion_ratio=1.01", ["completion_ratio", "1"], id="completion_ratio over 1"),
         pytest.param("from=soon", ["from"], id="bad from"),
         pytest.param("to=2026-13-01", ["to"], id="bad to"),
+        pytest.param("from=2026-01-02&to=2026-01-01", ["before"], id="from after to"),
+        pytest.param("from=2026-01-01T00:00:00Z&to=2026-01-01", ["before"], id="from equal to to"),
     ],
 )
 def test_bad_engagement_queries_are_400(client_all, views_data, query, needles):

@@ -380,3 +380,14 @@ def test_completion_at_exactly_the_configured_ratio_is_the_same_everywhere(clien
     # Per request too, and a second short of the threshold is not complete.
     assert get(client_all, f"/movies/{m1}/engagement/?completion_ratio={ratio}")["completions"] == 1
     assert get(client_all, f"/movies/{m1}/engagement/?completion_ratio={(positions[-1] + 1) / duration}")["completions"] == 0
+
+
+def test_deleting_a_movie_takes_it_out_of_every_figure(applied, make_client):
+    """What the deletion leaves is what a recompute from the remaining events gives."""
+    victim = Movie.objects.filter(viewers__gt=1).order_by("id").first()
+    assert make_client("admin").delete(f"/movies/{victim.pk}/").status_code == 204
+    applied.shape["slugs"] = [s for s in applied.shape["slugs"] if s != victim.slug]
+    assert verify() == []
+    after = applied.answers()
+    recompute()
+    assert verify() == [] and applied.answers() == after
