@@ -9,7 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from watchtime.analytics import selectors, serializers, services
-from watchtime.analytics.ranges import DAY, INTERVALS, bucket_range, parse_moment
+from watchtime.analytics.ranges import DAY, INTERVALS, bucket_range, moment_range
 from watchtime.events.definitions import Definitions, definitions_from_settings
 from watchtime.events.schema import COMMON_ERRORS, CURSOR_PARAMETERS, HEADERS, NOT_FOUND, error
 from watchtime.events.validation import from_us
@@ -183,7 +183,7 @@ class EngagementApi(APIView):
     def get(self, request, movie_pk: int):
         query = _query(serializers.EngagementQuery, request)
         movie = selectors.movie_of(movie_pk)
-        start_us, end_us = parse_moment("from", query.get("from")), parse_moment("to", query.get("to"))
+        start_us, end_us = moment_range(query.get("from"), query.get("to"))
         definitions = _definitions(query)
         figures = selectors.engagement(movie=movie, start_us=start_us, end_us=end_us, definitions=definitions)
         body = {"from": from_us(start_us), "to": from_us(end_us), **vars(figures)}

@@ -61,10 +61,12 @@ def aggregates() -> list[Aggregate]:
                   f"SELECT movie_id, day, SUM(wt) AS watch_time, SUM(counted) AS views, SUM(complete) AS completions FROM ("
                   f"SELECT movie_id, hour / {HOURS_PER_DAY} AS day, watch_time AS wt, 0 AS counted, 0 AS complete FROM {mh}"
                   f" UNION ALL SELECT v.movie_id, v.started_us / {DAY_US}, 0, 1,"
-                  f" CASE WHEN m.duration > 0 AND v.furthest_position >= %s * m.duration THEN 1 ELSE 0 END"
+                  f" CASE WHEN m.duration > 0 AND CAST(v.furthest_position AS BIGINT) * %s >= CAST(%s AS BIGINT) * m.duration"
+                  f" THEN 1 ELSE 0 END"
                   f" FROM {view} v JOIN {movie} m ON m.id = v.movie_id WHERE v.watch_time >= %s"
                   f") x GROUP BY movie_id, day",
-                  lambda definition: [definition.completion_ratio, definition.min_view_seconds]),
+                  lambda definition: [definition.completion_fraction.denominator, definition.completion_fraction.numerator,
+                                      definition.min_view_seconds]),
         Aggregate(MovieDayReach, ("movie_id", "day", "previous_day"), ("users",),
                   f"SELECT movie_id, day, previous_day, COUNT(*) AS users FROM (SELECT movie_id, day,"
                   f" COALESCE(LAG(day) OVER (PARTITION BY user_id, movie_id ORDER BY day), {NEVER}) AS previous_day"
@@ -100,8 +102,9 @@ def drift(aggregate: Aggregate, definition: ViewDefinition, limit: int = 100) ->
     for row in rows:
         key = dict(zip(aggregate.keys, row[: len(aggregate.keys)], strict=True))
         sums_row = row[len(aggregate.keys) :]
-        want = {v: sums_row[2 * i] for i, v in enumerate(values)}
-        have = {v: sums_row[2 * i + 1] for i, v in enumerate(values)}
+        # int(): PostgreSQL's SUM of a bigint is numeric, which would print as Decimal('237').
+        want = {v: int(sums_row[2 * i]) for i, v in enumerate(values)}
+        have = {v: int(sums_row[2 * i + 1]) for i, v in enumerate(values)}
         out.append(f"{label} {key}: stored {have}, expected {want}")
     return out
 

@@ -72,6 +72,14 @@ def parse_moment(name: str, raw: str | None) -> int | None:
     return to_us(moment)
 
 
+def moment_range(raw_from: str | None, raw_to: str | None) -> tuple[int | None, int | None]:
+    """`from` and `to` as given, either may be absent (an open end); refuses from >= to."""
+    start_us, end_us = parse_moment("from", raw_from), parse_moment("to", raw_to)
+    if start_us is not None and end_us is not None and start_us >= end_us:
+        raise DomainError("invalid", "'from' must be before 'to'.")
+    return start_us, end_us
+
+
 def bucket_range(interval: Interval, raw_from: str | None, raw_to: str | None, *, now: datetime) -> Range:
     """`from` floored and `to` ceiled to whole buckets; by default the last `default_span`
     buckets up to now. Refuses an empty range and one over `max_span` buckets."""

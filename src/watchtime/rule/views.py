@@ -10,6 +10,8 @@ stream's views needs the stored views its tail touches, not their heartbeats.
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from fractions import Fraction
+from functools import lru_cache
 
 from watchtime.rule.attribution import Pair, PairChanges
 from watchtime.rule.credit import MICROSECONDS, Heartbeat
@@ -24,6 +26,18 @@ class ViewDefinition:
     @property
     def gap_us(self) -> int:
         return self.gap_seconds * MICROSECONDS
+
+    @property
+    def completion_fraction(self) -> Fraction:
+        return _exact_ratio(self.completion_ratio)
+
+
+@lru_cache(maxsize=64)
+def _exact_ratio(ratio: float) -> Fraction:
+    """The ratio as the decimal it was written as (0.55 is 11/20, while 0.55 * 100 is
+    55.00000000000001 in floating point), so that a view at exactly ratio x duration is complete;
+    a denominator of at most a million keeps the database's integer comparison in range."""
+    return Fraction(repr(ratio)).limit_denominator(1_000_000)
 
 
 @dataclass(frozen=True)
@@ -45,7 +59,8 @@ def is_complete(view: View, duration: int | None, definition: ViewDefinition) ->
     """None without a movie duration."""
     if not duration:
         return None
-    return view.furthest_position >= definition.completion_ratio * duration
+    ratio = definition.completion_fraction
+    return view.furthest_position * ratio.denominator >= ratio.numerator * duration
 
 
 def percent_watched(watch_time: int, duration: int | None) -> float | None:
