@@ -1,0 +1,8 @@
+from django.urls import path
+
+from watchtime.sdk import views
+
+urlpatterns = [
+    path("watchtime-player.js", views.latest, name="sdk-latest"),
+    path("<str:version>/watchtime-player.js", views.versioned, name="sdk-versioned"),
+]
