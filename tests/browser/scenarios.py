@@ -1,0 +1,387 @@
+"""The player scenarios: what each one does to a real <video>, its network and its API, and the total
+the API must then report, derived from README's accounting rule (each adjacent pair a -> b earns
+min(b.at - a.at, floor(b.ts - a.ts) + 1) when positive, both carrying ts)."""
+
+import json
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from tests.stacks import Api, Relay
+
+SLUG = "test-pattern"
+SCRIPT_STEP_TIMEOUT = 120
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    expected: int | None  # the user's total; None: nothing may be stored (the user stays unknown)
+    why: str
+    drive: Callable[["PlayerSession"], None]
+    backends: tuple[str, ...] = ("embedded", "full")
+    interval: int = 10
+    key: str = "ingest"  # "ingest": the page's ingest-only key; "unknown": a key the API never issued
+    # The page reaches the ingest URL through a relay the scenario can cut (the SDK file still loads).
+    ingest_relay: bool = False
+    page_host: str = "localhost"  # an allowed origin; 127.0.0.1 is not in WATCHTIME_CORS_ALLOWED_ORIGINS
+    delivered: bool = True  # every heartbeat must reach the API
+
+
+@dataclass
+class Result:
+    scenario: str
+    backend: str
+    expected: int | None
+    measured: int | None = None
+    checks: dict[str, bool] = field(default_factory=dict)
+    facts: dict = field(default_factory=dict)
+    error: str | None = None
+    seconds: float = 0.0
+    artefacts: Path | None = None
+
+
+class PlayerSession:
+    """One Chromium with the player page of one scenario, and the controls a scenario uses."""
+
+    def __init__(self, driver, url: str, artefacts: Path, track: dict, broker_relay: Relay | None,
+                 ingest_relay: Relay | None):
+        self.driver = driver
+        self.url = url
+        self.artefacts = artefacts
+        self.track_options = track
+        self.broker_relay = broker_relay  # between the API and RabbitMQ
+        self.ingest_relay = ingest_relay  # between the page and the API
+        self.facts: dict = {}
+        self._shots = 0
+        self._network_enabled = False
+
+    def open(self) -> None:
+        self.driver.get(self.url)
+        error = self.driver.execute_script("return window.sdkError")
+        assert error is None, f"the SDK did not load: {error}"
+
+    def start(self) -> dict:
+        return self._async("return harness.start(arguments[0])", self.track_options)
+
+    def steps(self, *steps: list) -> list:
+        log = self._async("return harness.run(arguments[0])", [list(step) for step in steps])
+        self.facts.setdefault("steps", []).extend(log)
+        return log
+
+    def js(self, script: str, *args):
+        return self.driver.execute_script(script, *args)
+
+    def screenshot(self, name: str) -> None:
+        self._shots += 1
+        self.driver.save_screenshot(str(self.artefacts / f"{self._shots:02d}-{name}.png"))
+
+    def offline(self, offline: bool) -> None:
+        """DevTools' offline emulation: every request of the page fails, as on a lost network."""
+        self._network()
+        self.driver.execute_cdp_cmd("Network.emulateNetworkConditions", {
+            "offline": offline, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1})
+
+    def reload(self) -> None:
+        self.driver.refresh()
+        error = self.driver.execute_script("return window.sdkError")
+        assert error is None, f"the SDK did not load after the reload: {error}"
+
+    def _network(self) -> None:
+        if not self._network_enabled:
+            self.driver.execute_cdp_cmd("Network.enable", {})
+            self._network_enabled = True
+
+    def _async(self, body: str, *args):
+        script = body.replace("return ", "const done = arguments[arguments.length - 1]; ", 1)
+        value = self.driver.execute_async_script(
+            script + ".then(done, (e) => done({harnessError: String(e && e.stack || e)}))", *args)
+        if isinstance(value, dict) and "harnessError" in value:
+            raise AssertionError(f"page step failed: {value['harnessError']}")
+        return value
+
+
+# --- the scenarios --------------------------------------------------------------------------------
+
+
+def play_30s(s: PlayerSession) -> None:
+    s.steps(["play"], ["until", 30], ["pause"])
+
+
+def pause_20s(s: PlayerSession) -> None:
+    s.steps(["play"], ["until", 10], ["pause"], ["sleep", 20_000])
+    s.screenshot("paused")
+    s.steps(["play"], ["until", 20], ["pause"])
+
+
+def seek_200s(s: PlayerSession) -> None:
+    # The seek is issued in the timeupdate that crosses 10 s, so the SDK's pre-seek heartbeat is at 10.
+    s.steps(["play"], ["until", 10], ["seek", 210], ["until", 220], ["pause"])
+
+
+def offline_20s(s: PlayerSession) -> None:
+    s.steps(["play"], ["until", 5])
+    s.offline(True)
+    time.sleep(10)
+    s.screenshot("offline")
+    time.sleep(10)
+    s.offline(False)
+    s.steps(["until", 35], ["pause"])
+
+
+def reload_mid_play(s: PlayerSession) -> None:
+    s.steps(["play"], ["until", 5])
+    s.ingest_relay.cut()
+    s.steps(["until", 25])
+    s.screenshot("before-reload")
+    s.reload()
+    s.facts["queued_after_reload"] = s.js("return harness.queued()")
+    s.start()  # the reloaded page's tracker adopts the queue the first page released at pagehide
+    s.steps(["play"], ["until", 5], ["pause"])
+    s.ingest_relay.restore()
+
+
+def rate_2x(s: PlayerSession) -> None:
+    s.steps(["play"], ["until", 10], ["rate", 2], ["sleep", 10_000], ["pause"])
+
+
+def broker_503(s: PlayerSession) -> None:
+    s.steps(["play"], ["until", 5])
+    s.broker_relay.cut()
+    time.sleep(10)
+    s.screenshot("broker-cut")
+    time.sleep(10)
+    s.broker_relay.restore()
+    s.steps(["until", 35], ["pause"])
+
+
+def short_play(s: PlayerSession) -> None:
+    s.steps(["play"], ["until", 5], ["pause"])
+
+
+SCENARIOS = [
+    Scenario("play-30s", 30, "one forward play 0 -> 30: at 1x every pair earns its whole d (d <= floor(dts) + 1), "
+             "so the pairs sum to floor(30.x) - 0 = 30", play_30s),
+    Scenario("pause-20s-then-play-10s", 20, "10 (0 -> 10) + 0 (the pause pair 10 -> 10, 20 s apart: d = 0) "
+             "+ 10 (10 -> 20) = 20; counting the pause would give 40", pause_20s),
+    Scenario("seek-forward-200s", 21, "10 (0 -> 10) + 1 (the seek pair 10 -> 210: d = 200, but its two heartbeats "
+             "are < 1 s apart, so floor(dts) + 1 = 1) + 10 (210 -> 220) = 21; crediting the seek would give 220",
+             seek_200s),
+    Scenario("offline-20s", 35, "heartbeats queued while offline keep their ts and event_id, so the pairs are those "
+             "of a plain 0 -> 35 play: 35", offline_20s),
+    Scenario("reload-mid-play", 30, "25 (the first page's session 0 -> 25, its last heartbeats delivered from "
+             "localStorage by the reloaded page) + 5 (the reloaded page's own session 0 -> 5) = 30", reload_mid_play,
+             ingest_relay=True),
+    Scenario("rate-2x-10s", 21, "10 (0 -> 10 at 1x) + 11 (the 2x pair 10 -> 30: d = 20, dts = 10.x s, "
+             "min(20, floor(10.x) + 1) = 11) = 21; interval 30 s keeps the 10 s at 2x one pair", rate_2x,
+             interval=30),
+    Scenario("broker-503-20s", 35, "heartbeats answered 503 are retried with the same event_id and ts, so the pairs "
+             "are those of a plain 0 -> 35 play: 35", broker_503, backends=("full-relayed",)),
+    Scenario("unknown-key-401", None, "401 is not retried: dropped with a warning, nothing stored", short_play,
+             backends=("embedded",), key="unknown", delivered=False),
+    Scenario("origin-not-allowed", None, "the browser refuses the answer to an origin CORS does not allow: "
+             "nothing stored, the heartbeats stay queued", short_play, backends=("embedded",),
+             page_host="127.0.0.1", delivered=False),
+]
+
+CASES = [(scenario, backend) for scenario in SCENARIOS for backend in scenario.backends]
+
+
+def case_id(case) -> str:
+    scenario, backend = case
+    return f"{backend}-{scenario.name}"
+
+
+# --- running one and checking it -----------------------------------------------------------------
+
+
+class Run:
+    """One (scenario, backend): `prepare()` opens the page and attaches the SDK (browser start-ups are
+    heavy, so the suite does these a few at a time), then `drive()` plays the scenario and checks it."""
+
+    def __init__(self, scenario: Scenario, backend: str, api: Api, pages, artefacts: Path,
+                 broker_relay: Relay | None):
+        self.scenario = scenario
+        self.api = api
+        self.user = f"{backend}-{scenario.name}"
+        self.result = Result(scenario.name, backend, scenario.expected, artefacts=artefacts)
+        self.broker_relay = broker_relay
+        self.ingest_relay = Relay(("127.0.0.1", urlsplit(api.base_url).port)) if scenario.ingest_relay else None
+        endpoint = f"http://127.0.0.1:{self.ingest_relay.port}" if self.ingest_relay else api.base_url
+        key = api.ingest_key if scenario.key == "ingest" else "wt_unknown1_" + "x" * 24
+        self.track = {"endpoint": endpoint, "key": key, "user": self.user, "slug": SLUG, "interval": scenario.interval}
+        self.url = pages.url(api.base_url, endpoint, host=scenario.page_host, label=f"{backend}-{scenario.name}")
+        self.session: PlayerSession | None = None
+
+    def prepare(self, launch) -> None:
+        started = time.monotonic()
+        try:
+            if self.ingest_relay:
+                self.ingest_relay.restore()
+            self.session = PlayerSession(launch(), self.url, self.result.artefacts, self.track, self.broker_relay,
+                                         self.ingest_relay)
+            self.session.open()
+            self.session.facts["sdk_exports"] = self.session.start()["exports"]
+            self.session.screenshot("start")
+        except Exception:
+            self._failed()
+        self.result.seconds += time.monotonic() - started
+
+    def drive(self) -> Result:
+        started = time.monotonic()
+        session, scenario = self.session, self.scenario
+        try:
+            if self.result.error is None:
+                scenario.drive(session)
+                left = session.steps(["drain", 60_000 if scenario.delivered else 3_000])[0]["value"]
+                session.facts["left_queued"] = left
+                session.screenshot("end")
+                session.steps(["stop"])
+                time.sleep(1)  # let the last keepalive send settle
+                session.facts["leaks"] = session.js("return harness.leaks()")
+                records = session.js("return harness.records()")
+                _save(self.result.artefacts / "page-records.json", records)
+                _check(self.result, scenario, self.api, self.user, records, session.facts)
+        except Exception:
+            self._failed()
+        finally:
+            if self.ingest_relay:
+                self.ingest_relay.cut()
+            if session is not None:
+                try:
+                    _save(self.result.artefacts / "browser-console.json", session.driver.get_log("browser"))
+                except Exception:
+                    pass
+                _save(self.result.artefacts / "facts.json", session.facts)
+                self.result.facts = session.facts
+        self.result.seconds = round(self.result.seconds + time.monotonic() - started, 1)
+        return self.result
+
+    def _failed(self) -> None:
+        self.result.error = traceback.format_exc()
+        (self.result.artefacts / "error.txt").write_text(self.result.error)
+        if self.session is not None:
+            try:
+                self.session.screenshot("failure")
+            except Exception:
+                pass
+
+
+def _check(result: Result, scenario: Scenario, api: Api, user: str, records: dict, facts: dict) -> None:
+    beats, requests = records["beats"], records["requests"]
+    beat_ids = [beat["event_id"] for beat in beats]
+    checks = result.checks
+    checks["every heartbeat has its own event_id, a ts and a session"] = (
+        len(set(beat_ids)) == len(beats) and all(beat["ts"] and beat["session"] for beat in beats))
+    checks["requests carry the key and no credentials"] = all(
+        r["authorization"] and r["credentials"] == "omit" for r in requests)
+    checks["requests carry only heartbeats the page made (a retry reuses its event_ids)"] = (
+        {i for r in requests for i in r["ids"]} <= set(beat_ids))
+    checks["no listener or timer of the SDK left after stop()"] = facts["leaks"] == {"listeners": [], "timers": []}
+
+    if scenario.delivered:
+        stored = _wait_for_events(api, user, len(beat_ids))
+        _save(result.artefacts / "api-events.json", stored)
+        stored_ids = [event["event_id"] for event in stored]
+        checks["every heartbeat stored once, nothing else"] = sorted(stored_ids) == sorted(beat_ids)
+        checks["the page's queue drained"] = facts["left_queued"] == 0
+    else:
+        stored_ids = [event["event_id"] for event in api.user_events(user)]
+        checks["nothing stored"] = stored_ids == []
+    answer = api.get(f"/users/{user}/total-watch-time/")
+    _save(result.artefacts / "api-total.json", {"status": answer.status_code, "body": answer.json()})
+    result.measured = answer.json()["total_watch_time"] if answer.status_code == 200 else None
+    facts["heartbeats"] = len(beats)
+    facts["requests"] = len(requests)
+    facts["answers"] = _count(r.get("status") for r in requests)
+    facts["sessions"] = len({beat["session"] for beat in beats})
+    SPECIFIC.get(scenario.name, lambda *a: None)(checks, records, facts)
+
+
+def _check_offline(checks, records, facts) -> None:
+    requests = records["requests"]
+    failed = [r for r in requests if r.get("status") == 0]
+    accepted = {i for r in requests if r.get("status") == 202 for i in r["ids"]}
+    checks["sends failed while offline"] = len(failed) >= 1
+    checks["every heartbeat that failed offline was accepted later with the same event_id"] = all(
+        set(r["ids"]) <= accepted for r in failed)
+    first_back = next((r for r in requests if r.get("status") == 202 and r["started"] > failed[-1]["started"]), None)
+    facts["first_request_after_restore_events"] = len(first_back["ids"]) if first_back else 0
+    checks["the queued heartbeats went out coalesced in one array"] = bool(first_back) and len(first_back["ids"]) >= 2
+
+
+def _check_reload(checks, records, facts) -> None:
+    queued = facts["queued_after_reload"]
+    first_page = {beat["page"] for beat in records["beats"]}
+    facts["pages"] = len(first_page)
+    facts["queued_after_reload_count"] = len(queued)
+    first_page_ids = {b["event_id"] for b in records["beats"] if b["page"] == min(first_page)}
+    checks["heartbeats of the first page were in localStorage after the reload"] = (
+        len(queued) >= 2 and set(queued) <= first_page_ids)
+    checks["two pages, one session each"] = len(first_page) == 2 and facts["sessions"] == 2
+
+
+def _check_503(checks, records, facts) -> None:
+    requests = records["requests"]
+    refused = [r for r in requests if r.get("status") == 503]
+    accepted = {i for r in requests if r.get("status") == 202 for i in r["ids"]}
+    checks["the API answered 503 with Retry-After while the broker was cut"] = bool(refused) and all(
+        r["retryAfter"] == "5" for r in refused)
+    checks["every heartbeat answered 503 was accepted later with the same event_id"] = all(
+        set(r["ids"]) <= accepted for r in refused)
+    gaps = []
+    for r in refused:
+        later = [n["started"] for n in requests if n["started"] >= r["answered"]]
+        if later:
+            gaps.append((min(later) - r["answered"]) / 1000)
+    facts["seconds_from_503_to_next_attempt"] = [round(g, 2) for g in gaps]
+    checks["no attempt sooner than Retry-After (5 s) after a 503"] = all(g >= 4.95 for g in gaps)
+
+
+def _check_refused(checks, records, facts) -> None:
+    requests, warnings = records["requests"], records["warnings"]
+    ids = [i for r in requests for i in r["ids"]]
+    checks["401 answered, each heartbeat sent once (not retried)"] = (
+        all(r.get("status") == 401 for r in requests) and len(ids) == len(set(ids)) == facts["heartbeats"])
+    checks["a console warning names the refusal"] = any("refused" in w and "authentication_failed" in w for w in warnings)
+
+
+def _check_origin(checks, records, facts) -> None:
+    requests = records["requests"]
+    checks["the browser failed every send (no CORS grant for this origin)"] = bool(requests) and all(
+        r.get("status") == 0 for r in requests)
+    checks["the heartbeats are still queued"] = facts["left_queued"] == facts["heartbeats"]
+
+
+SPECIFIC = {
+    "offline-20s": _check_offline,
+    "reload-mid-play": _check_reload,
+    "broker-503-20s": _check_503,
+    "unknown-key-401": _check_refused,
+    "origin-not-allowed": _check_origin,
+}
+
+
+def _wait_for_events(api: Api, user: str, count: int, timeout: float = 60) -> list[dict]:
+    """The stored events of `user` once there are `count` of them (the consumer may lag), or the
+    last list seen."""
+    deadline = time.monotonic() + timeout
+    while True:
+        events = api.user_events(user)
+        if len(events) >= count or time.monotonic() > deadline:
+            return events
+        time.sleep(0.5)
+
+
+def _count(values) -> dict:
+    counts: dict = {}
+    for value in values:
+        counts[str(value)] = counts.get(str(value), 0) + 1
+    return counts
+
+
+def _save(path: Path, data) -> None:
+    path.write_text(json.dumps(data, indent=1, default=str))
