@@ -146,10 +146,8 @@ def page_origin(page_port) -> str:
     return f"http://{PAGE_HOST}:{page_port}"
 
 
-@pytest.fixture(scope="session")
-def embedded_api(tmp_path_factory, page_origin):
-    """`watchtime dev` (SQLite, events applied in the request) with API keys on."""
-    workdir = tmp_path_factory.mktemp("embedded-api")
+def start_embedded(workdir: Path, **extra_env: str) -> Api:
+    """`watchtime dev` (SQLite under `workdir`, events applied in the request) with API keys on."""
     read_key = new_api_key()
     env = {
         "PATH": os.environ["PATH"],
@@ -159,9 +157,9 @@ def embedded_api(tmp_path_factory, page_origin):
         "WATCHTIME_AUTH": "on",
         "WATCHTIME_BOOTSTRAP_API_KEY": read_key,
         "WATCHTIME_BOOTSTRAP_API_KEY_SCOPES": "ingest,read,admin",
-        "WATCHTIME_CORS_ALLOWED_ORIGINS": page_origin,
         "WATCHTIME_METRICS_PORT": str(support.free_port()),
         "WATCHTIME_LOG_LEVEL": "WARNING",
+        **extra_env,
     }
     migrated = subprocess.run([support.WATCHTIME, "migrate"], env=env, capture_output=True, text=True, timeout=120)
     assert migrated.returncode == 0, migrated.stdout + migrated.stderr
@@ -173,8 +171,19 @@ def embedded_api(tmp_path_factory, page_origin):
                                    stderr=subprocess.STDOUT)
     api = Api("embedded", f"http://127.0.0.1:{port}", read_key, ingest_key, log_path, [process])
     support.wait_until(lambda: _answers(api, process), timeout=60, message="watchtime dev")
+    return api
+
+
+def stop_embedded(api: Api) -> None:
+    for process in api.processes:
+        support.stop(process)
+
+
+@pytest.fixture(scope="session")
+def embedded_api(tmp_path_factory, page_origin):
+    api = start_embedded(tmp_path_factory.mktemp("embedded-api"), WATCHTIME_CORS_ALLOWED_ORIGINS=page_origin)
     yield api
-    support.stop(process)
+    stop_embedded(api)
 
 
 @pytest.fixture(scope="session")

@@ -33,3 +33,4 @@ def sdk_file() -> SdkFile:
         etag=f'"{hashlib.sha256(body).hexdigest()[:32]}"',
         integrity="sha384-" + base64.b64encode(digest).decode(),
     )
+
