@@ -140,8 +140,9 @@ class Tracker {
   }
 
   _position() {
-    // While seeking, currentTime is already the target: the last position played is the stable one.
-    return this._media.seeking ? this._lastStablePosition : this._media.currentTime;
+    // While seeking, currentTime is already the target: a playback in progress was last at the
+    // stable position; a new one (a replay seeks to 0) starts at the target.
+    return this._media.seeking && this._sessionBeats > 0 ? this._lastStablePosition : this._media.currentTime;
   }
 
   _beat(position = this._position()) {

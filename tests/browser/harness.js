@@ -124,6 +124,7 @@
     play: () => video().play(),
     pause: () => video().pause(),
     until: untilPosition,
+    ended: () => new Promise((resolve) => video().addEventListener("ended", resolve, { once: true })),
     seek: (position) => {
       video().currentTime = position;
     },
