@@ -34,7 +34,7 @@ class Api:
     processes: list = field(default_factory=list)
 
     def get(self, path: str, **params) -> requests.Response:
-        return requests.get(self.base_url + path, params=params, timeout=10,
+        return requests.get(self.base_url + path, params=params, timeout=30,
                             headers={"Authorization": f"Bearer {self.read_key}"})
 
     def user_total(self, user: str) -> int | None:
@@ -48,7 +48,7 @@ class Api:
         """Every stored event of `user` (all pages of GET /?user=)."""
         events, url, params = [], self.base_url + "/", {"user": user, "page_size": 500}
         while url:
-            response = requests.get(url, params=params, timeout=10, headers={"Authorization": f"Bearer {self.read_key}"})
+            response = requests.get(url, params=params, timeout=30, headers={"Authorization": f"Bearer {self.read_key}"})
             response.raise_for_status()
             page = response.json()
             events += page["results"]

@@ -67,6 +67,7 @@ class Tracker {
     this._slug = slug;
     this._session = session ?? null; // null: a new id at the playback's first heartbeat
     this._sessionBeats = 0;
+    this._lastAt = 0; // the latest heartbeat's position
     this._intervalMs = interval * 1000;
     this._onHeartbeat = options.onHeartbeat;
     this._lastStablePosition = media.currentTime || 0; // currentTime outside of seeks
@@ -163,6 +164,7 @@ class Tracker {
       ts: new Date().toISOString(),
     };
     this._sessionBeats += 1;
+    this._lastAt = at;
     this._queue.add(event);
     if (this._onHeartbeat) {
       try {
@@ -196,18 +198,24 @@ class Tracker {
     }
   }
 
-  // The new position; during a scrub at most one heartbeat a second, the last one trailing.
+  // The new position. A scrub (seeks less than a second apart) gets one trailing heartbeat a
+  // second, just after one that repeats the latest position sent: so each jump is a pair of
+  // heartbeats a moment apart, which the rule credits 1 s, however long the scrub lasts.
   _onSeeked() {
     this._lastStablePosition = this._media.currentTime;
     if (this._sessionBeats === 0 || this._seekTimer !== null) return;
     const wait = this._lastSeekedBeat + SEEK_THROTTLE_MS - performance.now();
-    const beat = () => {
-      this._seekTimer = null;
+    if (wait <= 0) {
       this._lastSeekedBeat = performance.now();
       this._beat();
-    };
-    if (wait <= 0) beat();
-    else this._seekTimer = setTimeout(beat, wait);
+      return;
+    }
+    this._seekTimer = setTimeout(() => {
+      this._seekTimer = null;
+      this._lastSeekedBeat = performance.now();
+      this._beat(this._lastAt);
+      this._beat();
+    }, wait);
   }
 
   // `ended` or a new source: the last heartbeat of this playback; the next one starts a new session.

@@ -3,6 +3,7 @@
 // scenario's steps. Records live in sessionStorage, so they survive a reload of the page.
 "use strict";
 (() => {
+  const RealDate = Date; // the harness's own records use the real clock
   const store = {
     list(name) {
       return JSON.parse(sessionStorage.getItem(`harness:${name}`) || "[]");
@@ -80,7 +81,7 @@
     if (!(init.method === "POST" && url === window.harnessConfig.ingestUrl)) return fetch(input, init);
     const ids = JSON.parse(init.body).map((event) => event.event_id);
     const index = store.push("requests", {
-      started: Date.now(),
+      started: RealDate.now(),
       ids,
       keepalive: Boolean(init.keepalive),
       authorization: Boolean(init.headers && init.headers.Authorization),
@@ -90,14 +91,14 @@
       const response = await fetch(input, init);
       const body = await response.clone().text();
       store.update("requests", index, {
-        answered: Date.now(),
+        answered: RealDate.now(),
         status: response.status,
         retryAfter: response.headers.get("Retry-After"),
         body,
       });
       return response;
     } catch (error) {
-      store.update("requests", index, { answered: Date.now(), status: 0, error: String(error) });
+      store.update("requests", index, { answered: RealDate.now(), status: 0, error: String(error) });
       throw error;
     }
   };
@@ -119,6 +120,18 @@
       video().addEventListener("timeupdate", check);
     });
   const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+  // The page's clock, shifted by `offset` ms (a player whose wall clock is wrong).
+  let clockOffset = 0;
+  class ShiftedDate extends RealDate {
+    constructor(...args) {
+      if (args.length === 0) super(RealDate.now() + clockOffset);
+      else super(...args);
+    }
+
+    static now() {
+      return RealDate.now() + clockOffset;
+    }
+  }
 
   const steps = {
     play: () => video().play(),
@@ -132,9 +145,13 @@
       video().playbackRate = rate;
     },
     sleep,
+    clock(offset) {
+      clockOffset = offset;
+      window.Date = offset === 0 ? RealDate : ShiftedDate;
+    },
     async drain(timeoutMs) {
-      const deadline = Date.now() + timeoutMs;
-      while (window.tracker.pending > 0 && Date.now() < deadline) await sleep(200);
+      const deadline = RealDate.now() + timeoutMs;
+      while (window.tracker.pending > 0 && RealDate.now() < deadline) await sleep(200);
       return window.tracker.pending;
     },
     stop: () => window.tracker.stop(),
@@ -149,7 +166,9 @@
       await new Promise((resolve) => video().addEventListener("loadedmetadata", resolve, { once: true }));
       window.tracker = sdk.track(video(), {
         ...trackOptions,
-        onHeartbeat: (event) => store.push("beats", { ...event, page: performance.timeOrigin }),
+        // page: which page load made it; realTs: the real clock (the page's may be shifted)
+        onHeartbeat: (event) =>
+          store.push("beats", { ...event, page: performance.timeOrigin, realTs: new RealDate().toISOString() }),
       });
       return { exports: Object.keys(sdk).sort(), version: sdk.VERSION };
     },
@@ -157,7 +176,7 @@
       const log = [];
       for (const [name, ...args] of list) {
         const value = await steps[name](...args);
-        log.push({ step: [name, ...args], wall: Date.now(), position: video().currentTime, value: value ?? null });
+        log.push({ step: [name, ...args], wall: RealDate.now(), position: video().currentTime, value: value ?? null });
       }
       return log;
     },
