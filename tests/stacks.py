@@ -10,6 +10,7 @@ import socket
 import subprocess
 import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -200,39 +201,42 @@ def full_stack(tmp_path_factory, page_origin):
         "WATCHTIME_CORS_ALLOWED_ORIGINS": page_origin,
         "DJANGO_STATIC_ROOT": str(static_root),
     }
-    collected = subprocess.run(
-        [support.WATCHTIME, "manage", "collectstatic", "--no-input", "--verbosity", "0"],
-        env={"PATH": os.environ["PATH"], "DJANGO_SECRET_KEY": secrets.token_urlsafe(50), **common},
-        capture_output=True, text=True, timeout=120,
-    )
-    assert collected.returncode == 0, collected.stdout + collected.stderr
-    create_database(database)
-    relay = Relay(_broker_address())
-    relay.restore()
-    servers: list[LiveServer] = []
-    consumer = None
-    try:
-        server = start_server(workdir, name=database, **common)
-        servers.append(server)
-        consumer_env = {**server.env, **common, "WATCHTIME_METRICS_PORT": str(support.free_port())}
-        consumer = support.start("consumer", consumer_env)
-        relayed_url = support.RABBITMQ_URL.replace(f":{_broker_address()[1]}/", f":{relay.port}/", 1)
-        relayed = start_server(workdir, name=database, api_key=server.api_key, migrate=False,
-                               WEB_CONCURRENCY="1", **{**common, "RABBITMQ_URL": relayed_url})
-        servers.append(relayed)
-        ingest_key = _create_key(server.env, "player-page", "ingest")
-        support.wait_until(lambda: _consumer_ready(consumer, consumer_env), timeout=60, message="consumer readiness")
-        apis = [Api(name, s.base_url, s.api_key, ingest_key, s.log_path, [s.process])
-                for name, s in (("full", server), ("full-relayed", relayed))]
-        yield FullStack(api=apis[0], relayed_api=apis[1], relay=relay, queue=queue)
-    finally:
-        for server in servers:
-            stop_server(server)
-        if consumer is not None:
-            support.stop(consumer)
-        relay.cut()
-        support.delete_queues(queue)
-        drop_database(database)
+    with ThreadPoolExecutor(max_workers=3) as pool:  # independent start-up steps overlap
+        collected = pool.submit(
+            subprocess.run, [support.WATCHTIME, "manage", "collectstatic", "--no-input", "--verbosity", "0"],
+            env={"PATH": os.environ["PATH"], "DJANGO_SECRET_KEY": secrets.token_urlsafe(50), **common},
+            capture_output=True, text=True, timeout=120,
+        )
+        create_database(database)
+        relay = Relay(_broker_address())
+        relay.restore()
+        servers: list[LiveServer] = []
+        consumer = None
+        try:
+            result = collected.result()
+            assert result.returncode == 0, result.stdout + result.stderr
+            server = start_server(workdir, name=database, **common)
+            servers.append(server)
+            consumer_env = {**server.env, **common, "WATCHTIME_METRICS_PORT": str(support.free_port())}
+            consumer = support.start("consumer", consumer_env)
+            relayed_url = support.RABBITMQ_URL.replace(f":{_broker_address()[1]}/", f":{relay.port}/", 1)
+            relayed = pool.submit(start_server, workdir, name=database, api_key=server.api_key, migrate=False,
+                                  WEB_CONCURRENCY="1", **{**common, "RABBITMQ_URL": relayed_url})
+            ingest_key = pool.submit(_create_key, server.env, "player-page", "ingest")
+            support.wait_until(lambda: _consumer_ready(consumer, consumer_env), timeout=60,
+                               message="consumer readiness")
+            servers.append(relayed.result())
+            apis = [Api(name, s.base_url, s.api_key, ingest_key.result(), s.log_path, [s.process])
+                    for name, s in (("full", server), ("full-relayed", servers[1]))]
+            yield FullStack(api=apis[0], relayed_api=apis[1], relay=relay, queue=queue)
+        finally:
+            for server in servers:
+                stop_server(server)
+            if consumer is not None:
+                support.stop(consumer)
+            relay.cut()
+            support.delete_queues(queue)
+            drop_database(database)
 
 
 def _broker_address() -> tuple[str, int]:

@@ -29,6 +29,9 @@ FLAGS = (
     # Loopback only: any other host name fails to resolve, so nothing can come from a CDN.
     "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1",
     "--window-size=800,600",
+    "--mute-audio",
+    "--disable-extensions",
+    "--disable-default-apps",
 )
 
 
@@ -43,6 +46,17 @@ def launch(profile_parent: Path) -> webdriver.Chrome:
     driver.set_script_timeout(180)
     driver.set_page_load_timeout(60)
     return driver
+
+
+def quit(driver: webdriver.Chrome) -> None:
+    """Quit, whatever state the browser is in, once (the suite quits each browser once it is done)."""
+    process = driver.service.process
+    if process is None or process.poll() is not None:
+        return
+    try:
+        driver.quit()
+    except Exception:
+        pass
 
 
 def sdk_url(api_base: str) -> str:

@@ -44,11 +44,8 @@ def browsers(tmp_path_factory):
         return driver
 
     yield launch
-    for driver in started:
-        try:
-            driver.quit()
-        except Exception:
-            pass
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(chromium.quit, started))
 
 
 @pytest.fixture(scope="session")

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from tests.browser import chromium
 from tests.stacks import Api, Relay
 
 SLUG = "test-pattern"
@@ -301,6 +302,7 @@ class Run:
                     pass
                 _save(self.result.artefacts / "facts.json", session.facts)
                 self.result.facts = session.facts
+                chromium.quit(session.driver)  # its CPU goes to the scenarios still running
         self.result.seconds = round(self.result.seconds + time.monotonic() - started, 1)
         return self.result
 

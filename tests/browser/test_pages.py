@@ -62,8 +62,8 @@ def test_admin_login_renders_its_form(browser, api, tmp_path):
     assert _foreign_resources(browser, api.base_url) == []
 
 
-def test_player_page_refuses_an_sdk_with_another_hash(browsers, pages, embedded_api, tmp_path):
-    driver = browsers()
+def test_player_page_refuses_an_sdk_with_another_hash(browser, pages, embedded_api, tmp_path):
+    driver = browser
     wrong = "sha384-" + "A" * 64
     driver.get(pages.url(embedded_api.base_url, integrity=wrong, label="wrong integrity"))
     error = _wait(lambda: driver.execute_script("return window.sdkError"), timeout=15)
@@ -72,8 +72,8 @@ def test_player_page_refuses_an_sdk_with_another_hash(browsers, pages, embedded_
     assert any("integrity" in entry["message"] for entry in driver.get_log("browser"))
 
 
-def test_player_page_loads_the_sdk_it_pins(browsers, pages, embedded_api):
-    driver = browsers()
+def test_player_page_loads_the_sdk_it_pins(browser, pages, embedded_api):
+    driver = browser
     driver.get(pages.url(embedded_api.base_url, label="pinned"))
     _wait(lambda: driver.execute_script("return window.sdkError === null"), timeout=15)
     assert driver.execute_script("return import('watchtime-player').then((m) => m.VERSION)") == (
