@@ -36,7 +36,8 @@ test: setup services lint ## the whole suite: lint, service, chart, image, obser
 	$(PYTEST) tests k8s-tests
 
 test-fast: setup ## inner loop: the pure rule and validation, no services (seconds)
-	$(PYTEST) tests/events/test_accounting.py tests/events/test_validation.py tests/test_client.py::TestPureParts
+	$(PYTEST) tests/rule tests/broker tests/events/test_validation.py tests/events/test_messages.py tests/events/test_handlers.py \
+	  tests/test_client.py::TestPureParts
 
 test-service: setup services ## the service's own tests (API, pipeline, settings)
 	$(PYTEST) tests --ignore=tests/faults --ignore=tests/observability --ignore=tests/security --ignore=tests/bench \

@@ -8,6 +8,8 @@ import json
 import uuid
 from datetime import UTC, datetime, timedelta
 
+from watchtime.events.messages import FORMAT_VERSION
+
 BASE = datetime(2026, 1, 1, tzinfo=UTC)
 STEP_SECONDS = 10
 EVENTS_PER_STREAM = 10  # in the read dataset
@@ -55,8 +57,9 @@ def events(count: int, *, streams: int, first_step: int, first_stream: int = 0) 
 
 
 def message(batch: list[dict]) -> bytes:
-    """A broker message body in the product's version-1 format."""
-    return json.dumps({"v": 1, "events": batch}, separators=(",", ":")).encode()
+    """A broker message body in the product's format (events.messages), built from plain dicts:
+    a backlog of a million events is encoded faster this way than through EventIn."""
+    return json.dumps({"v": FORMAT_VERSION, "events": batch}, separators=(",", ":")).encode()
 
 
 def messages(count: int, *, per_message: int, streams: int, steps: Steps) -> list[bytes]:

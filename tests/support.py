@@ -68,7 +68,7 @@ def broker_settings(queue: str, **overrides) -> dict:
 
 def declare_queues(channel, queue: str) -> None:
     """The product's topology, declared from a blocking channel (as the consumer would)."""
-    from watchtime.rabbitmq import queue_arguments, queue_names
+    from watchtime.broker import queue_arguments, queue_names
 
     _, dlx, dead_letter_queue = queue_names(queue)
     channel.exchange_declare(dlx, "fanout", durable=True)

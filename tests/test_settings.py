@@ -43,7 +43,7 @@ def run(env: dict, *args: str) -> subprocess.CompletedProcess:
         ("RABBITMQ_URL", "amqp:///vhost", "RABBITMQ_URL has no host name"),
         ("DJANGO_SECRET_KEY", None, "DJANGO_SECRET_KEY is required when DJANGO_DEBUG is false"),
         ("DJANGO_SECRET_KEY", "", "DJANGO_SECRET_KEY is required when DJANGO_DEBUG is false"),
-        ("WATCHTIME_AUTH", "off", "WATCHTIME_AUTH=off is only allowed with DJANGO_DEBUG=true"),
+        ("WATCHTIME_AUTH", "false", "WATCHTIME_AUTH=false is only allowed with DJANGO_DEBUG=true"),
         ("DJANGO_DEBUG", "maybe", "DJANGO_DEBUG='maybe' is not a boolean"),
         ("WATCHTIME_RATE_LIMIT", "lots", "WATCHTIME_RATE_LIMIT"),
         ("WATCHTIME_BOOTSTRAP_API_KEY", SECRET, "WATCHTIME_BOOTSTRAP_API_KEY must look like"),
@@ -60,14 +60,14 @@ def test_migrate_refuses_a_bad_setting_with_a_clear_message(base_env, variable, 
 
 
 def test_the_api_refuses_auth_off_before_starting_gunicorn(base_env):
-    result = run({**base_env, "WATCHTIME_AUTH": "off"}, "api", "--port", str(support.free_port()))
-    assert result.returncode == 2 and "WATCHTIME_AUTH=off is only allowed" in result.stderr
+    result = run({**base_env, "WATCHTIME_AUTH": "false"}, "api", "--port", str(support.free_port()))
+    assert result.returncode == 2 and "WATCHTIME_AUTH=false is only allowed" in result.stderr
     assert "gunicorn" not in result.stdout.lower()
 
 
 def test_debug_allows_what_production_refuses(base_env):
     env = {k: v for k, v in base_env.items() if k != "DJANGO_SECRET_KEY"}
-    result = run({**env, "DJANGO_DEBUG": "true", "WATCHTIME_AUTH": "off"}, "manage", "check")
+    result = run({**env, "DJANGO_DEBUG": "true", "WATCHTIME_AUTH": "false"}, "manage", "check")
     assert result.returncode == 0, result.stderr
 
 

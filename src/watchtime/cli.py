@@ -4,7 +4,8 @@
     watchtime consumer            the RabbitMQ consumer (= manage.py consume_rabbitmq)
     watchtime migrate [--check]   apply migrations (--check: exit 1 while some are unapplied)
     watchtime dev [--port N]      embedded default: SQLite, in-process apply, 127.0.0.1:8000
-    watchtime recompute|verify    rebuild / check every total from the event log
+    watchtime recompute|verify    rebuild / check every total and analytics figure from the event log
+    watchtime backfill            rebuild the analytics that predate them (after an upgrade)
     watchtime createkey|revokekey API keys
     watchtime manage ...          any Django management command
 """
@@ -19,6 +20,7 @@ DJANGO_COMMANDS = {
     "consumer": "consume_rabbitmq",
     "recompute": "recompute",
     "verify": "verify",
+    "backfill": "backfill",
     "createkey": "createkey",
     "revokekey": "revokekey",
 }
@@ -88,7 +90,7 @@ def _dev(port: int | None) -> int:
     os.environ.pop("RABBITMQ_URL", None)
     os.environ.pop("DATABASE_URL", None)
     os.environ.setdefault("DJANGO_DEBUG", "true")
-    os.environ.setdefault("WATCHTIME_AUTH", "off")
+    os.environ.setdefault("WATCHTIME_AUTH", "false")
     port = port or int(os.environ.get("PORT", "8000"))
     from django.core.management import execute_from_command_line
 

@@ -18,18 +18,19 @@ def get_str(name: str, default: str = "") -> str:
 
 
 def get_bool(name: str, default: bool = False) -> bool:
+    """`true` or `false` (any case): the one vocabulary of every boolean variable."""
     raw = os.environ.get(name)
     if raw is None or raw.strip() == "":
         return default
     value = raw.strip().lower()
-    if value in {"1", "true", "yes", "on"}:
+    if value == "true":
         return True
-    if value in {"0", "false", "no", "off"}:
+    if value == "false":
         return False
-    raise ConfigurationError(f"{name}={raw!r} is not a boolean (use true/false)")
+    raise ConfigurationError(f"{name}={raw!r} is not a boolean (use true or false)")
 
 
-def get_int(name: str, default: int, *, minimum: int | None = None) -> int:
+def get_int(name: str, default: int, *, minimum: int | None = None, maximum: int | None = None) -> int:
     raw = os.environ.get(name)
     if raw is None or raw.strip() == "":
         return default
@@ -39,6 +40,21 @@ def get_int(name: str, default: int, *, minimum: int | None = None) -> int:
         raise ConfigurationError(f"{name}={raw!r} is not an integer") from None
     if minimum is not None and value < minimum:
         raise ConfigurationError(f"{name}={value} must be at least {minimum}")
+    if maximum is not None and value > maximum:
+        raise ConfigurationError(f"{name}={value} must be at most {maximum}")
+    return value
+
+
+def get_float(name: str, default: float, *, minimum: float, maximum: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name}={raw!r} is not a number") from None
+    if not minimum <= value <= maximum:
+        raise ConfigurationError(f"{name}={value} must be from {minimum} to {maximum}")
     return value
 
 

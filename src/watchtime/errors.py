@@ -4,10 +4,15 @@
 """
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.db import InterfaceError, OperationalError
+from django.db import DatabaseError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions
 from rest_framework.response import Response
+
+from watchtime.dberrors import is_outage
+
+# How long a client should wait after a 503 (database or broker unavailable) before retrying.
+RETRY_AFTER_SECONDS = 5
 
 
 class DomainError(Exception):
@@ -20,6 +25,11 @@ class DomainError(Exception):
         self.status = status
         self.details = details or {}
         self.headers = headers or {}
+
+
+def unavailable(code: str, message: str, details=None) -> DomainError:
+    """A 503 the client should retry after Retry-After seconds."""
+    return DomainError(code, message, status=503, details=details, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
 
 
 def error_body(code: str, message: str, details=None) -> dict:
@@ -38,10 +48,9 @@ def exception_handler(exc, context):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
-    elif isinstance(exc, (OperationalError, InterfaceError)):
+    elif isinstance(exc, DatabaseError) and is_outage(exc):
         # The database is unreachable (restart, failover): the client should retry, not see a 500.
-        exc = DomainError("database_unavailable", "The database is unavailable; retry later.", status=503,
-                          headers={"Retry-After": "5"})
+        exc = unavailable("database_unavailable", "The database is unavailable; retry later.")
 
     if isinstance(exc, DomainError):
         set_rollback()

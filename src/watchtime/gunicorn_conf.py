@@ -54,9 +54,9 @@ def post_worker_init(worker):
     from django.conf import settings
 
     if settings.RABBITMQ is not None:
-        from watchtime import rabbitmq
+        from watchtime import broker
 
-        rabbitmq.publisher()  # start connecting before the first request arrives
+        broker.publisher()  # start connecting before the first request arrives
 
 
 def child_exit(server, worker):

@@ -27,9 +27,9 @@ def database_ok() -> tuple[bool, str]:
 def broker_ok() -> tuple[bool, str]:
     if settings.RABBITMQ is None:
         return True, "embedded (no broker configured)"
-    from watchtime import rabbitmq
+    from watchtime import broker
 
-    return (True, "ok") if rabbitmq.publisher().connected() else (False, "not connected")
+    return (True, "ok") if broker.publisher().connected() else (False, "not connected")
 
 
 def cached(name: str, check) -> tuple[bool, str]:

@@ -57,6 +57,11 @@ LAST_BATCH_TIMESTAMP = Gauge(
 CONSUMER_READY = Gauge(
     "watchtime_consumer_ready", "1 while the consumer is connected to broker and database.", multiprocess_mode="max"
 )
+BACKFILL_PENDING = Gauge(
+    "watchtime_analytics_backfill_pending",
+    "User-movies whose analytics wait for the backfill (counted up to 1000).",
+    multiprocess_mode="max",
+)
 DEPENDENCY_UP = Gauge(
     "watchtime_dependency_up",
     "1 when the last readiness check reached the dependency.",

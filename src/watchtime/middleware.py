@@ -1,3 +1,5 @@
+"""Request middleware: probes, request ids, body limits, NUL refusal, request metrics, admin-only sessions."""
+
 import re
 import uuid
 

@@ -1,3 +1,5 @@
+"""The one request body parser: strict RFC 8259 JSON."""
+
 import json
 
 from rest_framework.exceptions import ParseError

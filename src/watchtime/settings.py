@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",  # Swagger UI's assets in the image: /docs/ works air-gapped
     "django_prometheus",
     "watchtime.events",
+    "watchtime.analytics",
     "watchtime.apikeys",
 ]
 
@@ -172,6 +173,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["watchtime.parsers.StrictJSONParser"],
     "DEFAULT_AUTHENTICATION_CLASSES": ["watchtime.apikeys.authentication.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["watchtime.apikeys.permissions.HasScope"],
+    "DEFAULT_THROTTLE_CLASSES": ["watchtime.apikeys.throttling.ApiKeyRateThrottle"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "watchtime.errors.exception_handler",
     "UNAUTHENTICATED_USER": None,
@@ -206,6 +208,13 @@ CORS_ALLOW_CREDENTIALS = False  # API keys, never cookies
 # --- watchtime ---------------------------------------------------------------------------------
 WATCHTIME_MAX_CREDIT_SECONDS = env.get_int("WATCHTIME_MAX_CREDIT_SECONDS", 120, minimum=1)
 WATCHTIME_MAX_STEP_SECONDS = env.get_int("WATCHTIME_MAX_STEP_SECONDS", 15, minimum=1)
+# The analytics definitions (README "Analytics"). The view gap and the retention resolution shape
+# what is stored: changing them needs `watchtime recompute`. The thresholds apply when reading.
+WATCHTIME_VIEW_GAP_SECONDS = env.get_int("WATCHTIME_VIEW_GAP_SECONDS", 1800, minimum=1)
+WATCHTIME_RETENTION_RESOLUTION_SECONDS = env.get_int("WATCHTIME_RETENTION_RESOLUTION_SECONDS", 10, minimum=1, maximum=3600)
+WATCHTIME_VIEW_MIN_SECONDS = env.get_int("WATCHTIME_VIEW_MIN_SECONDS", 10, minimum=0)
+WATCHTIME_COMPLETION_RATIO = env.get_float("WATCHTIME_COMPLETION_RATIO", 0.9, minimum=0.0, maximum=1.0)
+WATCHTIME_COMPLETED_PERCENT = env.get_int("WATCHTIME_COMPLETED_PERCENT", 90, minimum=1, maximum=100)
 
 _rabbitmq = env.get_service_url(
     "RABBITMQ_URL", schemes={"amqp", "amqps"}, user_var="RABBITMQ_USERNAME", password_var="RABBITMQ_PASSWORD"
@@ -227,14 +236,13 @@ RABBITMQ = (
         "batch_size": env.get_int("WATCHTIME_CONSUMER_BATCH_SIZE", 500, minimum=1),
     }
 )
-WATCHTIME_QUEUE = env.get_str("WATCHTIME_QUEUE", "watch-time")
 WATCHTIME_METRICS_PORT = env.get_int("WATCHTIME_METRICS_PORT", 9100, minimum=0)
 # The consumer's /livez fails when its loop has not ticked for this long (wedged, e.g. on a hung query).
 WATCHTIME_CONSUMER_LIVENESS_SECONDS = env.get_int("WATCHTIME_CONSUMER_LIVENESS_SECONDS", 60, minimum=1)
 
 WATCHTIME_AUTH = env.get_bool("WATCHTIME_AUTH", True)
 if not WATCHTIME_AUTH and not DEBUG:
-    raise env.ConfigurationError("WATCHTIME_AUTH=off is only allowed with DJANGO_DEBUG=true")
+    raise env.ConfigurationError("WATCHTIME_AUTH=false is only allowed with DJANGO_DEBUG=true")
 WATCHTIME_BOOTSTRAP_API_KEY = env.get_str("WATCHTIME_BOOTSTRAP_API_KEY")
 if WATCHTIME_BOOTSTRAP_API_KEY and apikeys.split_key(WATCHTIME_BOOTSTRAP_API_KEY) is None:
     raise env.ConfigurationError(

@@ -1,3 +1,5 @@
+"""Top-level routes: the API, its OpenAPI schema and docs, the admin; errors in the one JSON shape."""
+
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
@@ -9,6 +11,7 @@ urlpatterns = [
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path(ADMIN_PREFIX.lstrip("/"), admin.site.urls),
     path("sdk/", include("watchtime.sdk.urls")),
+    path("", include("watchtime.analytics.urls")),
     path("", include("watchtime.events.urls")),
 ]
 

@@ -125,8 +125,8 @@ def test_workload_streams_are_distinct_and_in_order():
 def test_read_dataset_totals_follow_the_rule():
     from django.db import connection
 
-    from watchtime.events.selectors import totals_drift
-    from watchtime.events.services import limits_from_settings
+    from watchtime.events.definitions import limits_from_settings
+    from watchtime.events.ledger import totals_drift
 
     shape = workload.build_read_dataset(connection, 500)
     assert shape["events"] == 500

@@ -9,15 +9,15 @@ import requests
 from django.test import override_settings
 
 from tests import support
-from watchtime import rabbitmq
+from watchtime import broker
 
 
 @pytest.fixture
 def queue():
     name = f"watchtime-test-{uuid.uuid4().hex[:10]}"
-    with override_settings(RABBITMQ=support.broker_settings(name), WATCHTIME_QUEUE=name):
+    with override_settings(RABBITMQ=support.broker_settings(name)):
         yield name
-        rabbitmq.close()
+        broker.close()
     support.delete_queues(name)
 
 

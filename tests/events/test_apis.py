@@ -8,7 +8,7 @@ from django.test import override_settings
 from rest_framework.test import APIClient
 
 from tests.conftest import heartbeat
-from tests.events.test_accounting import WORKED_EXAMPLES
+from tests.rule.test_credit import WORKED_EXAMPLES
 from watchtime.events.models import CustomUser, Event, Movie, WatchTime
 
 pytestmark = pytest.mark.django_db

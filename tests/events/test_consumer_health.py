@@ -12,8 +12,9 @@ from django.db import connection
 from tests import support
 from tests.conftest import heartbeat
 from tests.events.conftest import publish_raw
+from watchtime.events import messages
 from watchtime.events.models import Event
-from watchtime.events.validation import message_payload, parse_events
+from watchtime.events.validation import parse_events
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -39,7 +40,7 @@ def test_livez_fails_while_the_loop_is_wedged_and_recovers(queue, consumers):
             # The next batch blocks on this lock inside the consume loop: a wedged consumer.
             cursor.execute("LOCK TABLE events_event IN ACCESS EXCLUSIVE MODE")
             events = parse_events(heartbeat(at=0, ts=0), now=datetime.now(UTC))
-            publish_raw(queue, [json.dumps(message_payload(events)).encode()])
+            publish_raw(queue, [messages.encode(events)])
             support.wait_until(lambda: get(process, "/livez")[0] == 503, timeout=15, message="livez failing")
             status, body = get(process, "/livez")
             assert json.loads(body)["status"] == "wedged"
@@ -52,7 +53,7 @@ def test_livez_fails_while_the_loop_is_wedged_and_recovers(queue, consumers):
 
 def test_metrics_after_a_batch(queue, consumers):
     events = parse_events([heartbeat(at=a, ts=a) for a in (0, 10, 20)], now=datetime.now(UTC))
-    body = json.dumps(message_payload(events)).encode()
+    body = messages.encode(events)
     publish_raw(queue, [body, body, b"not json"])
     (process,) = consumers(1)
     support.wait_until(lambda: Event.objects.count() == 3, timeout=20, message="applied")

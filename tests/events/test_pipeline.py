@@ -14,10 +14,11 @@ from rest_framework.test import APIClient
 from tests import support
 from tests.conftest import heartbeat
 from tests.events.conftest import publish_raw
-from watchtime import rabbitmq
-from watchtime.events.accounting import Limits, stream_total
+from watchtime import broker
+from watchtime.events import messages
 from watchtime.events.models import CustomUser, Event, Movie, WatchTime
-from watchtime.events.validation import message_payload, parse_events
+from watchtime.events.validation import parse_events
+from watchtime.rule.credit import Limits, stream_total
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -45,7 +46,7 @@ def test_broker_unreachable_is_503_with_retry_after(make_client):
         try:
             response = ingest_client(make_client).post("/", heartbeat(), format="json")
         finally:
-            rabbitmq.close()
+            broker.close()
     assert response.status_code == 503 and int(response["Retry-After"]) > 0
     assert response.json()["error"]["code"] == "broker_unavailable"
     assert Event.objects.count() == 0
@@ -53,7 +54,7 @@ def test_broker_unreachable_is_503_with_retry_after(make_client):
 
 def test_redelivered_message_counts_once(queue, consumers):
     events = parse_events([heartbeat(at=a, ts=a) for a in (0, 10, 20)], now=datetime.now(UTC))
-    body = json.dumps(message_payload(events)).encode()
+    body = messages.encode(events)
     publish_raw(queue, [body, body])
     consumers(1)
     support.wait_until(lambda: support.queue_depth(queue) == 0 and Event.objects.count() == 3, timeout=20,
@@ -64,13 +65,13 @@ def test_redelivered_message_counts_once(queue, consumers):
 def test_poison_messages_are_dead_lettered_and_good_ones_applied(queue, consumers):
     good = [parse_events(heartbeat(at=a, ts=a), now=datetime.now(UTC)) for a in (0, 10, 20)]
     bodies = [
-        json.dumps(message_payload(good[0])).encode(),
+        messages.encode(good[0]),
         b"{not json",
-        json.dumps(message_payload(good[1])).encode(),
+        messages.encode(good[1]),
         json.dumps({"v": 1, "events": [{"user": "a", "slug": "s", "at": "ten"}]}).encode(),
         b"\xff\xfe\x00",
-        json.dumps({"v": 1, "events": [{**message_payload(good[2])["events"][0], "extra": {"x": [1]}}]}).encode(),
-        json.dumps(message_payload(good[2])).encode(),
+        json.dumps({"v": 1, "events": [{**json.loads(messages.encode(good[2]))["events"][0], "extra": {"x": [1]}}]}).encode(),
+        messages.encode(good[2]),
     ]
     publish_raw(queue, bodies)
     consumers(1)
@@ -100,9 +101,9 @@ def test_three_consumers_on_shuffled_duplicated_load_give_exact_totals(queue, co
     events = parse_events(items[:1000], now=received) + parse_events(items[1000:2000] or items[:1], now=received) \
         + (parse_events(items[2000:], now=received) if items[2000:] else [])
     rng.shuffle(events)
-    singles = [json.dumps(message_payload([e])).encode() for e in events[: len(events) // 2]]
-    batches = [json.dumps(message_payload(events[i : i + 50])).encode() for i in range(len(events) // 2, len(events), 50)]
-    duplicates = [json.dumps(message_payload([e])).encode() for e in rng.sample(events, 300)]
+    singles = [messages.encode([e]) for e in events[: len(events) // 2]]
+    batches = [messages.encode(events[i : i + 50]) for i in range(len(events) // 2, len(events), 50)]
+    duplicates = [messages.encode([e]) for e in rng.sample(events, 300)]
     bodies = singles + batches + duplicates
     rng.shuffle(bodies)
     publish_raw(queue, bodies)

@@ -10,11 +10,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tests import support
-from watchtime.events.accounting import stream_total
+from watchtime.events.apply import events_apply
+from watchtime.events.definitions import limits_from_settings
+from watchtime.events.ledger import totals_drift
 from watchtime.events.models import CustomUser, Event, Movie, Stream, WatchTime
-from watchtime.events.selectors import totals_drift
-from watchtime.events.services import events_apply, limits_from_settings
 from watchtime.events.validation import parse_events
+from watchtime.rule.credit import stream_total
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 

@@ -1,7 +1,7 @@
 """After a scenario: what is stored, what should be, and the scenario's line in the results table.
 
 The reference is computed independently of the service's incremental path: the watch-time rule
-(`accounting.stream_total`) over the set of heartbeats the API answered 202 for (plus those
+(`rule.credit.stream_total`) over the set of heartbeats the API answered 202 for (plus those
 published and confirmed straight to the queue), grouped by stream (user, movie, session).
 
 - lost: accepted event_ids missing from the event log.
@@ -21,9 +21,9 @@ from dataclasses import dataclass
 
 from tests.faults.load import Heartbeat
 from tests.faults.stack import MAX_CREDIT_SECONDS, MAX_STEP_SECONDS
-from watchtime.events import accounting
+from watchtime.rule import credit as rule
 
-LIMITS = accounting.Limits(max_credit_seconds=MAX_CREDIT_SECONDS, max_step_seconds=MAX_STEP_SECONDS)
+LIMITS = rule.Limits(max_credit_seconds=MAX_CREDIT_SECONDS, max_step_seconds=MAX_STEP_SECONDS)
 
 
 @dataclass
@@ -61,11 +61,11 @@ def reference(heartbeats: Iterable[Heartbeat]) -> Totals:
     streams = defaultdict(list)
     for hb in heartbeats:
         streams[(hb.user, hb.slug, hb.session)].append(
-            accounting.Heartbeat(event_id=uuid.UUID(hb.event_id), at=hb.at, ts_us=hb.ts_us, received_us=hb.ts_us)
+            rule.Heartbeat(event_id=uuid.UUID(hb.event_id), at=hb.at, ts_us=hb.ts_us, key_us=hb.ts_us)
         )
     users, movies, pairs = defaultdict(int), defaultdict(int), defaultdict(int)
     for (user, slug, _session), stream in streams.items():
-        total = accounting.stream_total(stream, LIMITS)
+        total = rule.stream_total(stream, LIMITS)
         users[user] += total
         movies[slug] += total
         pairs[(user, slug)] += total

@@ -28,7 +28,7 @@ from datetime import UTC, datetime, timedelta
 
 import requests
 
-from watchtime.events.accounting import MICROSECONDS
+from watchtime.rule.credit import MICROSECONDS
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 GIVE_UP_SECONDS = 120

@@ -1,3 +1,5 @@
+"""The admin's view of API keys: listed and revocable, never shown or created there."""
+
 from django.contrib import admin
 
 from watchtime.apikeys.models import ApiKey

@@ -1,3 +1,5 @@
+"""The apikeys Django app."""
+
 from django.apps import AppConfig
 
 

@@ -1,3 +1,5 @@
+"""Who is calling: `Authorization: Bearer <key>` resolved to a Principal, cached briefly."""
+
 import threading
 import time
 
@@ -28,7 +30,7 @@ _cache_lock = threading.Lock()
 
 
 class ApiKeyAuthentication(authentication.BaseAuthentication):
-    """`Authorization: Bearer <key>`; with WATCHTIME_AUTH=off (development only) everyone is let in."""
+    """`Authorization: Bearer <key>`; with WATCHTIME_AUTH=false (development only) everyone is let in."""
 
     keyword = "Bearer"
 

@@ -1,3 +1,5 @@
+"""API keys (hash and prefix only) and the per-key request windows of the rate limit."""
+
 from django.db import models
 
 from watchtime.apikeys import SCOPES  # noqa: F401 (importers take it from here too)

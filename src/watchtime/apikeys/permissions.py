@@ -1,13 +1,18 @@
-from django.conf import settings
+"""Scope checks: which API key scope each view's methods need."""
+
 from rest_framework import exceptions, permissions
 
-from watchtime.apikeys import parse_rate
-from watchtime.apikeys.services import rate_window_hit
 from watchtime.metrics import INGEST_REJECTED
 
 
+def is_ingest(request, view) -> bool:
+    """Whether the request is an ingest, whose refusals are counted in watchtime_ingest_rejected_total."""
+    return request.method == "POST" and getattr(view, "counts_ingest_rejections", False)
+
+
 class HasScope(permissions.BasePermission):
-    """The view's `required_scopes` maps HTTP methods to the scope they need; then the rate limit.
+    """The view's `required_scopes` maps HTTP methods to the scope they need (or a tuple of
+    scopes, any one of which will do).
 
     HEAD needs what GET needs (Django answers it with the GET handler); any other method not
     listed (OPTIONS, or one the view refuses with 405) still needs a valid key.
@@ -16,21 +21,14 @@ class HasScope(permissions.BasePermission):
     def has_permission(self, request, view):
         method = "GET" if request.method == "HEAD" else request.method
         needed = getattr(view, "required_scopes", {}).get(method)
-        is_ingest = request.method == "POST" and getattr(view, "counts_ingest_rejections", False)
         principal = request.auth
         if principal is None:
-            if is_ingest:
+            if is_ingest(request, view):
                 INGEST_REJECTED.labels(reason="unauthenticated").inc()
             raise exceptions.NotAuthenticated("Send 'Authorization: Bearer <key>'.")
-        if needed is not None and needed not in principal.scopes:
-            if is_ingest:
+        alternatives = (needed,) if isinstance(needed, str) else needed
+        if alternatives is not None and not principal.scopes.intersection(alternatives):
+            if is_ingest(request, view):
                 INGEST_REJECTED.labels(reason="forbidden").inc()
-            raise exceptions.PermissionDenied(f"This API key lacks the '{needed}' scope.")
-        limit = parse_rate(settings.WATCHTIME_RATE_LIMIT)
-        if limit is not None and principal.prefix:
-            count, seconds_left = rate_window_hit(key_prefix=principal.prefix, window_seconds=limit[1])
-            if count > limit[0]:
-                if is_ingest:
-                    INGEST_REJECTED.labels(reason="rate_limited").inc()
-                raise exceptions.Throttled(wait=seconds_left)
+            raise exceptions.PermissionDenied(f"This API key lacks the '{' or '.join(alternatives)}' scope.")
         return True

@@ -1,3 +1,5 @@
+"""OpenAPI: the Bearer security scheme of the API-key authentication."""
+
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 
 

@@ -3,7 +3,6 @@
 import hashlib
 import hmac
 import logging
-import re
 import secrets
 import time
 
@@ -13,9 +12,9 @@ from django.utils import timezone
 from watchtime.apikeys import KEY_PREFIX, SCOPES, split_key
 from watchtime.apikeys.models import ApiKey, RateWindow
 from watchtime.errors import DomainError
+from watchtime.patterns import SLUG_RE
 
 logger = logging.getLogger(__name__)
-NAME_RE = re.compile(r"^[-a-zA-Z0-9_]{1,100}\Z")  # the model's SlugField
 
 
 def hash_key(raw_key: str) -> str:
@@ -32,7 +31,7 @@ def _check_scopes(scopes) -> str:
 
 
 def _check_name(name: str) -> None:
-    if not NAME_RE.match(name):
+    if not SLUG_RE.match(name):
         raise DomainError("invalid", "A key name is 1-100 letters, digits, '-' or '_'.")
 
 

@@ -1,3 +1,5 @@
+"""The admin's views of viewers, movies, watch times and the (read-only) event log."""
+
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 

@@ -10,7 +10,7 @@ from rest_framework.views import APIView
 
 from watchtime import metrics
 from watchtime.errors import DomainError
-from watchtime.events import selectors, services
+from watchtime.events import ingest, selectors, services
 from watchtime.events.schema import (
     BODY_ERRORS,
     COMMON_ERRORS,
@@ -69,7 +69,7 @@ class EventListIngestApi(APIView):
             metrics.INGEST_REJECTED.labels(reason="invalid").inc()
             raise
         try:
-            services.events_ingest(events=events)
+            ingest.events_ingest(events=events)
         except DomainError as exc:
             metrics.INGEST_REJECTED.labels(reason=exc.code).inc()
             raise

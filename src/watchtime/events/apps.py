@@ -1,3 +1,5 @@
+"""The events Django app: heartbeats, the event log and the totals."""
+
 from django.apps import AppConfig
 
 

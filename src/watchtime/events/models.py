@@ -7,8 +7,9 @@ from django.contrib.auth.models import AbstractUser
 from django.core.validators import MaxValueValidator, RegexValidator
 from django.db import models
 
-SLUG_VALIDATOR = RegexValidator(r"^[-a-zA-Z0-9_]+\Z", "Letters, digits, '-' and '_' only.")
-MAX_POSITION_SECONDS = 86400
+from watchtime.patterns import MAX_POSITION_SECONDS, SLUG_HELP, SLUG_PATTERN
+
+SLUG_VALIDATOR = RegexValidator(SLUG_PATTERN, SLUG_HELP)
 
 # A stream's head and a watch time's newest event are rewritten by every batch that touches
 # them. Without an index or a database constraint on the column those updates are HOT (no
@@ -33,6 +34,9 @@ class Movie(models.Model):
         null=True, blank=True, validators=[MaxValueValidator(MAX_POSITION_SECONDS)], help_text="Seconds."
     )
     total_watch_time = models.BigIntegerField(default=0, help_text="Seconds, over all users.")
+    # db_default on columns added after the first release: the previous release's code, still
+    # running during a rolling upgrade, inserts rows without them.
+    viewers = models.IntegerField(db_default=0, help_text="Users credited > 0 on this movie, ever.")
 
     class Meta:
         ordering = ["id"]
@@ -52,9 +56,20 @@ class WatchTime(models.Model):
     last_moment = models.PositiveIntegerField(default=0, help_text="`at` of the newest event by key.")
     # The newest event by key, so a later-arriving event can be compared with it.
     last_event = models.ForeignKey("Event", related_name="+", **EVENT_POINTER)
+    last_watched_us = models.BigIntegerField(db_default=0, help_text="Key time of the newest event.")
+    # "Remove from continue watching": hidden while no event newer (by key) than this arrived.
+    progress_hidden_us = models.BigIntegerField(null=True, blank=True)
+    # Bins of the movie this viewer covered, as runs with a count of covering pairs (rule.coverage).
+    # Non-empty exactly when the viewer was credited > 0: Movie.viewers counts these.
+    coverage = models.TextField(blank=True, db_default="")
+    # Whether this user-movie's analytics rows (analytics.models, coverage, last_watched_us) are
+    # exactly what its events give. False for rows of a release without analytics and for
+    # user-movies the apply path could not update exactly; the backfill rebuilds them from the log.
+    analytics_ready = models.BooleanField(db_default=False)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["user", "movie"], name="watchtime_user_movie_unique")]
+        indexes = [models.Index(fields=["id"], condition=models.Q(analytics_ready=False), name="watchtime_not_ready_idx")]
 
 
 class Stream(models.Model):
@@ -66,6 +81,8 @@ class Stream(models.Model):
     total = models.BigIntegerField(default=0)
     # The stream's newest event by key: in-order events chain from it without a lookup.
     head = models.ForeignKey("Event", related_name="+", **EVENT_POINTER)
+    # The analytics View holding the head: in-order events extend it without a lookup.
+    last_view_id = models.BigIntegerField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -89,10 +106,15 @@ class Event(models.Model):
     session = models.CharField(max_length=64, blank=True, default="")
     ts = models.DateTimeField(null=True, blank=True)
     received_at = models.DateTimeField()
-    # The rule's ordering in exact integers: ts_us is `ts` and sort_us is `ts` or `received_at`,
-    # in microseconds since the epoch.
+    # The rule's ordering in exact integers: ts_us is `ts` and sort_us (the key's time) is `ts`
+    # or else `received_at`, in microseconds since the epoch.
     ts_us = models.BigIntegerField(null=True, blank=True)
     sort_us = models.BigIntegerField()
+    # Whether its user-movie's analytics include it. True for events of this release's apply path
+    # (and for those stored before analytics existed, which WatchTime.analytics_ready covers); the
+    # database default false marks events that the previous release's consumers write during a
+    # rolling upgrade, whose user-movies the backfill then rebuilds.
+    rolled_up = models.BooleanField(db_default=False)
 
     class Meta:
         indexes = [
@@ -100,4 +122,5 @@ class Event(models.Model):
             models.Index(fields=["-received_at", "-id"], name="event_received_idx"),
             models.Index(fields=["user", "-received_at"], name="event_user_received_idx"),
             models.Index(fields=["movie", "-received_at"], name="event_movie_received_idx"),
+            models.Index(fields=["user", "movie"], condition=models.Q(rolled_up=False), name="event_not_rolled_up_idx"),
         ]

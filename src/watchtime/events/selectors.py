@@ -1,17 +1,13 @@
 """Reads. Totals are stored, so each total read is one indexed row."""
 
 import re
-from collections import defaultdict
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from django.db import NotSupportedError, connection
 from django.db.models import QuerySet
 
 from watchtime.errors import DomainError
-from watchtime.events import accounting
-from watchtime.events.accounting import Heartbeat, Limits
-from watchtime.events.models import CustomUser, Event, Movie, Stream, WatchTime
+from watchtime.events.models import CustomUser, Event, Movie, WatchTime
 
 # The three total reads are the hot paths (every player and dashboard polls them): one statement
 # each, written out (the ORM took longer to build one than PostgreSQL to run it), and prepared
@@ -128,96 +124,3 @@ def event_list(*, user: str | None = None, slug: str | None = None) -> QuerySet[
     if slug:
         events = events.filter(movie__slug=slug)
     return events
-
-
-# --- recomputation from the event log -------------------------------------------------------------
-
-
-@dataclass
-class StreamTotals:
-    """A stream's expected state, recomputed from its events."""
-
-    stream_id: int
-    user_id: int
-    movie_id: int
-    total: int
-    head_id: int | None
-    head_key: tuple | None
-    head_at: int
-
-
-@dataclass
-class ExpectedTotals:
-    pairs: dict[tuple[int, int], list] = field(default_factory=dict)  # -> [total, head_key, head_id, head_at]
-    users: dict[int, int] = field(default_factory=lambda: defaultdict(int))
-    movies: dict[int, int] = field(default_factory=lambda: defaultdict(int))
-
-
-def streams_recomputed(*, limits: Limits, chunk_size: int = 5000) -> Iterator[StreamTotals]:
-    """Every stream's total and head from the event log, streamed in stream-id order.
-
-    Holds one stream's previous event at a time, so memory does not grow with the log.
-    """
-    rows = (
-        Event.objects.order_by("stream_id", "sort_us", "at", "event_id")
-        .values_list("id", "stream_id", "user_id", "movie_id", "event_id", "at", "ts_us", "sort_us")
-        .iterator(chunk_size=chunk_size)
-    )
-    current = None
-    previous: Heartbeat | None = None
-    for event_pk, stream_id, user_id, movie_id, event_id, at, ts_us, sort_us in rows:
-        heartbeat = Heartbeat(event_id=event_id, at=at, ts_us=ts_us, received_us=sort_us)
-        if current is None or current.stream_id != stream_id:
-            if current is not None:
-                yield current
-            current = StreamTotals(stream_id, user_id, movie_id, 0, None, None, 0)
-            previous = None
-        if previous is not None:
-            current.total += accounting.credit(previous, heartbeat, limits)
-        current.head_id, current.head_key, current.head_at = event_pk, heartbeat.key, at
-        previous = heartbeat
-    if current is not None:
-        yield current
-
-
-def totals_drift(*, limits: Limits) -> list[str]:
-    """Differences between stored totals and totals recomputed from the event log (read-only)."""
-    drift: list[str] = []
-    expected = ExpectedTotals()
-    # The head pointers have no database constraint (see models.EVENT_POINTER): checked here.
-    stored_streams = {pk: (total, head) for pk, total, head in Stream.objects.values_list("id", "total", "head_id")}
-    seen_streams = set()
-    for stream in streams_recomputed(limits=limits):
-        seen_streams.add(stream.stream_id)
-        _add_to_pairs(expected, stream)
-        stored = stored_streams.get(stream.stream_id)
-        if stored != (stream.total, stream.head_id):
-            drift.append(
-                f"stream {stream.stream_id}: stored (total, head) {stored}, expected {(stream.total, stream.head_id)}"
-            )
-    for stream_id, (total, head) in stored_streams.items():
-        if stream_id not in seen_streams and (total, head) != (0, None):
-            drift.append(f"stream {stream_id}: stored (total, head) {(total, head)}, expected (0, None)")
-    watch_times = WatchTime.objects.values_list("user_id", "movie_id", "total", "last_moment", "last_event_id")
-    for user_id, movie_id, total, last_moment, last_event in watch_times:
-        want_total, _, want_event, want_moment = expected.pairs.pop((user_id, movie_id), [0, None, None, 0])
-        if (total, last_moment, last_event) != (want_total, want_moment, want_event):
-            drift.append(
-                f"watch time user={user_id} movie={movie_id}: stored (total, last_moment, last_event) "
-                f"{(total, last_moment, last_event)}, expected {(want_total, want_moment, want_event)}"
-            )
-    drift += [f"watch time user={u} movie={m}: missing" for (u, m) in expected.pairs]
-    for model, sums, label in ((CustomUser, expected.users, "user"), (Movie, expected.movies, "movie")):
-        for pk, total in model.objects.values_list("id", "total_watch_time"):
-            if total != sums.get(pk, 0):
-                drift.append(f"{label} {pk}: stored total {total}, expected {sums.get(pk, 0)}")
-    return drift
-
-
-def _add_to_pairs(expected: ExpectedTotals, stream: StreamTotals) -> None:
-    pair = expected.pairs.setdefault((stream.user_id, stream.movie_id), [0, None, None, 0])
-    pair[0] += stream.total
-    if pair[1] is None or stream.head_key > pair[1]:
-        pair[1], pair[2], pair[3] = stream.head_key, stream.head_id, stream.head_at
-    expected.users[stream.user_id] += stream.total
-    expected.movies[stream.movie_id] += stream.total

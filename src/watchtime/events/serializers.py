@@ -3,21 +3,19 @@
 from rest_framework import serializers
 
 from watchtime.events.models import SLUG_VALIDATOR, Movie
-from watchtime.events.validation import MAX_AT
+from watchtime.patterns import MAX_POSITION_SECONDS, SESSION_PATTERN, SLUG_PATTERN, USERNAME_PATTERN
 
 
 class EventInputSerializer(serializers.Serializer):
     """Documents one ingest item; the hot path validates with events.validation (same rules)."""
 
-    user = serializers.RegexField(r"^[\w.@+-]+\Z", min_length=1, max_length=150)
-    slug = serializers.RegexField(r"^[-a-zA-Z0-9_]+\Z", min_length=1, max_length=100)
-    at = serializers.IntegerField(min_value=0, max_value=MAX_AT)
+    user = serializers.RegexField(USERNAME_PATTERN, min_length=1, max_length=150)
+    slug = serializers.RegexField(SLUG_PATTERN, min_length=1, max_length=100)
+    at = serializers.IntegerField(min_value=0, max_value=MAX_POSITION_SECONDS)
     event_id = serializers.UUIDField(
         required=False, allow_null=True, help_text="Generated when absent; resending it is harmless."
     )
-    session = serializers.RegexField(
-        r"^[^\x00-\x1f\x7f]*\Z", required=False, allow_null=True, max_length=64, allow_blank=True
-    )
+    session = serializers.RegexField(SESSION_PATTERN, required=False, allow_null=True, max_length=64, allow_blank=True)
     ts = serializers.DateTimeField(
         required=False, allow_null=True, help_text="Player wall clock, RFC 3339 with offset; not in the future."
     )
@@ -85,4 +83,4 @@ class StrictIntegerField(serializers.IntegerField):
 class MovieInputSerializer(serializers.Serializer):
     title = StrictCharField(max_length=200)
     slug = StrictCharField(max_length=100, validators=[SLUG_VALIDATOR])
-    duration = StrictIntegerField(min_value=0, max_value=MAX_AT, required=False, allow_null=True)
+    duration = StrictIntegerField(min_value=0, max_value=MAX_POSITION_SECONDS, required=False, allow_null=True)

@@ -1,3 +1,5 @@
+"""The events API's routes."""
+
 from django.urls import path
 
 from watchtime.events import apis

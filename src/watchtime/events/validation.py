@@ -9,20 +9,23 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from watchtime.events.accounting import Heartbeat
+from watchtime.patterns import (
+    MAX_POSITION_SECONDS,
+    SESSION_HELP,
+    SESSION_RE,
+    SLUG_HELP,
+    SLUG_RE,
+    USERNAME_HELP,
+    USERNAME_RE,
+)
+from watchtime.rule.credit import Heartbeat
 
 MAX_BATCH = 1000
-MAX_AT = 86400
 MAX_FUTURE = timedelta(minutes=5)
-USERNAME_RE = re.compile(r"^[\w.@+-]{1,150}\Z")
-SLUG_RE = re.compile(r"^[-a-zA-Z0-9_]{1,100}\Z", re.ASCII)
-# No control characters, and no lone surrogates (JSON can carry them, UTF-8 and so PostgreSQL cannot).
-SESSION_RE = re.compile(r"^[^\x00-\x1f\x7f\ud800-\udfff]{0,64}\Z")
 RFC3339_RE = re.compile(
     r"^(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?([Zz]|[+-]\d{2}:\d{2})\Z", re.ASCII
 )
 CLIENT_FIELDS = frozenset({"user", "slug", "at", "event_id", "session", "ts"})
-MESSAGE_FIELDS = CLIENT_FIELDS | {"received_at"}
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -37,23 +40,13 @@ class EventIn:
     received_at: datetime
 
     def heartbeat(self) -> Heartbeat:
+        ts_us = None if self.ts is None else to_us(self.ts)
         return Heartbeat(
             event_id=self.event_id,
             at=self.at,
-            ts_us=None if self.ts is None else to_us(self.ts),
-            received_us=to_us(self.received_at),
+            ts_us=ts_us,
+            key_us=to_us(self.received_at) if ts_us is None else ts_us,
         )
-
-    def as_message(self) -> dict:
-        return {
-            "event_id": str(self.event_id),
-            "user": self.user,
-            "slug": self.slug,
-            "at": self.at,
-            "session": self.session,
-            "ts": None if self.ts is None else self.ts.isoformat(),
-            "received_at": self.received_at.isoformat(),
-        }
 
 
 class EventsInvalid(Exception):
@@ -97,13 +90,13 @@ def parse_event(raw, *, received_at: datetime, fields: frozenset = CLIENT_FIELDS
 
     user = raw.get("user")
     if not isinstance(user, str) or USERNAME_RE.match(user) is None:
-        errors["user"] = ["Required: 1-150 characters, letters, digits and @.+-_ only."]
+        errors["user"] = [f"Required: {USERNAME_HELP}"]
     slug = raw.get("slug")
     if not isinstance(slug, str) or SLUG_RE.match(slug) is None:
-        errors["slug"] = ["Required: 1-100 characters, letters, digits, '-' and '_' only."]
+        errors["slug"] = [f"Required: {SLUG_HELP}"]
     at = raw.get("at")
-    if type(at) is not int or not 0 <= at <= MAX_AT:  # bool is an int subclass: excluded by type()
-        errors["at"] = [f"Required: an integer from 0 to {MAX_AT}."]
+    if type(at) is not int or not 0 <= at <= MAX_POSITION_SECONDS:  # bool is an int subclass: excluded by type()
+        errors["at"] = [f"Required: an integer from 0 to {MAX_POSITION_SECONDS}."]
 
     event_id = raw.get("event_id")
     if event_id is None:
@@ -120,7 +113,7 @@ def parse_event(raw, *, received_at: datetime, fields: frozenset = CLIENT_FIELDS
     if session is None:
         session = ""
     elif not isinstance(session, str) or SESSION_RE.match(session) is None:
-        errors["session"] = ["At most 64 printable characters."]
+        errors["session"] = [SESSION_HELP]
 
     ts = raw.get("ts")
     if ts is not None:
@@ -158,28 +151,3 @@ def parse_events(payload, *, now: datetime) -> list[EventIn]:
     if errors:
         raise EventsInvalid({"items": errors})
     return events
-
-
-def parse_message_events(payload) -> list[EventIn]:
-    """Events from a broker message body (already JSON-decoded); raises EventsInvalid."""
-    if not isinstance(payload, dict) or set(payload) != {"v", "events"} or payload["v"] != 1:
-        raise EventsInvalid({"non_field_errors": ["Not a version 1 watchtime message."]})
-    raw_events = payload["events"]
-    if not isinstance(raw_events, list) or not 1 <= len(raw_events) <= MAX_BATCH:
-        raise EventsInvalid({"non_field_errors": [f"A message must hold 1 to {MAX_BATCH} events."]})
-    events = []
-    for index, raw in enumerate(raw_events):
-        received_at = parse_rfc3339(raw.get("received_at")) if isinstance(raw, dict) else None
-        if received_at is None:
-            raise EventsInvalid({"items": {str(index): {"received_at": ["Required: an RFC 3339 date-time."]}}})
-        if not isinstance(raw.get("event_id"), str):
-            raise EventsInvalid({"items": {str(index): {"event_id": ["Required in a message."]}}})
-        try:
-            events.append(parse_event(raw, received_at=received_at, fields=MESSAGE_FIELDS))
-        except EventsInvalid as exc:
-            raise EventsInvalid({"items": {str(index): exc.errors}}) from None
-    return events
-
-
-def message_payload(events: list[EventIn]) -> dict:
-    return {"v": 1, "events": [event.as_message() for event in events]}

@@ -1,3 +1,5 @@
+"""Routes of the browser SDK file: /sdk/watchtime-player.js and /sdk/<version>/watchtime-player.js."""
+
 from django.urls import path
 
 from watchtime.sdk import views

@@ -1,3 +1,5 @@
+"""`watchtime createkey`: issue a key and print it once."""
+
 from django.core.management.base import BaseCommand, CommandError
 
 from watchtime.apikeys.models import SCOPES

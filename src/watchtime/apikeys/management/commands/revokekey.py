@@ -1,3 +1,5 @@
+"""`watchtime revokekey`: revoke a key by name."""
+
 from django.core.management.base import BaseCommand, CommandError
 
 from watchtime.apikeys.services import apikey_revoke

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from watchtime.events.accounting import Heartbeat, Limits, added_credit, chain_total, credit, stream_total
+from watchtime.rule.credit import Heartbeat, Limits, added_credit, chain_total, credit, stream_total
 
 LIMITS = Limits(max_credit_seconds=120, max_step_seconds=15)
 SECOND = 1_000_000
@@ -19,7 +19,7 @@ def make(at, ts=None, *, arrival, event_id=None):
         event_id=event_id or uuid.UUID(int=arrival + 1),
         at=at,
         ts_us=None if ts is None else ts * SECOND,
-        received_us=1_700_000_000 * SECOND + arrival * 1000,
+        key_us=(ts * SECOND) if ts is not None else 1_700_000_000 * SECOND + arrival * 1000,
     )
 
 
@@ -86,7 +86,7 @@ def test_credit_of_one_pair(a, b, expected):
 
 def test_fractional_wall_clock_is_floored():
     a = Heartbeat(uuid.UUID(int=1), 0, 0, 0)
-    b = Heartbeat(uuid.UUID(int=2), 10, int(4.9 * SECOND), 1)
+    b = Heartbeat(uuid.UUID(int=2), 10, int(4.9 * SECOND), int(4.9 * SECOND))
     assert credit(a, b, LIMITS) == 5
 
 

@@ -1,10 +1,10 @@
-"""The watch-time rule, as pure functions (no Django import).
+"""The credit rule: what a stream's adjacent heartbeats earn, and "newest by key wins".
 
-A stream is one (user, movie, session). Its heartbeats are ordered by key
-(wall-clock `ts` when the player sent one, else the server's `received_at`; ties by position
-`at`, then `event_id`), and every adjacent pair a -> b earns a credit. A stream's watch time is
-the sum of its pair credits over the *set* of its distinct heartbeats, so it does not depend on
-delivery order, duplicates, or how many consumers ran.
+A stream is one (user, movie, session). Its heartbeats are ordered by key (wall-clock `ts` when
+the player sent one, else the server's `received_at`; ties by position `at`, then `event_id`),
+and every adjacent pair a -> b earns a credit. A stream's watch time is the sum of its pair
+credits over the *set* of its distinct heartbeats, so it does not depend on delivery order,
+duplicates, or how many consumers ran.
 
 Times are integer microseconds since the epoch so that ordering and arithmetic are exact.
 """
@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from uuid import UUID
 
 MICROSECONDS = 1_000_000
+
+Key = tuple[int, int, UUID]  # (key_us, at, event_id): the rule's order
 
 
 @dataclass(frozen=True)
@@ -27,11 +29,29 @@ class Heartbeat:
     event_id: UUID
     at: int  # playback position, seconds
     ts_us: int | None  # player's wall clock, when sent
-    received_us: int  # server receive time
+    key_us: int  # the key's time: `ts` when sent, else the server's receive time
 
     @property
-    def key(self) -> tuple[int, int, UUID]:
-        return (self.ts_us if self.ts_us is not None else self.received_us, self.at, self.event_id)
+    def key(self) -> Key:
+        return (self.key_us, self.at, self.event_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Newest:
+    """The newest event by key of a set of events (a stream's head, a watch time's last event)."""
+
+    key: Key
+    pk: int
+    at: int
+
+
+def newest(a: Newest | None, b: Newest | None) -> Newest | None:
+    """The newer of two (either may be None): the one with the larger key."""
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return b if b.key > a.key else a
 
 
 def credit(a: Heartbeat, b: Heartbeat, limits: Limits) -> int:
@@ -68,5 +88,5 @@ def added_credit(stored_tail: Sequence[Heartbeat], new: Iterable[Heartbeat], lim
     return chain_total(merged, limits) - chain_total(stored_tail, limits)
 
 
-def _key(hb: Heartbeat) -> tuple[int, int, UUID]:
+def _key(hb: Heartbeat) -> Key:
     return hb.key

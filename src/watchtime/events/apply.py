@@ -1,0 +1,240 @@
+"""The one apply path: a batch of heartbeats into the event log, every total and every rollup,
+exactly once.
+
+Used by the consumer for a broker batch and by the API in the embedded mode. One transaction
+per batch: the event log's `event_id` uniqueness drops duplicates, the per-stream state makes
+every figure exact for any delivery order, and rows are locked table by table in a fixed order
+(streams, watch times, users, movies, the overall hour and day; sorted keys within a table) so
+concurrent consumers queue behind each other instead of deadlocking.
+"""
+
+import logging
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from uuid import UUID
+
+from django.db import DatabaseError, connection, transaction
+
+from watchtime.analytics import rollups, view_store
+from watchtime.dberrors import should_retry_transaction
+from watchtime.events import bulk_sql
+from watchtime.events.definitions import Definitions, definitions_from_settings, limits_from_settings
+from watchtime.events.log import StoredEvent, insert_events, read_with_event, stored_tail
+from watchtime.events.models import CustomUser, Movie, Stream, WatchTime
+from watchtime.events.validation import EventIn
+from watchtime.rule import coverage
+from watchtime.rule.attribution import PairChanges, pair_changes
+from watchtime.rule.credit import Heartbeat, Limits, Newest, newest
+from watchtime.rule.views import Unrestatable, restate
+
+logger = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 5
+UNUSABLE_PASSWORD = "!"  # viewers never log in; "!" marks the password unusable
+
+
+@dataclass
+class ApplyResult:
+    applied: list[EventIn] = field(default_factory=list)
+    duplicates: int = 0
+
+
+@dataclass
+class StreamWork:
+    """One stream's part of the batch."""
+
+    stream_id: int
+    user_id: int
+    movie_id: int
+    total: int
+    head: StoredEvent | None
+    last_view_id: int | None
+    new: list[tuple[Heartbeat, int]]  # (heartbeat, event pk), by key
+    tail: list[Heartbeat] = field(default_factory=list)
+    changes: PairChanges | None = None
+
+    @property
+    def in_order(self) -> bool:
+        return self.head is None or self.new[0][0].key > self.head.heartbeat.key
+
+
+def events_apply(*, events: list[EventIn], limits: Limits | None = None, definitions: Definitions | None = None) -> ApplyResult:
+    """Apply a batch exactly once, in one transaction, retrying deadlocks and races."""
+    limits = limits or limits_from_settings()
+    definitions = definitions or definitions_from_settings()
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        try:
+            with transaction.atomic():
+                return _apply(events, limits, definitions)
+        except DatabaseError as exc:
+            if attempt == MAX_ATTEMPTS or not should_retry_transaction(exc):
+                raise
+            logger.warning("apply retried", extra={"attempt": attempt, "error": type(exc).__name__})
+            time.sleep(0.01 * 2**attempt)
+    raise AssertionError("unreachable")
+
+
+def _apply(events: list[EventIn], limits: Limits, definitions: Definitions) -> ApplyResult:
+    """Set-based: a couple of dozen statements per batch whatever its size, plain tuples, no model objects."""
+    distinct: dict[UUID, EventIn] = {}
+    for event in events:
+        distinct.setdefault(event.event_id, event)
+    result = ApplyResult(duplicates=len(events) - len(distinct))
+
+    user_ids = _ensure_named(CustomUser, "username", {e.user for e in distinct.values()})
+    movie_ids = _ensure_named(Movie, "slug", {e.slug for e in distinct.values()})
+    stream_keys = {(user_ids[e.user], movie_ids[e.slug], e.session) for e in distinct.values()}
+    stream_ids = bulk_sql.lock_keyed(Stream, ("user_id", "movie_id", "session"), stream_keys)
+    # Read after locking, in a new statement: see bulk_sql.lock_keyed.
+    streams = read_with_event(Stream, "head_id", ("user_id", "movie_id", "total", "last_view_id"), stream_ids.values())
+
+    # Under the stream locks no other batch can add events to these streams. The insert skips
+    # events already in the log (redeliveries): what it returns is what is new.
+    placed = [
+        (e, stream_ids[(user_ids[e.user], movie_ids[e.slug], e.session)], e.heartbeat())
+        for e in sorted(distinct.values(), key=lambda e: e.event_id)
+    ]
+    event_pks = insert_events(placed, {sid: row[:2] for sid, row in streams.items()})
+    result.duplicates += len(distinct) - len(event_pks)
+    if not event_pks:
+        return result
+
+    work: dict[int, StreamWork] = {}
+    for e, stream_id, hb in placed:
+        if e.event_id in event_pks:
+            result.applied.append(e)
+            if stream_id not in work:
+                user_id, movie_id, total, last_view_id, head = streams[stream_id]
+                work[stream_id] = StreamWork(stream_id, user_id, movie_id, total, head, last_view_id, new=[])
+            work[stream_id].new.append((hb, event_pks[e.event_id]))
+    for item in work.values():
+        item.new.sort(key=lambda row: row[0].key)
+        item.tail = stored_tail(item.stream_id, item.head, item.new[0][0].key, [pk for _, pk in item.new])
+        item.changes = pair_changes(item.tail, [hb for hb, _ in item.new], limits)
+
+    changes = rollups.Changes()
+    rebuild: set[tuple[int, int]] = set()  # user-movies whose rollups must be rebuilt from the log
+    last_views = _restate_views(work, definitions, changes, rebuild)
+    stream_rows = []  # (id, new total, new head id, last view id)
+    for item in work.values():
+        last = StoredEvent(*item.new[-1]).newest
+        head = newest(item.head.newest if item.head else None, last)
+        stream_rows.append((item.stream_id, item.total + item.changes.credit_delta, head.pk, last_views[item.stream_id]))
+    bulk_sql.update_from_values(Stream, ("total", "head_id", "last_view_id"), stream_rows)
+
+    wt_ids = _apply_watch_times(work, definitions, changes, rebuild)
+    rollups.write(changes, view_definition=definitions.view)
+    if rebuild:
+        _mark_for_rebuild([wt_ids[pair] for pair in rebuild])
+    return result
+
+
+def _restate_views(work: dict[int, StreamWork], definitions: Definitions, changes: rollups.Changes,
+                   rebuild: set) -> dict[int, int | None]:
+    """Restate every touched stream's views and save them; stream id -> its last view's id."""
+    last_view_rows = view_store.by_ids({w.last_view_id for w in work.values() if w.in_order and w.last_view_id})
+    created: list[tuple[int, int, int, object]] = []
+    updated, deleted = [], []
+    last: dict[int, object] = {}
+    for item in work.values():
+        if item.head is None:
+            touched = []
+        elif item.in_order:
+            touched = [last_view_rows[item.last_view_id]] if item.last_view_id in last_view_rows else []
+        else:
+            touched = view_store.from_key(item.stream_id, item.tail[0].key_us)
+        try:
+            restated = restate(touched, item.changes, [hb for hb, _ in item.new], definitions.view.gap_us)
+        except Unrestatable:
+            rebuild.add((item.user_id, item.movie_id))
+            last[item.stream_id] = None
+            continue
+        created += [(item.stream_id, item.user_id, item.movie_id, v) for v in restated.created]
+        updated += restated.updated
+        deleted += restated.deleted
+        changes.views += [(item.movie_id, restated.before.get(v.id), v) for v in restated.updated]
+        changes.views += [(item.movie_id, None, v) for v in restated.created]
+        changes.views += [(item.movie_id, restated.before[i], None) for i in restated.deleted]
+        last[item.stream_id] = restated.last
+    new_ids = view_store.save(created=created, updated=updated, deleted=deleted)
+    out = {}
+    for item in work.values():
+        view = last.get(item.stream_id)
+        if view is None:
+            out[item.stream_id] = item.last_view_id
+        else:
+            out[item.stream_id] = view.id if view.id is not None else new_ids[(item.stream_id, view.started_us)]
+    return out
+
+
+def _apply_watch_times(work: dict[int, StreamWork], definitions: Definitions, changes: rollups.Changes,
+                       rebuild: set) -> dict[tuple[int, int], int]:
+    """Totals, newest event and coverage per user-movie; credit per hour into `changes`.
+    Returns the watch-time ids by (user, movie)."""
+    by_pair: dict[tuple[int, int], list[StreamWork]] = defaultdict(list)
+    for item in work.values():
+        by_pair[(item.user_id, item.movie_id)].append(item)
+    # A user-movie seen for the first time has no events before this batch: its analytics are exact from here on.
+    wt_ids = bulk_sql.lock_keyed(WatchTime, ("user_id", "movie_id"), set(by_pair), created={"analytics_ready": True})
+    watch_times = read_with_event(WatchTime, "last_event_id", ("total", "coverage"), wt_ids.values())
+    resolution = definitions.retention_resolution_seconds
+    wt_rows = []  # (id, total, last_moment, last_event_id, last_watched_us, coverage)
+    for (user_id, movie_id), items in by_pair.items():
+        wt_id = wt_ids[(user_id, movie_id)]
+        total, runs, last_event = watch_times[wt_id]
+        delta = sum(item.changes.credit_delta for item in items)
+        last: Newest | None = last_event.newest if last_event else None
+        add, remove = [], []
+        for item in items:
+            last = newest(last, StoredEvent(*item.new[-1]).newest)
+            for pair in item.changes.added:
+                changes.credit[(user_id, movie_id, pair.hour)] += pair.credit
+                add.append(coverage.covered_bins(pair, resolution))
+            for pair in item.changes.removed:
+                changes.credit[(user_id, movie_id, pair.hour)] -= pair.credit
+                remove.append(coverage.covered_bins(pair, resolution))
+        covered = coverage.change(coverage.decode(runs), [b for b in add if b], [b for b in remove if b])
+        if covered.underflow:
+            rebuild.add((user_id, movie_id))
+        for lo, hi in covered.gained:
+            for k in range(lo, hi):
+                changes.bins[(movie_id, k)] += 1
+        for lo, hi in covered.lost:
+            for k in range(lo, hi):
+                changes.bins[(movie_id, k)] -= 1
+        if bool(runs) != bool(covered.runs):  # credited > 0 exactly when some bin is covered
+            changes.movie_viewers[movie_id] += 1 if covered.runs else -1
+        changes.user_totals[user_id] += delta
+        changes.movie_totals[movie_id] += delta
+        wt_rows.append((wt_id, total + delta, last.at, last.pk, last.key[0], coverage.encode(covered.runs)))
+    bulk_sql.update_from_values(WatchTime, ("total", "last_moment", "last_event_id", "last_watched_us", "coverage"), wt_rows)
+    return wt_ids
+
+
+def _mark_for_rebuild(watch_time_ids: list[int]) -> None:
+    """Leave these user-movies to the backfill, which rebuilds their analytics from the log.
+
+    Happens where the stored analytics rows could not take this batch's change exactly (a
+    user-movie whose events predate the analytics and are not backfilled yet)."""
+    logger.info("analytics of %d user-movies wait for the backfill", len(watch_time_ids))
+    with connection.cursor() as cursor:
+        for chunk in bulk_sql.chunks(sorted(watch_time_ids)):
+            cursor.execute(
+                f"UPDATE {bulk_sql.table(WatchTime)} SET analytics_ready = %s WHERE id IN ({bulk_sql.placeholders(len(chunk))})",
+                [False, *chunk],
+            )
+
+
+def _ensure_named(model, field_name: str, names: set[str]) -> dict[str, int]:
+    """Ids of the rows named `names`, creating the missing ones (sorted, to keep lock order)."""
+    ids = bulk_sql.ids_by(model, field_name, sorted(names))
+    missing = sorted(names - ids.keys())
+    if missing:
+        if model is Movie:
+            objs = [Movie(slug=name, title=name) for name in missing]
+        else:
+            objs = [CustomUser(username=name, password=UNUSABLE_PASSWORD) for name in missing]
+        model.objects.bulk_create(objs, ignore_conflicts=True)
+        ids.update(bulk_sql.ids_by(model, field_name, missing))
+    return ids
