@@ -155,7 +155,7 @@ def start_embedded(workdir: Path, **extra_env: str) -> Api:
         "HOME": str(workdir),
         "WATCHTIME_VAR_DIR": str(workdir / "var"),
         "DJANGO_DEBUG": "true",
-        "WATCHTIME_AUTH": "on",
+        "WATCHTIME_AUTH": "true",
         "WATCHTIME_BOOTSTRAP_API_KEY": read_key,
         "WATCHTIME_BOOTSTRAP_API_KEY_SCOPES": "ingest,read,admin",
         "WATCHTIME_METRICS_PORT": str(support.free_port()),
@@ -249,14 +249,14 @@ def _broker_address() -> tuple[str, int]:
 def _answers(api: Api, process: subprocess.Popen) -> bool:
     assert process.poll() is None, f"{api.name} API exited:\n{api.log()}"
     try:
-        return requests.get(api.base_url + "/readyz", timeout=1).status_code == 200
-    except requests.ConnectionError:
+        return requests.get(api.base_url + "/readyz", timeout=5).status_code == 200
+    except requests.RequestException:  # not up yet, or too busy to answer within the second
         return False
 
 
 def _consumer_ready(process: subprocess.Popen, env: dict) -> bool:
     assert process.poll() is None, process.stdout.read()
     try:
-        return requests.get(f"http://127.0.0.1:{env['WATCHTIME_METRICS_PORT']}/readyz", timeout=1).status_code == 200
-    except requests.ConnectionError:
+        return requests.get(f"http://127.0.0.1:{env['WATCHTIME_METRICS_PORT']}/readyz", timeout=5).status_code == 200
+    except requests.RequestException:  # not up yet, or too busy to answer within the second
         return False
