@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Make sure what the tests use is here: PostgreSQL on 127.0.0.1:5432 (trust auth for postgres),
 # RabbitMQ on 127.0.0.1:5672 (guest/guest), and the tools promtool/prometheus, podman, buildah,
-# runc, debootstrap and binutils (the image test builds its own base), wrk (the bench). Starts the services when
+# runc, debootstrap and binutils (the image test builds its own base), wrk (the bench), chromium, chromedriver
+# and ffmpeg (the browser tests: a headless browser playing a clip made at test time), node and npm (the SDK's
+# type declarations are checked with the TypeScript its package.json pins). Starts the services when
 # installed; installs what is missing with apt when root, and otherwise names what is missing.
 set -euo pipefail
 
@@ -16,7 +18,8 @@ apt_install() {
 
 missing=()
 for tool in promtool:prometheus prometheus:prometheus podman:podman buildah:buildah runc:runc \
-            debootstrap:debootstrap newuidmap:uidmap strip:binutils wrk:wrk; do
+            debootstrap:debootstrap newuidmap:uidmap strip:binutils wrk:wrk \
+            chromium:chromium chromedriver:chromium-driver ffmpeg:ffmpeg node:nodejs npm:npm; do
   command -v "${tool%%:*}" >/dev/null || missing+=("${tool##*:}")
 done
 if ((${#missing[@]})); then
