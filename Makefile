@@ -10,8 +10,8 @@ PYTEST := $(BIN)/python -m pytest
 STAMP := $(VENV)/.installed-$(shell cat requirements/dev.txt pyproject.toml 2>/dev/null | sha1sum | cut -c1-12)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run services test test-fast test-service test-k8s test-chart test-chart-fast test-image test-observability \
-        test-security test-faults lint image bench bench-quick requirements clean
+.PHONY: help setup run services test test-fast test-service test-browser test-k8s test-chart test-chart-fast test-image \
+        test-observability test-security test-faults lint image bench bench-quick requirements clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-20s %s\n", $$1, $$2}'
@@ -36,10 +36,15 @@ test: setup services lint ## the whole suite: lint, service, chart, image, obser
 	$(PYTEST) tests k8s-tests
 
 test-fast: setup ## inner loop: the pure rule and validation, no services (seconds)
-	$(PYTEST) tests/rule tests/broker tests/events/test_validation.py tests/events/test_messages.py tests/events/test_handlers.py
+	$(PYTEST) tests/rule tests/broker tests/events/test_validation.py tests/events/test_messages.py tests/events/test_handlers.py \
+	  tests/test_client.py::TestPureParts
 
 test-service: setup services ## the service's own tests (API, pipeline, settings)
-	$(PYTEST) tests --ignore=tests/faults --ignore=tests/observability --ignore=tests/security --ignore=tests/bench
+	$(PYTEST) tests --ignore=tests/faults --ignore=tests/observability --ignore=tests/security --ignore=tests/bench \
+	  --ignore=tests/browser
+
+test-browser: setup services ## the player SDK in headless Chromium (both API modes), /docs/ and the admin offline
+	$(PYTEST) tests/browser
 
 test-k8s: setup ## chart and image tests
 	$(PYTEST) k8s-tests

@@ -7,15 +7,20 @@ many wiring, schema and policy tests stay fast.
 from __future__ import annotations
 
 import functools
+import importlib.util
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import helm_python
 import yaml
 
 REPO = Path(__file__).resolve().parent.parent
-CHART_DIR = REPO / "charts" / "watchtime"
+# The chart under test. WATCHTIME_CHART_DIR points the suite at another copy of it (an older
+# revision's charts/watchtime, say, to see which lifecycle checks that one fails).
+CHART_DIR = Path(os.environ.get("WATCHTIME_CHART_DIR") or REPO / "charts" / "watchtime").resolve()
 CI_VALUES_DIR = CHART_DIR / "ci"
 RELEASE = "wt"
 NAMESPACE = "prod"
@@ -42,6 +47,7 @@ class Rendered:
     values: dict[str, Any]
     objects: list[dict[str, Any]]
     notes: str
+    namespace: str = NAMESPACE
     by_kind: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -71,15 +77,42 @@ def chart() -> helm_python.Chart:
     return helm_python.Chart.load(CHART_DIR)
 
 
+def load_chart_docs() -> ModuleType:
+    """The chart's own generator of values.schema.json and the README values table (hack/chart_docs.py)."""
+    spec = importlib.util.spec_from_file_location("chart_docs", CHART_DIR / "hack" / "chart_docs.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def load_value_set(name: str) -> dict[str, Any]:
     filename = VALUE_SETS[name]
     return {} if filename is None else yaml.safe_load((CI_VALUES_DIR / filename).read_text())
 
 
-def render(values: dict[str, Any], *, release: str = RELEASE, namespace: str = NAMESPACE) -> Rendered:
-    """Validate against values.schema.json (as `helm install` does), then render offline."""
+def render(
+    values: dict[str, Any],
+    *,
+    release: str = RELEASE,
+    namespace: str = NAMESPACE,
+    revision: int = 1,
+    is_upgrade: bool = False,
+) -> Rendered:
+    """Validate against values.schema.json (as `helm install` does), then render offline.
+
+    An install renders revision 1; `is_upgrade` renders a later revision as `helm upgrade` would
+    (offline: `lookup` sees nothing, see lifecycle.cluster for renders that read a live Secret).
+    """
     chart().validate_schema(values)
-    manifests = chart().render(values, name=release, namespace=namespace)
+    manifests = chart().render(
+        values, name=release, namespace=namespace, revision=revision, is_install=not is_upgrade, is_upgrade=is_upgrade
+    )
+    return parse_manifests(manifests, release, namespace, values)
+
+
+def parse_manifests(manifests: dict[str, str], release: str, namespace: str, values: dict[str, Any]) -> Rendered:
+    """Rendered objects (and NOTES.txt) of a render's file -> text map."""
     objects = []
     notes = ""
     for path, text in sorted(manifests.items()):
@@ -87,7 +120,21 @@ def render(values: dict[str, Any], *, release: str = RELEASE, namespace: str = N
             notes = text
             continue
         objects.extend(doc for doc in yaml.safe_load_all(text) if doc)
-    return Rendered(name=release, values=values, objects=objects, notes=notes)
+    return Rendered(name=release, values=values, objects=objects, notes=notes, namespace=namespace)
+
+
+EMPTY_KUBECONFIG = "apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\n"
+
+
+def dry_run_install(chart_dir: Path, values: dict[str, Any], *, release: str = RELEASE,
+                    namespace: str = NAMESPACE) -> dict[str, Any]:
+    """`helm install --dry-run=client` through Helm's own install action: the release it would store."""
+    config = helm_python.Config(kubeconfig_content=EMPTY_KUBECONFIG, storage_driver="memory", namespace=namespace)
+    try:
+        with helm_python.Chart.load(chart_dir) as loaded:
+            return config.install(loaded, release, values, namespace=namespace, dry_run="client")
+    finally:
+        config.close()
 
 
 @functools.cache

@@ -3,43 +3,19 @@
 Helm refuses to install a chart whose declared dependencies are absent from charts/, even when
 their conditions are false, and the CloudPirates OCI registry is unreachable here. The test
 therefore installs a copy of the chart whose charts/ holds empty stand-ins named and versioned
-like the two subcharts: with postgres/rabbitmq disabled they are never rendered, so what is
-installed is exactly our chart. (From source, users run `helm dependency build` first.)
+like the two subcharts (the `chart_with_stand_ins` fixture of conftest.py): with postgres/rabbitmq
+disabled they are never rendered, so what is installed is exactly our chart. (From source, users
+run `helm dependency build` first.)
 """
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
-from typing import Any
 
 import helm_python
 import pytest
 import yaml
-from chartlib import CHART_DIR, load_value_set
-
-EMPTY_KUBECONFIG = "apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\n"
-
-
-@pytest.fixture(scope="module")
-def chart_with_stand_ins(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    copy = tmp_path_factory.mktemp("chart") / "watchtime"
-    shutil.copytree(CHART_DIR, copy)
-    for dependency in yaml.safe_load((CHART_DIR / "Chart.yaml").read_text())["dependencies"]:
-        stand_in = copy / "charts" / dependency["name"]
-        stand_in.mkdir(parents=True)
-        version = dependency["version"].replace(".x", ".0")
-        (stand_in / "Chart.yaml").write_text(f"apiVersion: v2\nname: {dependency['name']}\nversion: {version}\n")
-    return copy
-
-
-def dry_run_install(chart_dir: Path, values: dict[str, Any]) -> dict[str, Any]:
-    config = helm_python.Config(kubeconfig_content=EMPTY_KUBECONFIG, storage_driver="memory", namespace="prod")
-    try:
-        with helm_python.Chart.load(chart_dir) as chart:
-            return config.install(chart, "wt", values, namespace="prod", dry_run="client")
-    finally:
-        config.close()
+from chartlib import dry_run_install, load_value_set
 
 
 @pytest.mark.parametrize("value_set", ["external", "gitops"])

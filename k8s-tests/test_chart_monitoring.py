@@ -8,7 +8,6 @@ instead of the rule file's default `watch-time`, checked with the real promtool.
 
 from __future__ import annotations
 
-import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -18,84 +17,24 @@ import helm_python
 import pytest
 import yaml
 from chartlib import CHART_DIR, NAMESPACE, RELEASE, Rendered, load_value_set, render, render_value_set
+from lifecycle.alerts import relabel
+from lifecycle.inventory import cloudpirates_rabbitmq, operator_rabbitmq
+from lifecycle.shapes import merged
 
 FULLNAME = f"{RELEASE}-watchtime"
 DETAILED_FAMILIES = ["queue_coarse_metrics", "queue_consumer_count"]
 SERVICE_MONITOR = {"metrics": {"serviceMonitor": {"enabled": True}}}
+MONITORED = {"metrics": {"serviceMonitor": {"enabled": True}, "prometheusRule": {"enabled": True}}}
+# The labels the broker monitor gives the broker's series (relabelled job).
+BROKER_TARGET = f'namespace="{NAMESPACE}", job="{RELEASE}-watchtime-broker"'
 POD_MONITOR = {"metrics": {"podMonitor": {"enabled": True}}}
-
-# The broker's objects as their makers document them. Neither can be rendered here: the CloudPirates
-# subchart is an OCI dependency that cannot be fetched offline, and the operator creates its objects
-# at runtime. So the monitors are checked against these facts (Service/port names from
-# /work/shared/reference/dependencies.md; labels from the makers' sources, cited per function).
-
-
-def cloudpirates_rabbitmq(release: str, values: dict[str, Any]) -> dict[str, Any]:
-    """Service, headless Service and pod labels of the CloudPirates `rabbitmq` chart 0.21.x.
-
-    templates/service.yaml: Service `<fullname>` labelled `rabbitmq.labels` (= `cloudpirates.labels`:
-    helm.sh/chart, managed-by, version, plus `cloudpirates.selectorLabels`), ports `amqp` 5672,
-    `mgmt` 15672 and, only with metrics.enabled, `prometheus` 15692 (targetPort `prometheus`).
-    selectorLabels: app.kubernetes.io/name = chart name or nameOverride, app.kubernetes.io/instance =
-    release, both overridable by the subchart's commonLabels. The StatefulSet's pods carry the
-    selector labels and container port `prometheus`; its serviceName is `<fullname>-headless`, a
-    Service with the same labels (assumed here to list the metrics port too, the worst case).
-    """
-    name = values.get("nameOverride") or "rabbitmq"
-    if values.get("fullnameOverride"):
-        fullname = values["fullnameOverride"]
-    else:
-        fullname = release if name in release else f"{release}-{name}"
-    selector = {"app.kubernetes.io/name": name, "app.kubernetes.io/instance": release}
-    selector |= {k: v for k, v in values.get("commonLabels", {}).items() if k in selector}
-    labels = {"helm.sh/chart": "rabbitmq-0.21.0", "app.kubernetes.io/managed-by": "Helm", **selector}
-    ports = [{"name": "amqp", "port": 5672}, {"name": "mgmt", "port": 15672}]
-    if values.get("metrics", {}).get("enabled"):
-        ports.append({"name": "prometheus", "port": 15692})
-    return {
-        "services": {fullname: (labels, ports), f"{fullname}-headless": (labels, ports)},
-        "service": fullname,
-        "pod_labels": selector,
-        "pod_ports": [port["name"] for port in ports] + ["epmd", "dist"],
-    }
-
-
-def operator_rabbitmq(cluster: dict[str, Any]) -> dict[str, Any]:
-    """Services and pod labels the RabbitMQ Cluster Operator creates for a RabbitmqCluster.
-
-    internal/metadata/label.go: app.kubernetes.io/name=<cluster>, app.kubernetes.io/component=rabbitmq,
-    app.kubernetes.io/part-of=rabbitmq, plus the RabbitmqCluster's own labels except app.kubernetes.io/*.
-    internal/resource/service.go: client Service `<cluster>` with `amqp` 5672, `management` 15672,
-    `prometheus` 15692 (no TLS); headless_service.go: `<cluster>-nodes` with the same labels,
-    `epmd` 4369 and `cluster-links` 25672. statefulset.go: container port `prometheus` 15692.
-    """
-    name = cluster["metadata"]["name"]
-    labels = {k: v for k, v in cluster["metadata"]["labels"].items() if not k.startswith("app.kubernetes.io")}
-    labels |= {
-        "app.kubernetes.io/name": name,
-        "app.kubernetes.io/component": "rabbitmq",
-        "app.kubernetes.io/part-of": "rabbitmq",
-    }
-    client_ports = [
-        {"name": "amqp", "port": 5672},
-        {"name": "management", "port": 15672},
-        {"name": "prometheus", "port": 15692},
-    ]
-    headless_ports = [{"name": "epmd", "port": 4369}, {"name": "cluster-links", "port": 25672}]
-    return {
-        "services": {name: (labels, client_ports), f"{name}-nodes": (labels, headless_ports)},
-        "service": name,
-        "pod_labels": labels,
-        "pod_ports": ["epmd", "amqp", "management", "prometheus"],
-    }
-
 
 def matches(selector: dict[str, str], labels: dict[str, str]) -> bool:
     return all(labels.get(key) == value for key, value in selector.items())
 
 
 def scraped_services(monitor: dict[str, Any], broker: dict[str, Any]) -> set[str]:
-    """Services a ServiceMonitor ends up scraping: selector, port name, then its keep relabelings."""
+    """Services a ServiceMonitor ends up scraping: selector, port name, then its relabelings."""
     (endpoint,) = monitor["spec"]["endpoints"]
     found = set()
     for name, (labels, ports) in broker["services"].items():
@@ -103,10 +42,7 @@ def scraped_services(monitor: dict[str, Any], broker: dict[str, Any]) -> set[str
             continue
         if endpoint["port"] not in {port["name"] for port in ports}:
             continue
-        keeps = [r for r in endpoint.get("relabelings", []) if r["action"] == "keep"]
-        if all(
-            r["sourceLabels"] == ["__meta_kubernetes_service_name"] and re.fullmatch(r["regex"], name) for r in keeps
-        ):
+        if relabel({}, {"__meta_kubernetes_service_name": name}, endpoint.get("relabelings", [])) is not None:
             found.add(name)
     return found
 
@@ -174,7 +110,8 @@ def test_pod_monitor_selects_the_subchart_pods_and_their_port() -> None:
     assert_detailed_endpoint(endpoint)
     assert matches(monitor["spec"]["selector"]["matchLabels"], broker["pod_labels"])
     assert endpoint["port"] in broker["pod_ports"]
-    assert "relabelings" not in endpoint, "pods are unique; nothing to deduplicate"
+    keeps = [r for r in endpoint.get("relabelings", []) if r.get("action", "replace") == "keep"]
+    assert keeps == [], "pods are unique; nothing to deduplicate"
     assert "ServiceMonitor" not in rendered.by_kind
 
 
@@ -255,20 +192,31 @@ def promql_string(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def test_default_queue_ships_the_rule_file_unchanged() -> None:
-    rendered = render({"metrics": {"prometheusRule": {"enabled": True}}})
-    shipped = yaml.safe_load(RULES_FILE.read_text())["groups"]
-    assert rendered.get("PrometheusRule", FULLNAME)["spec"]["groups"] == shipped
+PLAIN_SELECTORS = ('job="watchtime-', 'job=~"watchtime-', 'pod=~"watchtime-', 'job="rabbitmq"', 'queue=~"watch-time')
+
+
+def test_the_rule_file_ships_with_only_its_selectors_scoped_to_the_release() -> None:
+    rendered = render(MONITORED)
+    shipped = [r for group in yaml.safe_load(RULES_FILE.read_text())["groups"] for r in group["rules"]]
+    ours = [r for group in rendered.get("PrometheusRule", FULLNAME)["spec"]["groups"] for r in group["rules"]]
+    assert [r["alert"] for r in ours] == [r["alert"] for r in shipped]
+    for file_rule, rule in zip(shipped, ours, strict=True):
+        assert rule["annotations"] == file_rule["annotations"]
+        assert rule.get("for") == file_rule.get("for")
+        assert rule["labels"] == file_rule["labels"] | {"watchtime_release": f"{NAMESPACE}/{RELEASE}"}
+        assert not [s for s in PLAIN_SELECTORS if s in rule["expr"]], rule["expr"]
+        assert f'namespace="{NAMESPACE}"' in rule["expr"], rule["alert"]
 
 
 def test_queue_alerts_name_the_configured_queue() -> None:
-    rendered = render({"config": {"queue": "video.events"}, "metrics": {"prometheusRule": {"enabled": True}}})
+    rendered = render(merged(MONITORED, {"config": {"queue": "video.events"}}))
     exprs = rule_exprs(rendered)
     assert {alert for alert, expr in exprs.items() if "rabbitmq_detailed_" in expr} == QUEUE_ALERTS
     for alert in QUEUE_ALERTS:
-        # Regex-quoted: the dot of the name must not match any character.
-        assert 'queue=~"video\\\\.events' in exprs[alert], exprs[alert]
+        # Matched exactly: neither a regex dot nor a prefix can reach another queue.
+        assert 'queue="video.events' in exprs[alert], exprs[alert]
         assert "watch-time" not in exprs[alert]
+        assert f'job="{FULLNAME}-broker"' in exprs[alert], "the broker monitor's job"
     # The consumer reads the same queue the alerts watch.
     assert rendered.get("ConfigMap", FULLNAME)["data"]["WATCHTIME_QUEUE"] == "video.events"
 
@@ -284,7 +232,7 @@ def promtool() -> str:
 def test_promtool_evaluates_the_rendered_queue_alerts_for_the_configured_queue(queue: str, tmp_path: Path) -> None:
     """The rendered expressions are valid PromQL and select the configured queue (and its dead-letter
     queue), neither the default `watch-time` nor a look-alike that a bare regex dot would match."""
-    rendered = render({"config": {"queue": queue}, "metrics": {"prometheusRule": {"enabled": True}}})
+    rendered = render(merged(MONITORED, {"config": {"queue": queue}}))
     groups = rendered.get("PrometheusRule", FULLNAME)["spec"]["groups"]
     (tmp_path / "rules.yaml").write_text(yaml.safe_dump({"groups": groups}))
     check = subprocess.run(
@@ -298,15 +246,15 @@ def test_promtool_evaluates_the_rendered_queue_alerts_for_the_configured_queue(q
     queues = {"ours": queue, "look-alike": look_alike, "default": "watch-time"}
     series = []
     for which in queues.values():
-        labels = f'vhost="/", queue={promql_string(which)}'
-        dead_letter = f'vhost="/", queue={promql_string(which + ".dead-letter")}'
+        labels = f'{BROKER_TARGET}, vhost="/", queue={promql_string(which)}'
+        dead_letter = f'{BROKER_TARGET}, vhost="/", queue={promql_string(which + ".dead-letter")}'
         series += [
             {"series": f"rabbitmq_detailed_queue_consumers{{{labels}}}", "values": "0x30"},
             {"series": f"rabbitmq_detailed_queue_messages_ready{{{labels}}}", "values": "10+10x30"},
             {"series": f"rabbitmq_detailed_queue_messages{{{dead_letter}}}", "values": "3x30"},
         ]
-    ours = f'{{vhost="/", queue={promql_string(queue)}}}'
-    ours_dead_letter = f'{{vhost="/", queue={promql_string(queue + ".dead-letter")}}}'
+    ours = f'{{{BROKER_TARGET}, vhost="/", queue={promql_string(queue)}}}'
+    ours_dead_letter = f'{{{BROKER_TARGET}, vhost="/", queue={promql_string(queue + ".dead-letter")}}}'
     tests = {
         "rule_files": [],
         "tests": [
@@ -343,18 +291,16 @@ def test_promtool_evaluates_the_rendered_queue_alerts_for_the_configured_queue(q
 
 
 def test_rule_file_drift_fails_the_render_instead_of_watching_the_wrong_queue(tmp_path: Path) -> None:
-    """A queue matcher spelled otherwise could not take config.queue; the render must say so."""
+    """A selector spelled otherwise could not take this release's; the render must say so."""
     chart_copy = tmp_path / "watchtime"
     shutil.copytree(CHART_DIR, chart_copy)
     rules = chart_copy / "rules" / "watchtime-alerts.yaml"
     text = rules.read_text()
     drifted = text.replace(
-        'rabbitmq_detailed_queue_messages{queue=~"watch-time.*',
+        'rabbitmq_detailed_queue_messages{job="rabbitmq", vhost="/", queue=~"watch-time.*',
         'rabbitmq_detailed_queue_messages{queue=~"(watch-time).*',
     )
     assert drifted != text
     rules.write_text(drifted)
     with pytest.raises(helm_python.HelmError, match="WatchtimeDeadLetterQueueNotEmpty"):
-        helm_python.Chart.load(chart_copy).render(
-            {"metrics": {"prometheusRule": {"enabled": True}}}, name=RELEASE, namespace=NAMESPACE
-        )
+        helm_python.Chart.load(chart_copy).render(MONITORED, name=RELEASE, namespace=NAMESPACE)

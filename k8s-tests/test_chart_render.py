@@ -75,10 +75,11 @@ def test_wait_for_migrations_init_container_loops_on_migrate_check(rendered: Ren
 
 
 def test_migrations_hook_or_plain_job() -> None:
-    hooked = render_value_set("defaults").workload("migrate")
-    annotations = hooked["metadata"]["annotations"]
-    # The in-cluster database exists only after the install created it.
-    assert annotations["helm.sh/hook"] == "post-install,pre-upgrade"
+    # The in-cluster database exists only after the install created it, and a post-install hook would
+    # deadlock `helm install --wait` (the pods wait for the migrations): a Job of the release instead.
+    in_cluster = render_value_set("defaults").workload("migrate")
+    assert "helm.sh/hook" not in in_cluster["metadata"].get("annotations", {})
+    assert in_cluster["metadata"]["name"].startswith(f"{FULLNAME}-migrate-")
     external = render_value_set("external").workload("migrate")["metadata"]["annotations"]
     assert external["helm.sh/hook"] == "pre-install,pre-upgrade"
     plain = render_value_set("gitops").workload("migrate")
@@ -110,14 +111,18 @@ def test_hook_job_needs_nothing_the_release_creates_later() -> None:
     assert int(hook_secret["metadata"]["annotations"]["helm.sh/hook-weight"]) < int(
         generated.workload("migrate")["metadata"]["annotations"]["helm.sh/hook-weight"]
     )
-    # A generated bootstrap key lives in the release Secret: the install runs migrations post-install.
+    # A generated bootstrap key: the hook Secret carries the very value the release Secret gets, so
+    # the migrations still run pre-install.
     bootstrap = render({**load_value_set("external"), "bootstrapApiKey": {"enabled": True, "existingSecret": ""}})
-    assert bootstrap.workload("migrate")["metadata"]["annotations"]["helm.sh/hook"] == "post-install,pre-upgrade"
+    assert bootstrap.workload("migrate")["metadata"]["annotations"]["helm.sh/hook"] == "pre-install,pre-upgrade"
     assert secret_ref(main_container(bootstrap, "migrate"), "WATCHTIME_BOOTSTRAP_API_KEY") == (
-        FULLNAME,
+        f"{FULLNAME}-migrate",
         "bootstrap-api-key",
     )
-    assert f"{FULLNAME}-migrate" not in bootstrap.kinds("Secret")
+    hook_copy = bootstrap.get("Secret", f"{FULLNAME}-migrate")["data"]
+    assert hook_copy["bootstrap-api-key"] == bootstrap.get("Secret", FULLNAME)["data"]["bootstrap-api-key"]
+    # With every secret provided there is nothing to copy.
+    assert f"{FULLNAME}-migrate" not in render_value_set("external").kinds("Secret")
 
 
 def test_defaults_wire_the_subcharts_secrets() -> None:
@@ -468,3 +473,50 @@ def test_gitops_renders_are_reproducible() -> None:
     """Argo CD / Flux compare renders: with existing Secrets and no hooks nothing may be random."""
     values = load_value_set("gitops")
     assert render(values).objects == render(values).objects
+
+
+def test_api_and_consumer_share_one_autoscaling_shape() -> None:
+    """`autoscaling.mode: hpa` means the same HorizontalPodAutoscaler for either component."""
+    scaled = {"mode": "hpa", "minReplicas": 2, "maxReplicas": 6, "targetCPUUtilizationPercentage": 55}
+    release = render({"api": {"autoscaling": scaled}, "consumer": {"autoscaling": scaled}})
+    specs = {}
+    for component in ("api", "consumer"):
+        hpa = release.get("HorizontalPodAutoscaler", f"{FULLNAME}-{component}")
+        assert hpa["spec"]["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": f"{FULLNAME}-{component}"}
+        assert "replicas" not in release.get("Deployment", f"{FULLNAME}-{component}")["spec"]
+        specs[component] = {key: value for key, value in hpa["spec"].items() if key != "scaleTargetRef"}
+        assert release.get("PodDisruptionBudget", f"{FULLNAME}-{component}")["spec"]["maxUnavailable"] == 1
+    assert specs["api"] == specs["consumer"] == {
+        "minReplicas": 2,
+        "maxReplicas": 6,
+        "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 55}}}],
+    }
+    with pytest.raises(helm_python.HelmValuesError, match="/api/autoscaling/mode"):
+        render({"api": {"autoscaling": {"mode": "keda"}}})  # KEDA scales the consumer on its queue only
+    with pytest.raises(helm_python.HelmError, match="consumer.autoscaling.minReplicas must be at least 1 with mode hpa"):
+        render({"consumer": {"autoscaling": {"mode": "hpa", "minReplicas": 0}}})
+
+
+def test_deprecated_api_autoscaling_enabled_still_means_hpa_for_one_release() -> None:
+    old = render({"api": {"autoscaling": {"enabled": True, "minReplicas": 3}}})
+    new = render({"api": {"autoscaling": {"mode": "hpa", "minReplicas": 3}}})
+    for kind in ("HorizontalPodAutoscaler", "PodDisruptionBudget"):
+        assert old.get(kind, f"{FULLNAME}-api") == new.get(kind, f"{FULLNAME}-api")
+    assert old.get("Deployment", f"{FULLNAME}-api")["spec"] == new.get("Deployment", f"{FULLNAME}-api")["spec"] | {
+        "template": old.get("Deployment", f"{FULLNAME}-api")["spec"]["template"]
+    }
+    assert "replicas" not in old.get("Deployment", f"{FULLNAME}-api")["spec"]
+    assert "DEPRECATED: api.autoscaling.enabled=true" in old.notes
+    assert "api.autoscaling.mode=hpa" in old.notes
+    assert "DEPRECATED" not in new.notes
+    assert "DEPRECATED" not in render_value_set("defaults").notes
+
+
+def test_migrations_job_reads_the_user_extras_like_every_pod() -> None:
+    """Same envFrom helper as the api and consumer, minus the chart ConfigMap (inlined for pre-install)."""
+    release = render_value_set("all-features")
+    api = main_container(release, "api")["envFrom"]
+    migrate = main_container(release, "migrate")["envFrom"]
+    assert migrate == [source for source in api if source != {"configMapRef": {"name": FULLNAME}}]
+    assert len(migrate) == 2
+    assert "envFrom" not in main_container(render_value_set("external"), "migrate")

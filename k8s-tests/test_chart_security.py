@@ -40,8 +40,13 @@ def test_every_pod_meets_the_restricted_pod_security_standard(rendered: Rendered
 def test_service_account_does_not_mount_its_token(rendered: Rendered) -> None:
     account = rendered.get("ServiceAccount", FULLNAME)
     assert account["automountServiceAccountToken"] is False
-    for _, spec in pod_specs(rendered):
-        assert spec["serviceAccountName"] == FULLNAME
+    # The migrations hook has its own (pre-install runs before the release's exists), mounted neither.
+    accounts = rendered.kinds("ServiceAccount")
+    assert set(accounts) <= {FULLNAME, f"{FULLNAME}-migrate"}
+    for name, spec in pod_specs(rendered):
+        used = spec["serviceAccountName"]
+        assert used == FULLNAME or (used == f"{FULLNAME}-migrate" and name.startswith("Job/")), name
+        assert accounts[used]["automountServiceAccountToken"] is False, name
 
 
 def test_no_default_passwords_in_values() -> None:

@@ -87,7 +87,7 @@ def _check_fields(obj: dict[str, Any], allowed: dict[str, Any], where: str) -> l
 
 SELECTOR = {"matchLabels": {}, "matchExpressions": []}
 METADATA = {"name": str, "namespace": str, "labels": {}, "annotations": {}}
-RELABELING = {"sourceLabels": [], "regex": str, "action": str}
+RELABELING = {"sourceLabels": [], "regex": str, "action": str, "targetLabel": str, "replacement": str}
 CRD_FIELDS: dict[str, dict[str, Any]] = {
     "ServiceMonitor": {
         "selector": SELECTOR,
@@ -99,7 +99,9 @@ CRD_FIELDS: dict[str, dict[str, Any]] = {
     "PodMonitor": {
         "selector": SELECTOR,
         "namespaceSelector": {"matchNames": []},
-        "podMetricsEndpoints": [{"port": str, "path": str, "params": {}, "interval": str, "scrapeTimeout": str}],
+        "podMetricsEndpoints": [
+            {"port": str, "path": str, "params": {}, "interval": str, "scrapeTimeout": str, "relabelings": [RELABELING]}
+        ],
     },
     "PrometheusRule": {"groups": [{"name": str, "interval": str, "rules": []}]},
     "ScaledObject": {

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Make sure what the tests use is here: PostgreSQL on 127.0.0.1:5432 (trust auth for postgres),
 # RabbitMQ on 127.0.0.1:5672 (guest/guest), and the tools promtool/prometheus, podman, buildah,
-# runc, debootstrap and binutils (the image test builds its own base), wrk (the bench), iptables
-# (the fault suite's network blackhole). Starts the services when installed; installs what is
-# missing with apt when root, and otherwise names what is missing.
+# runc, debootstrap and binutils (the image test builds its own base), wrk (the bench), chromium, chromedriver
+# and ffmpeg (the browser tests: a headless browser playing a clip made at test time), node and npm (the SDK's
+# type declarations are checked with the TypeScript its package.json pins), iptables (the fault suite's
+# network blackhole). Starts the services when installed; installs what is missing with apt when root, and
+# otherwise names what is missing.
 set -euo pipefail
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -17,7 +19,8 @@ apt_install() {
 
 missing=()
 for tool in promtool:prometheus prometheus:prometheus podman:podman buildah:buildah runc:runc \
-            debootstrap:debootstrap newuidmap:uidmap strip:binutils wrk:wrk iptables:iptables; do
+            debootstrap:debootstrap newuidmap:uidmap strip:binutils wrk:wrk \
+            chromium:chromium chromedriver:chromium-driver ffmpeg:ffmpeg node:nodejs npm:npm iptables:iptables; do
   command -v "${tool%%:*}" >/dev/null || missing+=("${tool##*:}")
 done
 if ((${#missing[@]})); then

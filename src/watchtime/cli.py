@@ -4,7 +4,10 @@
     watchtime consumer            the RabbitMQ consumer (= manage.py consume_rabbitmq)
     watchtime migrate [--check]   apply migrations (--check: exit 1 while some are unapplied)
     watchtime dev [--port N]      embedded default: SQLite, in-process apply, 127.0.0.1:8000
-    watchtime recompute|verify    rebuild / check every total from the event log
+    watchtime recompute|verify    rebuild / check every total and analytics figure from the event log
+    watchtime backfill            rebuild the analytics that predate them (after an upgrade)
+    watchtime maintain            partitions ahead, retention prune, ANALYZE (the CronJob)
+    watchtime prune --before D    remove events older than D, keeping every figure
     watchtime createkey|revokekey API keys
     watchtime manage ...          any Django management command
 """
@@ -19,6 +22,9 @@ DJANGO_COMMANDS = {
     "consumer": "consume_rabbitmq",
     "recompute": "recompute",
     "verify": "verify",
+    "backfill": "backfill",
+    "maintain": "maintain",
+    "prune": "prune",
     "createkey": "createkey",
     "revokekey": "revokekey",
 }

@@ -57,6 +57,11 @@ LAST_BATCH_TIMESTAMP = Gauge(
 CONSUMER_READY = Gauge(
     "watchtime_consumer_ready", "1 while the consumer is connected to broker and database.", multiprocess_mode="max"
 )
+BACKFILL_PENDING = Gauge(
+    "watchtime_analytics_backfill_pending",
+    "User-movies whose analytics wait for the backfill (counted up to 1000).",
+    multiprocess_mode="max",
+)
 DEPENDENCY_UP = Gauge(
     "watchtime_dependency_up",
     "1 when the last readiness check found the dependency working (the broker: connected, confirming, not blocking).",
@@ -64,10 +69,11 @@ DEPENDENCY_UP = Gauge(
     multiprocess_mode="livemostrecent",  # the newest check of any live worker
 )
 
-for outcome in ("applied", "duplicate", "dead_lettered"):
+for outcome in ("applied", "duplicate", "too_old", "suppressed", "dead_lettered"):
     EVENTS_PROCESSED.labels(outcome=outcome)
 for reason in (
     "invalid",
+    "too_old",
     "too_large",
     "broker_unavailable",
     "broker_unconfirmed",

@@ -4,6 +4,7 @@ Safe defaults for a laptop (SQLite under ./var, events applied in-process); prod
 (DJANGO_DEBUG=false, the default) refuses to start without its secret key.
 """
 
+import re
 from pathlib import Path
 
 from watchtime import __version__, apikeys, env
@@ -34,14 +35,20 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "corsheaders",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI's assets in the image: /docs/ works air-gapped
     "django_prometheus",
     "watchtime.events",
+    "watchtime.analytics",
+    "watchtime.privacy",
     "watchtime.apikeys",
 ]
 
 MIDDLEWARE = [
+    # First, so that every answer (a 413 or 503 from further in included) can be read by an allowed page.
+    "corsheaders.middleware.CorsMiddleware",
     "watchtime.middleware.ProbeMiddleware",
     "watchtime.middleware.RequestIdMiddleware",
     "watchtime.middleware.BodySizeLimitMiddleware",
@@ -181,11 +188,37 @@ SPECTACULAR_SETTINGS = {
     "SERVE_AUTHENTICATION": [],
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
+
+# --- CORS: player pages on other origins send heartbeats (README "Track a player") -------------
+CORS_ALLOWED_ORIGINS = env.get_list("WATCHTIME_CORS_ALLOWED_ORIGINS")
+for _origin in CORS_ALLOWED_ORIGINS:
+    if not re.fullmatch(r"https?://[^/?#\s]+", _origin):
+        raise env.ConfigurationError(
+            f"WATCHTIME_CORS_ALLOWED_ORIGINS: {_origin!r} is not an origin (scheme://host[:port], no path)"
+        )
+CORS_URLS_REGEX = r"^/(?!admin/|sdk/)"  # the admin is same-origin only; /sdk/ allows every origin itself
+CORS_ALLOW_METHODS = ("GET", "POST", "OPTIONS")
+CORS_ALLOW_HEADERS = ("authorization", "content-type", "x-request-id")
+CORS_EXPOSE_HEADERS = ("Retry-After", "X-Request-ID")  # the SDK honours Retry-After on 429/503
+CORS_ALLOW_CREDENTIALS = False  # API keys, never cookies
 
 # --- watchtime ---------------------------------------------------------------------------------
 WATCHTIME_MAX_CREDIT_SECONDS = env.get_int("WATCHTIME_MAX_CREDIT_SECONDS", 120, minimum=1)
 WATCHTIME_MAX_STEP_SECONDS = env.get_int("WATCHTIME_MAX_STEP_SECONDS", 15, minimum=1)
+# The analytics definitions (README "Analytics"). The view gap and the retention resolution shape
+# what is stored: changing them needs `watchtime recompute`. The thresholds apply when reading.
+WATCHTIME_VIEW_GAP_SECONDS = env.get_int("WATCHTIME_VIEW_GAP_SECONDS", 1800, minimum=1)
+WATCHTIME_RETENTION_RESOLUTION_SECONDS = env.get_int("WATCHTIME_RETENTION_RESOLUTION_SECONDS", 10, minimum=1, maximum=3600)
+WATCHTIME_VIEW_MIN_SECONDS = env.get_int("WATCHTIME_VIEW_MIN_SECONDS", 10, minimum=0)
+WATCHTIME_COMPLETION_RATIO = env.get_float("WATCHTIME_COMPLETION_RATIO", 0.9, minimum=0.0, maximum=1.0)
+WATCHTIME_COMPLETED_PERCENT = env.get_int("WATCHTIME_COMPLETED_PERCENT", 90, minimum=1, maximum=100)
+# Days of the event log kept (by key: ts, else received_at); unset keeps it forever. Older events
+# are refused (too_old) and `watchtime maintain` prunes them, folding what every figure needs.
+WATCHTIME_EVENT_RETENTION_DAYS = env.get_optional_int("WATCHTIME_EVENT_RETENTION_DAYS", minimum=1)
 
 _rabbitmq = env.get_service_url(
     "RABBITMQ_URL", schemes={"amqp", "amqps"}, user_var="RABBITMQ_USERNAME", password_var="RABBITMQ_PASSWORD"

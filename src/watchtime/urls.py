@@ -10,6 +10,9 @@ urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path(ADMIN_PREFIX.lstrip("/"), admin.site.urls),
+    path("sdk/", include("watchtime.sdk.urls")),
+    path("", include("watchtime.analytics.urls")),
+    path("", include("watchtime.privacy.urls")),
     path("", include("watchtime.events.urls")),
 ]
 

@@ -36,7 +36,7 @@ class Recorder:
             raise Outage("database down")
         if any(e.slug == "poison" for e in events):
             raise ValueError("value too long")
-        return list(events), 0
+        return list(events), {"duplicate": 0}
 
 
 def run(decoded, apply):

@@ -53,3 +53,28 @@ def test_rule_file_is_plain_yaml_without_helm_templating():
     assert yaml.safe_load(text).keys() == {"groups"}
     for template in re.findall(r"\{\{.*?\}\}", text):
         assert "$labels" in template or "$value" in template, f"not a Prometheus alert template: {template}"
+
+
+# The selectors of "this service" that the chart's PrometheusRule replaces with one release's own.
+SERVICE_SELECTORS = (
+    'job="watchtime-api"',
+    'job="watchtime-consumer"',
+    'job=~"watchtime-(api|consumer)"',
+    'pod=~"watchtime-(api|consumer)-.+"',
+    'job="rabbitmq", vhost="/", queue=~"watch-time.*", queue!~".*\\\\.dead-letter"',
+    'job="rabbitmq", vhost="/", queue=~"watch-time.*\\\\.dead-letter"',
+)
+SERIES = re.compile(r"\b(watchtime_\w+|django_http_\w+|rabbitmq_\w+|kube_pod_\w+|up)\b(\{[^}]*\})?")
+
+
+def test_every_selector_names_the_service_so_the_chart_can_scope_it_to_a_release(alert_rules):
+    """Two releases must never see each other's series: each selector carries a spelling the chart replaces."""
+    unscoped = []
+    for rule in alert_rules:
+        for metric, matchers in SERIES.findall(rule["expr"]):
+            if not matchers or not any(selector in matchers for selector in SERVICE_SELECTORS):
+                unscoped.append(f"{rule['alert']}: {metric}{matchers}")
+    assert not unscoped, "\n".join(unscoped)
+    header = RULES_FILE.read_text().split("groups:")[0]
+    for selector in SERVICE_SELECTORS:
+        assert selector in header, f"the header of the rule file must list {selector}"

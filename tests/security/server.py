@@ -130,8 +130,8 @@ def start_server(
 def _ready(server: LiveServer) -> bool:
     assert server.process.poll() is None, f"watchtime api exited:\n{server.log()}"
     try:
-        return requests.get(f"{server.base_url}/readyz", timeout=1).status_code == 200
-    except requests.ConnectionError:
+        return requests.get(f"{server.base_url}/readyz", timeout=5).status_code == 200
+    except requests.RequestException:  # not listening yet, or a worker too busy to answer in time
         return False
 
 

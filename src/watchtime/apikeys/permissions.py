@@ -11,7 +11,8 @@ def is_ingest(request, view) -> bool:
 
 
 class HasScope(permissions.BasePermission):
-    """The view's `required_scopes` maps HTTP methods to the scope they need.
+    """The view's `required_scopes` maps HTTP methods to the scope they need (or a tuple of
+    scopes, any one of which will do).
 
     HEAD needs what GET needs (Django answers it with the GET handler); any other method not
     listed (OPTIONS, or one the view refuses with 405) still needs a valid key.
@@ -25,8 +26,9 @@ class HasScope(permissions.BasePermission):
             if is_ingest(request, view):
                 INGEST_REJECTED.labels(reason="unauthenticated").inc()
             raise exceptions.NotAuthenticated("Send 'Authorization: Bearer <key>'.")
-        if needed is not None and needed not in principal.scopes:
+        alternatives = (needed,) if isinstance(needed, str) else needed
+        if alternatives is not None and not principal.scopes.intersection(alternatives):
             if is_ingest(request, view):
                 INGEST_REJECTED.labels(reason="forbidden").inc()
-            raise exceptions.PermissionDenied(f"This API key lacks the '{needed}' scope.")
+            raise exceptions.PermissionDenied(f"This API key lacks the '{' or '.join(alternatives)}' scope.")
         return True

@@ -1,10 +1,11 @@
-"""The one apply path: a batch of heartbeats into the event log and every total, exactly once.
+"""The one apply path: a batch of heartbeats into the event log, every total and every rollup,
+exactly once.
 
 Used by the consumer for a broker batch and by the API in the embedded mode. One transaction
 per batch: the event log's `event_id` uniqueness drops duplicates, the per-stream state makes
-the totals exact for any delivery order, and rows are locked table by table in a fixed order
-(streams, watch times, users, movies; sorted keys within a table) so concurrent consumers queue
-behind each other instead of deadlocking.
+every figure exact for any delivery order, and rows are locked table by table in a fixed order
+(streams, watch times, users, movies, the overall hour and day; sorted keys within a table) so
+concurrent consumers queue behind each other instead of deadlocking.
 """
 
 import logging
@@ -14,47 +15,72 @@ from dataclasses import dataclass, field
 from uuid import UUID
 
 from django.db import DatabaseError, connection, transaction
-from django.db.models import Q
+from django.utils import timezone
 
+from watchtime.analytics import rollups, view_store
+from watchtime.analytics.rollups import UserErased
 from watchtime.dberrors import should_retry_transaction
-from watchtime.events import bulk_sql
-from watchtime.events.definitions import limits_from_settings
-from watchtime.events.models import CustomUser, Event, Movie, Stream, WatchTime
+from watchtime.events import bulk_sql, retention
+from watchtime.events.definitions import Definitions, definitions_from_settings, limits_from_settings
+from watchtime.events.log import StoredEvent, insert_events, read_with_event, stored_tail
+from watchtime.events.models import CustomUser, Movie, Stream, WatchTime
 from watchtime.events.validation import EventIn
-from watchtime.rule.credit import Heartbeat, Limits, Newest, added_credit, newest
+from watchtime.privacy import tombstones
+from watchtime.rule import coverage
+from watchtime.rule.attribution import PairChanges, pair_changes
+from watchtime.rule.credit import Heartbeat, Limits, Newest, newest
+from watchtime.rule.views import Unrestatable, restate
 
 logger = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
 UNUSABLE_PASSWORD = "!"  # viewers never log in; "!" marks the password unusable
-EVENT_COLUMNS = ("event_id", "stream_id", "user_id", "movie_id", "at", "session", "ts", "received_at", "ts_us", "sort_us")
 
 
 @dataclass
 class ApplyResult:
     applied: list[EventIn] = field(default_factory=list)
     duplicates: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class StoredEvent:
-    """An event of the log as the rule sees it, with its row id."""
-
-    heartbeat: Heartbeat
-    pk: int
+    too_old: int = 0  # older than the horizon (events.retention): dropped
+    suppressed: int = 0  # of an erased user (received before the erasure) or a suppressed one
 
     @property
-    def newest(self) -> Newest:
-        return Newest(key=self.heartbeat.key, pk=self.pk, at=self.heartbeat.at)
+    def skipped(self) -> dict[str, int]:
+        """Events not applied, by the outcome the consumer's metric counts them under."""
+        return {"duplicate": self.duplicates, "too_old": self.too_old, "suppressed": self.suppressed}
 
 
-def events_apply(*, events: list[EventIn], limits: Limits | None = None) -> ApplyResult:
+@dataclass
+class StreamWork:
+    """One stream's part of the batch."""
+
+    stream_id: int
+    user_id: int
+    movie_id: int
+    total: int
+    head: StoredEvent | None
+    last_view_id: int | None
+    anchor: Heartbeat | None  # the newest heartbeat a prune folded
+    new: list[tuple[Heartbeat, int]]  # (heartbeat, event pk), by key
+    tail: list[Heartbeat] = field(default_factory=list)
+    changes: PairChanges | None = None
+
+    @property
+    def in_order(self) -> bool:
+        return self.head is None or self.new[0][0].key > self.head.heartbeat.key
+
+
+def events_apply(*, events: list[EventIn], limits: Limits | None = None, definitions: Definitions | None = None) -> ApplyResult:
     """Apply a batch exactly once, in one transaction, retrying deadlocks and races."""
     limits = limits or limits_from_settings()
+    definitions = definitions or definitions_from_settings()
     for attempt in range(1, MAX_ATTEMPTS + 1):
         try:
             with transaction.atomic():
-                return _apply(events, limits)
+                return _apply(events, limits, definitions)
+        except UserErased as exc:
+            logger.info("apply retried", extra={"attempt": attempt, "error": str(exc)})
+            continue
         except DatabaseError as exc:
             if attempt == MAX_ATTEMPTS or not should_retry_transaction(exc):
                 raise
@@ -63,19 +89,26 @@ def events_apply(*, events: list[EventIn], limits: Limits | None = None) -> Appl
     raise AssertionError("unreachable")
 
 
-def _apply(events: list[EventIn], limits: Limits) -> ApplyResult:
-    """Set-based: about a dozen statements per batch whatever its size, plain tuples, no model objects."""
+def _apply(events: list[EventIn], limits: Limits, definitions: Definitions) -> ApplyResult:
+    """Set-based: a couple of dozen statements per batch whatever its size, plain tuples, no model objects."""
     distinct: dict[UUID, EventIn] = {}
     for event in events:
         distinct.setdefault(event.event_id, event)
     result = ApplyResult(duplicates=len(events) - len(distinct))
+    if refused := tombstones.refused(list(distinct.values())):
+        distinct = {k: e for k, e in distinct.items() if k not in refused}
+        result.suppressed = len(refused)
+    if not distinct:
+        return result
 
     user_ids = _ensure_named(CustomUser, "username", {e.user for e in distinct.values()})
     movie_ids = _ensure_named(Movie, "slug", {e.slug for e in distinct.values()})
     stream_keys = {(user_ids[e.user], movie_ids[e.slug], e.session) for e in distinct.values()}
     stream_ids = bulk_sql.lock_keyed(Stream, ("user_id", "movie_id", "session"), stream_keys)
     # Read after locking, in a new statement: see bulk_sql.lock_keyed.
-    streams = _read_with_event(Stream, "head_id", ("user_id", "movie_id", "total"), stream_ids.values())
+    streams = read_with_event(Stream, "head_id", "head_key_us", STREAM_COLUMNS, stream_ids.values())
+    # After the stream locks too: a prune folds a stream only under its lock (events.retention).
+    horizon = retention.horizon_us(timezone.now())
 
     # Under the stream locks no other batch can add events to these streams. The insert skips
     # events already in the log (redeliveries): what it returns is what is new.
@@ -83,95 +116,151 @@ def _apply(events: list[EventIn], limits: Limits) -> ApplyResult:
         (e, stream_ids[(user_ids[e.user], movie_ids[e.slug], e.session)], e.heartbeat())
         for e in sorted(distinct.values(), key=lambda e: e.event_id)
     ]
-    event_pks = _insert_events(placed, streams)
-    result.duplicates += len(distinct) - len(event_pks)
+    if horizon is not None:
+        kept = [p for p in placed if p[2].key_us >= horizon]
+        result.too_old, placed = len(placed) - len(kept), kept
+    event_pks = insert_events(placed, {sid: row[:2] for sid, row in streams.items()})
+    result.duplicates += len(placed) - len(event_pks)
     if not event_pks:
         return result
 
-    # The new events, and per stream its new events in key order.
-    by_stream: dict[int, list[tuple[Heartbeat, EventIn]]] = defaultdict(list)
+    work: dict[int, StreamWork] = {}
     for e, stream_id, hb in placed:
         if e.event_id in event_pks:
             result.applied.append(e)
-            by_stream[stream_id].append((hb, e))
-    for rows in by_stream.values():
-        rows.sort(key=lambda row: row[0].key)
+            if stream_id not in work:
+                work[stream_id] = _stream_work(stream_id, streams[stream_id])
+            work[stream_id].new.append((hb, event_pks[e.event_id]))
+    for item in work.values():
+        item.new.sort(key=lambda row: row[0].key)
+        item.tail = stored_tail(item.stream_id, item.head, item.new[0][0].key, [pk for _, pk in item.new], item.anchor)
+        item.changes = pair_changes(item.tail, [hb for hb, _ in item.new], limits)
 
-    stream_rows = []  # (id, new total, new head id)
-    pair_deltas: dict[tuple[int, int], int] = defaultdict(int)  # (user, movie) -> credit added
-    pair_newest: dict[tuple[int, int], Newest] = {}  # (user, movie) -> newest new event
-    for stream_id, rows in by_stream.items():
-        user_id, movie_id, total, head = streams[stream_id]
-        new_pks = [event_pks[e.event_id] for _, e in rows]
-        tail = _stored_tail(stream_id, head, rows[0][0].key, new_pks)
-        delta = added_credit(tail, [hb for hb, _ in rows], limits)
-        last = StoredEvent(rows[-1][0], new_pks[-1]).newest
-        stream_head = newest(head.newest if head else None, last)
-        stream_rows.append((stream_id, total + delta, stream_head.pk))
-        pair_deltas[(user_id, movie_id)] += delta
-        pair_newest[(user_id, movie_id)] = newest(pair_newest.get((user_id, movie_id)), last)
-    bulk_sql.update_from_values(Stream, ("total", "head_id"), stream_rows)
+    changes = rollups.Changes(users={item.user_id for item in work.values()})
+    rebuild: set[tuple[int, int]] = set()  # user-movies whose rollups must be rebuilt from the log
+    last_views = _restate_views(work, definitions, changes, rebuild)
+    stream_rows = []  # (id, new total, new head id, its key time, last view id)
+    for item in work.values():
+        last = StoredEvent(*item.new[-1]).newest
+        head = newest(item.head.newest if item.head else None, last)
+        stream_rows.append((item.stream_id, item.total + item.changes.credit_delta, head.pk, head.key[0],
+                            last_views[item.stream_id]))
+    bulk_sql.update_from_values(Stream, ("total", "head_id", "head_key_us", "last_view_id"), stream_rows)
 
-    wt_ids = bulk_sql.lock_keyed(WatchTime, ("user_id", "movie_id"), set(pair_deltas))
-    watch_times = _read_with_event(WatchTime, "last_event_id", ("total",), wt_ids.values())
-    user_deltas: dict[int, int] = defaultdict(int)
-    movie_deltas: dict[int, int] = defaultdict(int)
-    wt_rows = []  # (id, new total, last_moment, last_event_id)
-    for (user_id, movie_id), delta in pair_deltas.items():
-        wt_id = wt_ids[(user_id, movie_id)]
-        total, last_event = watch_times[wt_id]
-        last = newest(last_event.newest if last_event else None, pair_newest[(user_id, movie_id)])
-        wt_rows.append((wt_id, total + delta, last.at, last.pk))
-        user_deltas[user_id] += delta
-        movie_deltas[movie_id] += delta
-    bulk_sql.update_from_values(WatchTime, ("total", "last_moment", "last_event_id"), wt_rows)
-    bulk_sql.increment_locked(CustomUser, "total_watch_time", user_deltas)
-    bulk_sql.increment_locked(Movie, "total_watch_time", movie_deltas)
+    wt_ids = _apply_watch_times(work, definitions, changes, rebuild)
+    rollups.write(changes, view_definition=definitions.view)
+    if rebuild:
+        _mark_for_rebuild([wt_ids[pair] for pair in rebuild])
     return result
 
 
-def _insert_events(placed: list[tuple], streams: dict[int, tuple]) -> dict[UUID, int]:
-    """INSERT the events (in event-id order, as `placed` is: (event, stream id, heartbeat)) that
-    the log does not hold yet; returns event_id -> pk of those inserted."""
-    row = "(" + bulk_sql.placeholders(len(EVENT_COLUMNS)) + ")"
-    uuid_param, datetime_param = bulk_sql.param_adapters()
-    pks: dict[UUID, int] = {}
+STREAM_COLUMNS = ("user_id", "movie_id", "total", "last_view_id", "anchor_event_id", "anchor_at", "anchor_ts_us", "anchor_key_us")
+
+
+def _stream_work(stream_id: int, row: tuple) -> StreamWork:
+    user_id, movie_id, total, last_view_id, anchor_id, anchor_at, anchor_ts_us, anchor_key_us, head = row
+    anchor = None
+    if anchor_key_us is not None:
+        anchor = Heartbeat(event_id=bulk_sql.as_uuid(anchor_id), at=anchor_at, ts_us=anchor_ts_us, key_us=anchor_key_us)
+        if head is None:  # pruned with everything before it: every kept event is newer than the anchor
+            head = StoredEvent(anchor, 0)
+    return StreamWork(stream_id, user_id, movie_id, total, head, last_view_id, anchor, new=[])
+
+
+def _restate_views(work: dict[int, StreamWork], definitions: Definitions, changes: rollups.Changes,
+                   rebuild: set) -> dict[int, int | None]:
+    """Restate every touched stream's views and save them; stream id -> its last view's id."""
+    last_view_rows = view_store.by_ids({w.last_view_id for w in work.values() if w.in_order and w.last_view_id})
+    created: list[tuple[int, int, int, object]] = []
+    updated, deleted = [], []
+    last: dict[int, object] = {}
+    for item in work.values():
+        if item.head is None:
+            touched = []
+        elif item.in_order:
+            touched = [last_view_rows[item.last_view_id]] if item.last_view_id in last_view_rows else []
+        else:
+            touched = view_store.from_key(item.stream_id, item.tail[0].key_us)
+        try:
+            restated = restate(touched, item.changes, [hb for hb, _ in item.new], definitions.view.gap_us)
+        except Unrestatable:
+            rebuild.add((item.user_id, item.movie_id))
+            last[item.stream_id] = None
+            continue
+        created += [(item.stream_id, item.user_id, item.movie_id, v) for v in restated.created]
+        updated += restated.updated
+        deleted += restated.deleted
+        changes.views += [(item.movie_id, restated.before.get(v.id), v) for v in restated.updated]
+        changes.views += [(item.movie_id, None, v) for v in restated.created]
+        changes.views += [(item.movie_id, restated.before[i], None) for i in restated.deleted]
+        last[item.stream_id] = restated.last
+    new_ids = view_store.save(created=created, updated=updated, deleted=deleted)
+    out = {}
+    for item in work.values():
+        view = last.get(item.stream_id)
+        if view is None:
+            out[item.stream_id] = item.last_view_id
+        else:
+            out[item.stream_id] = view.id if view.id is not None else new_ids[(item.stream_id, view.started_us)]
+    return out
+
+
+def _apply_watch_times(work: dict[int, StreamWork], definitions: Definitions, changes: rollups.Changes,
+                       rebuild: set) -> dict[tuple[int, int], int]:
+    """Totals, newest event and coverage per user-movie; credit per hour into `changes`.
+    Returns the watch-time ids by (user, movie)."""
+    by_pair: dict[tuple[int, int], list[StreamWork]] = defaultdict(list)
+    for item in work.values():
+        by_pair[(item.user_id, item.movie_id)].append(item)
+    # A user-movie seen for the first time has no events before this batch: its analytics are exact from here on.
+    wt_ids = bulk_sql.lock_keyed(WatchTime, ("user_id", "movie_id"), set(by_pair), created={"analytics_ready": True})
+    watch_times = read_with_event(WatchTime, "last_event_id", "last_watched_us", ("total", "coverage"), wt_ids.values())
+    resolution = definitions.retention_resolution_seconds
+    wt_rows = []  # (id, total, last_moment, last_event_id, last_watched_us, coverage)
+    for (user_id, movie_id), items in by_pair.items():
+        wt_id = wt_ids[(user_id, movie_id)]
+        total, runs, last_event = watch_times[wt_id]
+        delta = sum(item.changes.credit_delta for item in items)
+        last: Newest | None = last_event.newest if last_event else None
+        add, remove = [], []
+        for item in items:
+            last = newest(last, StoredEvent(*item.new[-1]).newest)
+            for pair in item.changes.added:
+                changes.credit[(user_id, movie_id, pair.hour)] += pair.credit
+                add.append(coverage.covered_bins(pair, resolution))
+            for pair in item.changes.removed:
+                changes.credit[(user_id, movie_id, pair.hour)] -= pair.credit
+                remove.append(coverage.covered_bins(pair, resolution))
+        covered = coverage.change(coverage.decode(runs), [b for b in add if b], [b for b in remove if b])
+        if covered.underflow:
+            rebuild.add((user_id, movie_id))
+        for lo, hi in covered.gained:
+            for k in range(lo, hi):
+                changes.bins[(movie_id, k)] += 1
+        for lo, hi in covered.lost:
+            for k in range(lo, hi):
+                changes.bins[(movie_id, k)] -= 1
+        if bool(runs) != bool(covered.runs):  # credited > 0 exactly when some bin is covered
+            changes.movie_viewers[movie_id] += 1 if covered.runs else -1
+        changes.user_totals[user_id] += delta
+        changes.movie_totals[movie_id] += delta
+        wt_rows.append((wt_id, total + delta, last.at, last.pk, last.key[0], coverage.encode(covered.runs)))
+    bulk_sql.update_from_values(WatchTime, ("total", "last_moment", "last_event_id", "last_watched_us", "coverage"), wt_rows)
+    return wt_ids
+
+
+def _mark_for_rebuild(watch_time_ids: list[int]) -> None:
+    """Leave these user-movies to the backfill, which rebuilds their analytics from the log.
+
+    Happens where the stored analytics rows could not take this batch's change exactly (a
+    user-movie whose events predate the analytics and are not backfilled yet)."""
+    logger.info("analytics of %d user-movies wait for the backfill", len(watch_time_ids))
     with connection.cursor() as cursor:
-        for chunk in bulk_sql.chunks(placed):
-            params = []
-            for e, stream_id, hb in chunk:
-                user_id, movie_id = streams[stream_id][:2]
-                params += [
-                    uuid_param(e.event_id), stream_id, user_id, movie_id, e.at, e.session,
-                    datetime_param(e.ts), datetime_param(e.received_at), hb.ts_us, hb.key_us,
-                ]
+        for chunk in bulk_sql.chunks(sorted(watch_time_ids)):
             cursor.execute(
-                f"INSERT INTO {bulk_sql.table(Event)} ({', '.join(EVENT_COLUMNS)}) VALUES "
-                f"{', '.join([row] * len(chunk))} ON CONFLICT (event_id) DO NOTHING RETURNING id, event_id",
-                params,
+                f"UPDATE {bulk_sql.table(WatchTime)} SET analytics_ready = %s WHERE id IN ({bulk_sql.placeholders(len(chunk))})",
+                [False, *chunk],
             )
-            pks.update((bulk_sql.as_uuid(event_id), pk) for pk, event_id in cursor.fetchall())
-    return pks
-
-
-def _stored_tail(stream_id: int, head: StoredEvent | None, earliest_new_key: tuple, new_pks: list[int]) -> list[Heartbeat]:
-    """The stream's events of earlier batches from the predecessor of the earliest new event to
-    the end, by key. `head` is the stream's newest event before this batch, or None; `new_pks`
-    are the stream's events of this batch, already inserted."""
-    if head is None:
-        return []
-    if earliest_new_key > head.heartbeat.key:  # the common case: in order
-        return [head.heartbeat]
-    key_us, at, event_id = earliest_new_key
-    before = Q(sort_us__lt=key_us) | Q(sort_us=key_us, at__lt=at) | Q(sort_us=key_us, at=at, event_id__lt=event_id)
-    stored = (
-        Event.objects.filter(stream_id=stream_id)
-        .exclude(id__in=new_pks)
-        .values_list("event_id", "at", "ts_us", "sort_us")
-    )
-    predecessor = list(stored.filter(before).order_by("-sort_us", "-at", "-event_id")[:1])
-    rows = [*predecessor, *stored.exclude(before)]
-    return sorted((Heartbeat(event_id=e, at=a, ts_us=t, key_us=s) for e, a, t, s in rows), key=lambda hb: hb.key)
 
 
 def _ensure_named(model, field_name: str, names: set[str]) -> dict[str, int]:
@@ -186,25 +275,3 @@ def _ensure_named(model, field_name: str, names: set[str]) -> dict[str, int]:
         model.objects.bulk_create(objs, ignore_conflicts=True)
         ids.update(bulk_sql.ids_by(model, field_name, missing))
     return ids
-
-
-def _read_with_event(model, event_column: str, columns: tuple[str, ...], ids) -> dict[int, tuple]:
-    """id -> (*columns, the StoredEvent in `event_column`, or None)."""
-    out = {}
-    selected = ", ".join(f"r.{c}" for c in columns)
-    with connection.cursor() as cursor:
-        for chunk in bulk_sql.chunks(sorted(ids)):
-            cursor.execute(
-                f"SELECT r.id, {selected}, e.id, e.event_id, e.at, e.ts_us, e.sort_us FROM {bulk_sql.table(model)} r "
-                f"LEFT JOIN {bulk_sql.table(Event)} e ON e.id = r.{event_column} "
-                f"WHERE r.id IN ({bulk_sql.placeholders(len(chunk))})",
-                chunk,
-            )
-            for row in cursor.fetchall():
-                values, (pk, event_id, at, ts_us, sort_us) = row[1 : 1 + len(columns)], row[1 + len(columns) :]
-                event = None
-                if pk is not None:
-                    hb = Heartbeat(event_id=bulk_sql.as_uuid(event_id), at=at, ts_us=ts_us, key_us=sort_us)
-                    event = StoredEvent(hb, pk)
-                out[row[0]] = (*values, event)
-    return out

@@ -50,8 +50,9 @@ def ids_by(model, field_name: str, names: list[str]) -> dict[str, int]:
     return found
 
 
-def lock_keyed(model, fields: tuple[str, ...], keys: set[tuple]) -> dict[tuple, int]:
-    """Lock the rows with these unique `keys` (creating the missing ones); key -> id.
+def lock_keyed(model, fields: tuple[str, ...], keys: set[tuple], *, created: dict | None = None) -> dict[tuple, int]:
+    """Lock the rows with these unique `keys` (creating the missing ones, with the field values
+    `created`); key -> id.
 
     Existing rows are locked in id order; rows created here are new, so no other batch holds
     them. Read the locked rows' columns with a *separate* statement afterwards: under READ
@@ -61,7 +62,8 @@ def lock_keyed(model, fields: tuple[str, ...], keys: set[tuple]) -> dict[tuple, 
     ids = select_keyed(model, fields, sorted(keys))
     missing = sorted(keys - ids.keys())
     if missing:
-        model.objects.bulk_create([model(**dict(zip(fields, key, strict=True))) for key in missing], ignore_conflicts=True)
+        rows = [model(**dict(zip(fields, key, strict=True)), **(created or {})) for key in missing]
+        model.objects.bulk_create(rows, ignore_conflicts=True)
         ids.update(select_keyed(model, fields, missing))
     return ids
 
@@ -92,8 +94,9 @@ def update_from_values(model, columns: tuple[str, ...], rows: list[tuple], *, in
     SQLite >= 3.33; VALUES columns are named column1, column2, ... on both."""
     name = table(model)
     row = "(" + placeholders(len(columns) + 1) + ")"
+    values = [_typed(model, c, f"v.column{i + 2}") for i, c in enumerate(columns)]
     assignments = ", ".join(
-        f"{c} = {name}.{c} + v.column{i + 2}" if increment else f"{c} = v.column{i + 2}" for i, c in enumerate(columns)
+        f"{c} = {name}.{c} + {value}" if increment else f"{c} = {value}" for c, value in zip(columns, values, strict=True)
     )
     with connection.cursor() as cursor:
         for chunk in chunks(sorted(rows)):
@@ -104,12 +107,64 @@ def update_from_values(model, columns: tuple[str, ...], rows: list[tuple], *, in
             )
 
 
+def _typed(model, column: str, expression: str) -> str:
+    """`expression` cast to the column's type on PostgreSQL, which otherwise types a VALUES column
+    whose every row is NULL as text (and then refuses it for a bigint column)."""
+    if connection.vendor != "postgresql":
+        return expression
+    field = next(f for f in model._meta.concrete_fields if f.column == column)
+    return f"CAST({expression} AS {field.db_type(connection)})"
+
+
 def increment_locked(model, column: str, deltas: dict[int, int]) -> None:
     """Add `deltas` (id -> delta) to `column`, locking the rows in id order first."""
     ids = sorted(i for i, d in deltas.items() if d)
     if not ids:
         return
+    lock_by_id(model, ids)
+    update_from_values(model, (column,), [(i, deltas[i]) for i in ids], increment=True)
+
+
+def upsert_add(model, keys: tuple[str, ...], values: tuple[str, ...], rows: dict[tuple, tuple]) -> dict[tuple, tuple]:
+    """Add each row's values to the stored row with that key, creating it; key -> values after.
+
+    One `INSERT .. ON CONFLICT (keys) DO UPDATE SET v = v + excluded.v RETURNING` per chunk,
+    rows in key order (a fixed lock order between concurrent batches). `values` must name every
+    non-key column. The caller knows the deltas, so each value before is `after - delta`.
+    """
+    name = table(model)
+    columns = keys + values
+    row = "(" + placeholders(len(columns)) + ")"
+    assignments = ", ".join(f"{c} = {name}.{c} + excluded.{c}" for c in values)
+    after: dict[tuple, tuple] = {}
+    with connection.cursor() as cursor:
+        for chunk in chunks(sorted(rows.items())):
+            cursor.execute(
+                f"INSERT INTO {name} ({', '.join(columns)}) VALUES {', '.join([row] * len(chunk))} "
+                f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {assignments} RETURNING {', '.join(columns)}",
+                [value for key, deltas in chunk for value in (*key, *deltas)],
+            )
+            after.update((tuple(r[: len(keys)]), tuple(r[len(keys) :])) for r in cursor.fetchall())
+    return after
+
+
+def lock_by_id(model, ids) -> set[int]:
+    """Lock rows by id, in id order (SQLite locks the whole database instead); the ids that exist."""
+    ids = sorted(ids)
+    found: set[int] = set()
     with connection.cursor() as cursor:
         for chunk in chunks(ids):
             cursor.execute(f"SELECT id FROM {table(model)} WHERE id IN ({placeholders(len(chunk))}) ORDER BY id{for_update()}", chunk)
-    update_from_values(model, (column,), [(i, deltas[i]) for i in ids], increment=True)
+            found.update(row[0] for row in cursor.fetchall())
+    return found
+
+
+def insert_rows(model, columns: tuple[str, ...], rows: list[tuple]) -> None:
+    """Plain multi-row INSERTs, a chunk per statement."""
+    row = "(" + placeholders(len(columns)) + ")"
+    with connection.cursor() as cursor:
+        for chunk in chunks(rows):
+            cursor.execute(
+                f"INSERT INTO {table(model)} ({', '.join(columns)}) VALUES {', '.join([row] * len(chunk))}",
+                [value for r in chunk for value in r],
+            )

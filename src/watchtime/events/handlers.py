@@ -4,6 +4,7 @@ the broker (`consume_and_save`). The broker gives deliveries; the handler says w
 import logging
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -29,7 +30,7 @@ class Applied:
     """What became of the decoded messages of one batch."""
 
     events: list[EventIn] = field(default_factory=list)
-    duplicates: int = 0
+    skipped: Counter = field(default_factory=Counter)  # outcome (duplicate, too_old, ...) -> events
     rejected: list[tuple[Delivery, str]] = field(default_factory=list)  # (delivery, reason)
 
 
@@ -66,7 +67,8 @@ def handle_batch(deliveries: list[Delivery]) -> list[Outcome]:
     event_count = sum(len(events) for _, events in decoded)
     metrics.BATCH_SIZE.observe(event_count)
     metrics.EVENTS_PROCESSED.labels(outcome="applied").inc(len(applied.events))
-    metrics.EVENTS_PROCESSED.labels(outcome="duplicate").inc(applied.duplicates)
+    for outcome, count in applied.skipped.items():
+        metrics.EVENTS_PROCESSED.labels(outcome=outcome).inc(count)
     for event in applied.events:
         metrics.EVENT_LAG_SECONDS.observe(max(0.0, committed - event.received_at.timestamp()))
     metrics.LAST_BATCH_TIMESTAMP.set(committed)
@@ -77,7 +79,7 @@ def handle_batch(deliveries: list[Delivery]) -> list[Outcome]:
             "messages": len(deliveries),
             "events": event_count,
             "applied": len(applied.events),
-            "duplicates": applied.duplicates,
+            **{outcome: count for outcome, count in applied.skipped.items() if count},
             "dead_lettered": len(deliveries) - len(decoded) + len(applied.rejected),
             "duration_ms": round(elapsed * 1000, 2),
         },
@@ -85,18 +87,18 @@ def handle_batch(deliveries: list[Delivery]) -> list[Outcome]:
     return outcomes
 
 
-def _apply(events: list[EventIn]) -> tuple[list[EventIn], int]:
+def _apply(events: list[EventIn]) -> tuple[list[EventIn], Counter]:
     result = events_apply(events=events)
-    return result.applied, result.duplicates
+    return result.applied, result.skipped
 
 
 def apply_isolating_failures(
     decoded: list[tuple[Delivery, list[EventIn]]],
     *,
-    apply: Callable[[list[EventIn]], tuple[list[EventIn], int]],
+    apply: Callable[[list[EventIn]], tuple[list[EventIn], Counter]],
     is_outage: Callable[[BaseException], bool],
 ) -> Applied:
-    """Apply all messages in one transaction (`apply`: events -> (applied, duplicates)). If that
+    """Apply all messages in one transaction (`apply`: events -> (applied, skipped by outcome)). If that
     fails on the data rather than an outage, apply each half of the batch on its own,
     recursively, so only the message at fault is rejected, at a cost of a few transactions per
     poison message. An outage propagates: the caller keeps the whole batch.
@@ -109,8 +111,8 @@ def apply_isolating_failures(
     if not events:
         return Applied()
     try:
-        applied, duplicates = apply(events)
-        return Applied(events=applied, duplicates=duplicates)
+        applied, skipped = apply(events)
+        return Applied(events=applied, skipped=Counter(skipped))
     except Exception as exc:
         if is_outage(exc):
             raise
@@ -121,7 +123,7 @@ def apply_isolating_failures(
     for half in (decoded[:middle], decoded[middle:]):
         part = apply_isolating_failures(half, apply=apply, is_outage=is_outage)
         result.events += part.events
-        result.duplicates += part.duplicates
+        result.skipped += part.skipped
         result.rejected += part.rejected
     return result
 

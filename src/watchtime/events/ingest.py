@@ -7,16 +7,18 @@ from django.db import DatabaseError
 
 from watchtime import metrics
 from watchtime.dberrors import is_outage
-from watchtime.errors import unavailable
-from watchtime.events import messages
+from watchtime.errors import DomainError, unavailable
+from watchtime.events import messages, retention
 from watchtime.events.apply import events_apply
-from watchtime.events.validation import EventIn
+from watchtime.events.validation import EventIn, from_us, to_us
 
 logger = logging.getLogger(__name__)
 
 
 def events_ingest(*, events: list[EventIn]) -> None:
-    """Raises DomainError 503 (with Retry-After) when the events cannot be made durable now."""
+    """Raises DomainError 400 too_old for an event older than the retention horizon (nothing is
+    accepted), 503 (with Retry-After) when the events cannot be made durable now."""
+    _refuse_too_old(events)
     if settings.RABBITMQ is None:
         try:
             events_apply(events=events)
@@ -46,3 +48,18 @@ def events_ingest(*, events: list[EventIn]) -> None:
         raise unavailable(
             "broker_unavailable", "The message broker is unavailable; nothing was accepted.", details
         ) from exc
+
+
+def _refuse_too_old(events: list[EventIn]) -> None:
+    """An event whose `ts` is before the horizon could not be placed exactly (its neighbours may be
+    pruned). Events without `ts` are keyed by their receive time, never too old here."""
+    if not events:
+        return
+    horizon = retention.nominal_horizon_us(events[0].received_at)
+    if horizon is None:
+        return
+    old = {str(i): {"ts": [f"Older than the retention horizon {from_us(horizon).isoformat()}."]}
+           for i, e in enumerate(events) if e.ts is not None and to_us(e.ts) < horizon}
+    if old:
+        raise DomainError("too_old", "The request holds events older than the retention horizon; nothing was accepted.",
+                          details={"items": old})

@@ -1,6 +1,7 @@
-"""The event log as the source of truth: recompute every stored figure from it, report drift
+"""The event log as the source of truth: recompute every stored total from it, report drift
 (`watchtime verify`) and rebuild (`watchtime recompute`). Memory stays bounded by the number of
-user-movie pairs: events are streamed in stream order."""
+streams and user-movie pairs: events are streamed in stream order. After a prune, a stream
+continues from what was folded into it (its anchor and folded credit, events.retention)."""
 
 from collections import defaultdict
 from collections.abc import Iterator
@@ -8,21 +9,22 @@ from dataclasses import dataclass, field
 
 from django.db import transaction
 
-from watchtime.events import bulk_sql
+from watchtime.events import bulk_sql, retention
 from watchtime.events.definitions import limits_from_settings
 from watchtime.events.models import CustomUser, Event, Movie, Stream, WatchTime
 from watchtime.rule.credit import Heartbeat, Limits, Newest, credit, newest
+from watchtime.rule.folding import Anchor
 
 
 @dataclass
 class StreamTotals:
-    """A stream's expected state, recomputed from its events."""
+    """A stream's expected state, recomputed from its kept events and what a prune folded."""
 
     stream_id: int
     user_id: int
     movie_id: int
     total: int = 0
-    head: Newest | None = None
+    head: Newest | None = None  # None: every event was pruned (the stored head is then taken as it is)
 
 
 @dataclass
@@ -48,10 +50,12 @@ class ExpectedTotals:
 
 
 def streams_recomputed(*, limits: Limits, chunk_size: int = 5000) -> Iterator[StreamTotals]:
-    """Every stream's total and head from the event log, streamed in stream-id order.
+    """Every stream's total and head from the event log (and its anchor), in stream-id order
+    (streams whose every event was pruned last).
 
     Holds one stream's previous event at a time, so memory does not grow with the log.
     """
+    anchored = retention.anchored_streams()
     rows = (
         Event.objects.order_by("stream_id", "sort_us", "at", "event_id")
         .values_list("id", "stream_id", "user_id", "movie_id", "event_id", "at", "ts_us", "sort_us")
@@ -64,14 +68,17 @@ def streams_recomputed(*, limits: Limits, chunk_size: int = 5000) -> Iterator[St
         if current is None or current.stream_id != stream_id:
             if current is not None:
                 yield current
-            current = StreamTotals(stream_id, user_id, movie_id)
-            previous = None
+            _, _, anchor = anchored.pop(stream_id, (None, None, Anchor()))
+            current = StreamTotals(stream_id, user_id, movie_id, total=anchor.folded_total)
+            previous = anchor.heartbeat
         if previous is not None:
             current.total += credit(previous, heartbeat, limits)
         current.head = Newest(key=heartbeat.key, pk=event_pk, at=at)
         previous = heartbeat
     if current is not None:
         yield current
+    for stream_id, (user_id, movie_id, anchor) in sorted(anchored.items()):
+        yield StreamTotals(stream_id, user_id, movie_id, total=anchor.folded_total)
 
 
 def totals_drift(*, limits: Limits) -> list[str]:
@@ -80,21 +87,26 @@ def totals_drift(*, limits: Limits) -> list[str]:
     expected = ExpectedTotals()
     # The head pointers have no database constraint (see models.EVENT_POINTER): checked here.
     stored_streams = {pk: (total, head) for pk, total, head in Stream.objects.values_list("id", "total", "head_id")}
+    head_keys = dict(Stream.objects.values_list("id", "head_key_us"))
     seen_streams = set()
     for stream in streams_recomputed(limits=limits):
         seen_streams.add(stream.stream_id)
         expected.add(stream)
-        want = (stream.total, stream.head.pk if stream.head else None)
         stored = stored_streams.get(stream.stream_id)
+        want = (stream.total, stream.head.pk if stream.head else (stored or (0, None))[1])
         if stored != want:
             drift.append(f"stream {stream.stream_id}: stored (total, head) {stored}, expected {want}")
+        elif stream.head and head_keys.get(stream.stream_id) != stream.head.key[0]:
+            drift.append(f"stream {stream.stream_id}: head_key_us {head_keys.get(stream.stream_id)}, expected {stream.head.key[0]}")
     for stream_id, (total, head) in stored_streams.items():
         if stream_id not in seen_streams and (total, head) != (0, None):
             drift.append(f"stream {stream_id}: stored (total, head) {(total, head)}, expected (0, None)")
     watch_times = WatchTime.objects.values_list("user_id", "movie_id", "total", "last_moment", "last_event_id")
     for user_id, movie_id, total, last_moment, last_event in watch_times:
         pair = expected.pairs.pop((user_id, movie_id), PairTotals())
-        want = (pair.total, pair.last.at if pair.last else 0, pair.last.pk if pair.last else None)
+        # Every event pruned: the newest one is gone, the stored pointer stands.
+        newest_kept = (pair.last.at, pair.last.pk) if pair.last else (last_moment, last_event) if pair.total else (0, None)
+        want = (pair.total, *newest_kept)
         if (total, last_moment, last_event) != want:
             drift.append(
                 f"watch time user={user_id} movie={movie_id}: stored (total, last_moment, last_event) "
@@ -117,26 +129,40 @@ def totals_recompute(*, limits: Limits | None = None, chunk_size: int = 1000) ->
     """
     limits = limits or limits_from_settings()
     expected = ExpectedTotals()
-    Stream.objects.update(total=0, head=None)
-    stream_rows = []  # (id, total, head id), written a chunk at a time: memory stays bounded
+    stream_rows = []  # (id, total, head id, its key time), written a chunk at a time: memory stays bounded
+    folded_rows = []  # (id, total) of streams whose every event was pruned: their head stands
+    recomputed = set()
     count = 0
     for stream in streams_recomputed(limits=limits):
         count += 1
+        recomputed.add(stream.stream_id)
         expected.add(stream)
-        stream_rows.append((stream.stream_id, stream.total, stream.head.pk))
+        if stream.head is None:
+            folded_rows.append((stream.stream_id, stream.total))
+        else:
+            stream_rows.append((stream.stream_id, stream.total, stream.head.pk, stream.head.key[0]))
         if len(stream_rows) >= chunk_size:
-            bulk_sql.update_from_values(Stream, ("total", "head_id"), stream_rows)
+            bulk_sql.update_from_values(Stream, ("total", "head_id", "head_key_us"), stream_rows)
             stream_rows = []
-    bulk_sql.update_from_values(Stream, ("total", "head_id"), stream_rows)
+    bulk_sql.update_from_values(Stream, ("total", "head_id", "head_key_us"), stream_rows)
+    bulk_sql.update_from_values(Stream, ("total",), folded_rows)
+    empty = set(Stream.objects.values_list("id", flat=True)) - recomputed
+    Stream.objects.filter(id__in=empty).update(total=0, head=None, head_key_us=None)
 
-    WatchTime.objects.update(total=0, last_moment=0, last_event=None)
     by_pair = {(u, m): pk for pk, u, m in WatchTime.objects.values_list("id", "user_id", "movie_id")}
     watch_time_rows = []  # (id, total, last_event id, last_moment)
+    totals_only = []  # (id, total) of user-movies whose every event was pruned
     for (user_id, movie_id), pair in expected.pairs.items():
         if (user_id, movie_id) not in by_pair:
             by_pair[(user_id, movie_id)] = WatchTime.objects.create(user_id=user_id, movie_id=movie_id).pk
-        watch_time_rows.append((by_pair[(user_id, movie_id)], pair.total, pair.last.pk, pair.last.at))
+        if pair.last is None:
+            totals_only.append((by_pair[(user_id, movie_id)], pair.total))
+        else:
+            watch_time_rows.append((by_pair[(user_id, movie_id)], pair.total, pair.last.pk, pair.last.at))
+    stale = set(by_pair) - set(expected.pairs)
+    WatchTime.objects.filter(id__in=[by_pair[p] for p in stale]).update(total=0, last_moment=0, last_event=None)
     bulk_sql.update_from_values(WatchTime, ("total", "last_event_id", "last_moment"), watch_time_rows)
+    bulk_sql.update_from_values(WatchTime, ("total",), totals_only)
 
     CustomUser.objects.update(total_watch_time=0)
     Movie.objects.update(total_watch_time=0)

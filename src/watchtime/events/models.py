@@ -34,6 +34,9 @@ class Movie(models.Model):
         null=True, blank=True, validators=[MaxValueValidator(MAX_POSITION_SECONDS)], help_text="Seconds."
     )
     total_watch_time = models.BigIntegerField(default=0, help_text="Seconds, over all users.")
+    # db_default on columns added after the first release: the previous release's code, still
+    # running during a rolling upgrade, inserts rows without them.
+    viewers = models.IntegerField(db_default=0, help_text="Users credited > 0 on this movie, ever.")
 
     class Meta:
         ordering = ["id"]
@@ -53,9 +56,23 @@ class WatchTime(models.Model):
     last_moment = models.PositiveIntegerField(default=0, help_text="`at` of the newest event by key.")
     # The newest event by key, so a later-arriving event can be compared with it.
     last_event = models.ForeignKey("Event", related_name="+", **EVENT_POINTER)
+    last_watched_us = models.BigIntegerField(db_default=0, help_text="Key time of the newest event.")
+    # "Remove from continue watching": hidden while no event newer (by key) than this arrived.
+    progress_hidden_us = models.BigIntegerField(null=True, blank=True)
+    # Bins of the movie this viewer covered, as runs with a count of covering pairs (rule.coverage).
+    # Non-empty exactly when the viewer was credited > 0: Movie.viewers counts these.
+    coverage = models.TextField(blank=True, db_default="")
+    # Whether this user-movie's analytics rows (analytics.models, coverage, last_watched_us) are
+    # exactly what its events give. False for rows of a release without analytics and for
+    # user-movies the apply path could not update exactly; the backfill rebuilds them from the log.
+    analytics_ready = models.BooleanField(db_default=False)
+    # Coverage runs of the pairs a prune folded (they are in `coverage` too): verify adds the
+    # kept events' pairs to these.
+    folded_coverage = models.TextField(blank=True, db_default="")
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["user", "movie"], name="watchtime_user_movie_unique")]
+        indexes = [models.Index(fields=["id"], condition=models.Q(analytics_ready=False), name="watchtime_not_ready_idx")]
 
 
 class Stream(models.Model):
@@ -65,8 +82,23 @@ class Stream(models.Model):
     movie = models.ForeignKey(Movie, on_delete=models.CASCADE, related_name="+")
     session = models.CharField(max_length=64, blank=True, default="")
     total = models.BigIntegerField(default=0)
-    # The stream's newest event by key: in-order events chain from it without a lookup.
+    # The stream's newest event by key: in-order events chain from it without a lookup. Its key
+    # time lets the join find it in its partition of the event log (events.log).
     head = models.ForeignKey("Event", related_name="+", **EVENT_POINTER)
+    head_key_us = models.BigIntegerField(null=True, blank=True)
+    # The analytics View holding the head: in-order events extend it without a lookup.
+    last_view_id = models.BigIntegerField(null=True, blank=True)
+    # What a prune folded (events.retention): the newest pruned heartbeat (the predecessor of the
+    # first kept one), the credit of the pruned pairs, and the state up to the anchor of the view
+    # that holds it. From these and the kept events every figure is recomputed.
+    anchor_event_id = models.UUIDField(null=True, blank=True)
+    anchor_at = models.IntegerField(null=True, blank=True)
+    anchor_ts_us = models.BigIntegerField(null=True, blank=True)
+    anchor_key_us = models.BigIntegerField(null=True, blank=True)
+    folded_total = models.BigIntegerField(db_default=0)
+    anchor_view_started_us = models.BigIntegerField(null=True, blank=True)
+    anchor_view_watch_time = models.BigIntegerField(db_default=0)
+    anchor_view_furthest = models.IntegerField(db_default=0)
 
     class Meta:
         constraints = [
@@ -75,9 +107,16 @@ class Stream(models.Model):
 
 
 class Event(models.Model):
-    """The log of distinct heartbeats; `event_id` uniqueness is what makes redelivery harmless."""
+    """The log of distinct heartbeats. On PostgreSQL it is range-partitioned by key time (a day a
+    partition; the previous release's table is the partition before the cutover: migration 0008);
+    a prune drops whole partitions.
 
-    event_id = models.UUIDField(unique=True)
+    `event_id` is unique over the whole log, which is what makes redelivery harmless: a trigger
+    on every partition records each id in EventId and skips a row whose id is there already (an
+    index unique per partition could not see a retry without `ts` landing in another partition).
+    """
+
+    event_id = models.UUIDField()
     # Indexed by the composite indexes in Meta, which lead with these columns. No database
     # constraints: only events_apply writes rows here, with the ids of rows it has just locked
     # or created, and three per-row foreign-key checks at each commit cost the consumer a sixth
@@ -94,11 +133,32 @@ class Event(models.Model):
     # or else `received_at`, in microseconds since the epoch.
     ts_us = models.BigIntegerField(null=True, blank=True)
     sort_us = models.BigIntegerField()
+    # Whether its user-movie's analytics include it. True for events of this release's apply path
+    # (and for those stored before analytics existed, which WatchTime.analytics_ready covers); the
+    # database default false marks events that the previous release's consumers write during a
+    # rolling upgrade, whose user-movies the backfill then rebuilds.
+    rolled_up = models.BooleanField(db_default=False)
 
     class Meta:
+        db_table = "events_eventlog"
         indexes = [
-            models.Index(fields=["stream", "sort_us", "at", "event_id"], name="event_stream_key_idx"),
-            models.Index(fields=["-received_at", "-id"], name="event_received_idx"),
-            models.Index(fields=["user", "-received_at"], name="event_user_received_idx"),
-            models.Index(fields=["movie", "-received_at"], name="event_movie_received_idx"),
+            models.Index(fields=["stream", "sort_us", "at", "event_id"], name="eventlog_stream_key_idx"),
+            models.Index(fields=["-received_at", "-id"], name="eventlog_received_idx"),
+            models.Index(fields=["user", "-received_at"], name="eventlog_user_received_idx"),
+            models.Index(fields=["movie", "-received_at"], name="eventlog_movie_received_idx"),
+            models.Index(fields=["user", "movie"], condition=models.Q(rolled_up=False), name="eventlog_not_rolled_up_idx"),
         ]
+
+
+class EventId(models.Model):
+    """Every event id in the log, with its key time: the log's global uniqueness (see Event)."""
+
+    event_id = models.UUIDField(primary_key=True)
+    sort_us = models.BigIntegerField()
+
+
+class Horizon(models.Model):
+    """Where the last prune cut the log (one row): events with an older key are gone, and any
+    that still arrives is dropped as too old, since it could not be placed exactly."""
+
+    pruned_before_us = models.BigIntegerField(null=True, blank=True)

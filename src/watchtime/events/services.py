@@ -2,8 +2,11 @@
 
 from django.db import IntegrityError, transaction
 
+from watchtime.analytics import rebuild, rollups
+from watchtime.analytics.models import MovieDay, MovieDayReach, MovieHour, RetentionBin, UserMovieDay
 from watchtime.errors import DomainError
 from watchtime.events import bulk_sql
+from watchtime.events.definitions import definitions_from_settings
 from watchtime.events.models import CustomUser, Movie, Stream, WatchTime
 
 
@@ -17,20 +20,30 @@ def movie_create(*, title: str, slug: str, duration: int | None = None) -> Movie
         raise DomainError("conflict", f"A movie with slug {slug!r} already exists.", status=409) from None
 
 
+@transaction.atomic
 def movie_update(*, movie: Movie, **changes) -> Movie:
+    """A new duration restates the movie's completions (counted from its stored views)."""
     if "slug" in changes and Movie.objects.filter(slug=changes["slug"]).exclude(pk=movie.pk).exists():
         raise DomainError("conflict", f"A movie with slug {changes['slug']!r} already exists.", status=409)
+    bulk_sql.lock_by_id(Movie, [movie.pk])
     for name, value in changes.items():
         setattr(movie, name, value)
     movie.save(update_fields=list(changes))
+    if "duration" in changes:
+        rollups.restate_completions(movie_id=movie.pk, duration=movie.duration, definition=definitions_from_settings().view)
     return movie
 
 
 @transaction.atomic
 def movie_delete(*, movie: Movie) -> None:
-    """Delete a movie with its events and subtract its watch time from its viewers' totals."""
-    # Same lock order as the apply path: streams, watch times, users.
+    """Delete a movie with its events, taking its watch time off its viewers' totals and every
+    analytics figure it is part of."""
+    # Same lock order as the apply path: streams, watch times, users, movies.
     bulk_sql.lock_ids(Stream.objects.filter(movie=movie))
     watch_times = WatchTime.objects.filter(id__in=bulk_sql.lock_ids(WatchTime.objects.filter(movie=movie)))
-    bulk_sql.increment_locked(CustomUser, "total_watch_time", {wt.user_id: -wt.total for wt in watch_times})
+    totals = {wt.user_id: -wt.total for wt in watch_times}
+    rebuild.remove_pairs([(user_id, movie.pk) for user_id in totals], definitions_from_settings())
+    bulk_sql.increment_locked(CustomUser, "total_watch_time", totals)
+    for model in (UserMovieDay, MovieHour, MovieDay, MovieDayReach, RetentionBin):
+        model.objects.filter(movie_id=movie.pk).delete()
     movie.delete()

@@ -62,6 +62,11 @@ def to_us(moment: datetime) -> int:
     return (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
+def from_us(us: int | None) -> datetime | None:
+    """The UTC datetime of microseconds since the epoch (None stays None)."""
+    return None if us is None else EPOCH + timedelta(microseconds=us)
+
+
 def parse_rfc3339(value) -> datetime | None:
     """An aware datetime from an RFC 3339 string, or None when it is not one."""
     if not isinstance(value, str):

@@ -1,6 +1,7 @@
 """`watchtime consumer`: consume the queue, with its /livez, /readyz and /metrics."""
 
 import json
+import threading
 import time
 
 from django.conf import settings
@@ -8,6 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
 from watchtime import metrics
+from watchtime.analytics import background
 from watchtime.broker import ConsumerState
 from watchtime.events.handlers import consume_and_save
 from watchtime.health import database_ok
@@ -26,7 +28,12 @@ class Command(BaseCommand):
             settings.WATCHTIME_METRICS_PORT,
             routes={"/livez": lambda: _livez(state), "/readyz": lambda: _readyz(state)},
         )
-        consume_and_save(state=state)
+        stopping = threading.Event()
+        background.start(stopping)
+        try:
+            consume_and_save(state=state)
+        finally:
+            stopping.set()
 
 
 def _livez(state: ConsumerState):

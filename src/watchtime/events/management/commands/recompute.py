@@ -1,13 +1,17 @@
-"""`watchtime recompute`: rebuild every total from the event log."""
+"""`watchtime recompute`: rebuild every total and analytics figure from the event log."""
 
 from django.core.management.base import BaseCommand
 
+from watchtime.analytics.ledger import analytics_recompute
+from watchtime.events.definitions import definitions_from_settings, limits_from_settings
 from watchtime.events.ledger import totals_recompute
 
 
 class Command(BaseCommand):
-    help = "Rebuild every total from the event log (stop the consumers first)."
+    help = "Rebuild every total and analytics figure from the event log (stop the consumers first)."
 
     def handle(self, *args, **options):
-        streams = totals_recompute()
-        self.stdout.write(f"recomputed {streams} streams")
+        limits = limits_from_settings()
+        streams = totals_recompute(limits=limits)
+        pairs = analytics_recompute(limits=limits, definitions=definitions_from_settings())
+        self.stdout.write(f"recomputed {streams} streams and {pairs} user-movies")

@@ -1,18 +1,20 @@
-"""`watchtime verify`: check every total against the event log, exit 1 on drift."""
+"""`watchtime verify`: check every total and analytics figure against the event log, exit 1 on drift."""
 
 from django.core.management.base import BaseCommand, CommandError
 
-from watchtime.events.definitions import limits_from_settings
+from watchtime.analytics.ledger import analytics_drift
+from watchtime.events.definitions import definitions_from_settings, limits_from_settings
 from watchtime.events.ledger import totals_drift
 
 
 class Command(BaseCommand):
-    help = "Recompute every total from the event log without writing; exit 1 listing any drift."
+    help = "Recompute every figure from the event log without writing; exit 1 listing any drift."
 
     def handle(self, *args, **options):
-        drift = totals_drift(limits=limits_from_settings())
+        limits = limits_from_settings()
+        drift = totals_drift(limits=limits) + analytics_drift(limits=limits, definitions=definitions_from_settings())
         for line in drift[:1000]:
             self.stderr.write(line)
         if drift:
-            raise CommandError(f"{len(drift)} totals drifted from the event log")
-        self.stdout.write("all totals match the event log")
+            raise CommandError(f"{len(drift)} figures drifted from the event log")
+        self.stdout.write("all totals and analytics match the event log")

@@ -1,0 +1,126 @@
+{{/* The environment of every container: the shared ConfigMap data, Secret-backed variables, user extras. */}}
+
+{{- define "watchtime.allowedHosts" -}}
+{{- $api := include "watchtime.componentName" (dict "ctx" . "component" "api") -}}
+{{- $hosts := list "localhost" "127.0.0.1" $api (printf "%s.%s" $api .Release.Namespace) (printf "%s.%s.svc" $api .Release.Namespace) (printf "%s.%s.svc.cluster.local" $api .Release.Namespace) -}}
+{{- if .Values.ingress.enabled -}}
+{{- range .Values.ingress.hosts -}}
+{{- if .host -}}{{- $hosts = append $hosts .host -}}{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- if .Values.httpRoute.enabled -}}
+{{- range .Values.httpRoute.hostnames -}}{{- $hosts = append $hosts . -}}{{- end -}}
+{{- end -}}
+{{- concat $hosts .Values.config.allowedHosts | uniq | join "," -}}
+{{- end -}}
+
+{{/* Environment shared by every role (non-secret), as a YAML map. withBroker=false leaves the broker out (migrations). */}}
+{{- define "watchtime.configData" -}}
+{{- $ctx := .ctx -}}
+{{- $v := $ctx.Values -}}
+DATABASE_URL: {{ include "watchtime.databaseUrl" $ctx | quote }}
+{{- if .withBroker }}
+RABBITMQ_URL: {{ include "watchtime.rabbitmqUrl" $ctx | quote }}
+{{- end }}
+WATCHTIME_QUEUE: {{ $v.config.queue | quote }}
+DJANGO_DEBUG: {{ $v.config.debug | toString | quote }}
+DJANGO_ALLOWED_HOSTS: {{ include "watchtime.allowedHosts" $ctx | quote }}
+DJANGO_CSRF_TRUSTED_ORIGINS: {{ join "," $v.config.csrfTrustedOrigins | quote }}
+DJANGO_SECURE_SSL_REDIRECT: {{ $v.config.secureSslRedirect | toString | quote }}
+WATCHTIME_AUTH: "true"
+WATCHTIME_LOG_LEVEL: {{ $v.config.logLevel | quote }}
+WATCHTIME_MAX_CREDIT_SECONDS: {{ $v.config.maxCreditSeconds | toString | quote }}
+WATCHTIME_MAX_STEP_SECONDS: {{ $v.config.maxStepSeconds | toString | quote }}
+WATCHTIME_RATE_LIMIT: {{ $v.config.rateLimit | quote }}
+{{- if $v.bootstrapApiKey.enabled }}
+WATCHTIME_BOOTSTRAP_API_KEY_SCOPES: {{ join "," $v.bootstrapApiKey.scopes | quote }}
+{{- end }}
+{{- end -}}
+
+{{/* env entry reading a Secret key: (dict "name" "DATABASE_PASSWORD" "ref" (dict "name" .. "key" ..)) */}}
+{{- define "watchtime.secretEnv" -}}
+- name: {{ .name }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ .ref.name | quote }}
+      key: {{ .ref.key | quote }}
+{{- end -}}
+
+{{/*
+Secret-backed env of a role: (dict "ctx" $ "withBroker" bool "withBootstrapKey" bool "generatedSecret" name).
+generatedSecret is the Secret holding the generated values (default: the chart's; the migrations
+hook reads its own copy of them).
+*/}}
+{{- define "watchtime.secretEnvVars" -}}
+{{- $ctx := .ctx -}}
+{{- $v := $ctx.Values -}}
+{{- $generated := default (include "watchtime.secretName" $ctx) .generatedSecret -}}
+{{- $secretKeyRef := include "watchtime.secretKeyRef" $ctx | fromJson -}}
+{{- if not $v.secretKey.existingSecret -}}
+{{- $_ := set $secretKeyRef "name" $generated -}}
+{{- end -}}
+{{ include "watchtime.secretEnv" (dict "name" "DJANGO_SECRET_KEY" "ref" $secretKeyRef) }}
+{{- $db := include "watchtime.database" $ctx | fromJson }}
+{{- if $db.usernameRef }}
+{{ include "watchtime.secretEnv" (dict "name" "DATABASE_USER" "ref" $db.usernameRef) }}
+{{- else }}
+- name: DATABASE_USER
+  value: {{ $db.username | quote }}
+{{- end }}
+{{ include "watchtime.secretEnv" (dict "name" "DATABASE_PASSWORD" "ref" $db.passwordRef) }}
+{{- if .withBroker }}
+{{- $mq := include "watchtime.rabbitmq" $ctx | fromJson }}
+{{- if $mq.usernameRef }}
+{{ include "watchtime.secretEnv" (dict "name" "RABBITMQ_USERNAME" "ref" $mq.usernameRef) }}
+{{- else }}
+- name: RABBITMQ_USERNAME
+  value: {{ $mq.username | quote }}
+{{- end }}
+{{ include "watchtime.secretEnv" (dict "name" "RABBITMQ_PASSWORD" "ref" $mq.passwordRef) }}
+{{- end }}
+{{- if and .withBootstrapKey $v.bootstrapApiKey.enabled }}
+{{- if $v.bootstrapApiKey.existingSecret }}
+{{ include "watchtime.secretEnv" (dict "name" "WATCHTIME_BOOTSTRAP_API_KEY" "ref" (dict "name" $v.bootstrapApiKey.existingSecret "key" $v.bootstrapApiKey.existingSecretKey)) }}
+{{- else }}
+{{ include "watchtime.secretEnv" (dict "name" "WATCHTIME_BOOTSTRAP_API_KEY" "ref" (dict "name" $generated "key" "bootstrap-api-key")) }}
+{{- end }}
+{{- end }}
+{{- end -}}
+
+{{/*
+envFrom of a container: the chart ConfigMap (unless chartConfigMap is false: the migrations hook
+inlines it, since at pre-install it does not exist yet) plus the user's extras.
+(dict "ctx" $ "chartConfigMap" bool)
+*/}}
+{{- define "watchtime.envFrom" -}}
+{{- if .chartConfigMap }}
+- configMapRef:
+    name: {{ include "watchtime.fullname" .ctx }}
+{{- end }}
+{{- with .ctx.Values.extraEnvVarsConfigMap }}
+- configMapRef:
+    name: {{ . | quote }}
+{{- end }}
+{{- with .ctx.Values.extraEnvVarsSecret }}
+- secretRef:
+    name: {{ . | quote }}
+{{- end }}
+{{- end -}}
+
+{{/*
+env of a container: its own entries (a YAML list as text), the Secret-backed variables, the global
+extraEnvVars and the component's own extras, in that order (later entries win in Kubernetes).
+(dict "ctx" $ "own" text "extra" list "withBroker" bool "withBootstrapKey" bool ...secretEnvVars options)
+*/}}
+{{- define "watchtime.env" -}}
+{{- with .own }}
+{{ . }}
+{{- end }}
+{{ include "watchtime.secretEnvVars" (dict "ctx" .ctx "withBroker" .withBroker "withBootstrapKey" .withBootstrapKey "generatedSecret" .generatedSecret) }}
+{{- with .ctx.Values.extraEnvVars }}
+{{ toYaml . }}
+{{- end }}
+{{- with .extra }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}

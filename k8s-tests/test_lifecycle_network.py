@@ -1,0 +1,168 @@
+"""NetworkPolicies admit the traffic each mode needs, and nothing else.
+
+Modes: API behind an Ingress, behind a Gateway (HTTPRoute), scraped by Prometheus. The release's
+pods are the rendered ones (labels, named ports); the others stand where they do in a cluster: the
+ingress controller in `ingress-nginx`, the Gateway's data plane in the namespace its parentRef
+names, Prometheus in `monitoring`, CoreDNS in `kube-system`, NodeLocal DNSCache on its link-local
+address, an external PostgreSQL and RabbitMQ on private addresses, and strangers.
+"""
+
+from __future__ import annotations
+
+import pytest
+from chartlib import NAMESPACE, Rendered, load_value_set, render
+from lifecycle.network import Endpoint, address, admitted, pod
+from lifecycle.phases import pod_spec
+from lifecycle.shapes import merged
+
+INGRESS = load_value_set("ingress-tls")
+HTTPROUTE = {"httpRoute": {"enabled": True, "hostnames": ["watchtime.example.org"],
+                           "parentRefs": [{"name": "public", "namespace": "gateway", "sectionName": "https"}]}}
+MONITORING = {"metrics": {"serviceMonitor": {"enabled": True}, "prometheusRule": {"enabled": True}}}
+EXTERNAL = load_value_set("external")
+
+INGRESS_CONTROLLER = pod("ingress-nginx-controller", "ingress-nginx", {"app.kubernetes.io/name": "ingress-nginx"})
+GATEWAY = pod("public-gateway", "gateway", {"gateway.networking.k8s.io/gateway-name": "public"})
+PROMETHEUS = pod("prometheus", "monitoring", {"app.kubernetes.io/name": "prometheus"})
+COREDNS = pod("coredns", "kube-system", {"k8s-app": "kube-dns"}, {"dns": 53, "dns-tcp": 53})
+NODE_LOCAL_DNS = address("node-local-dns", "169.254.20.10")
+POSTGRES = address("postgres", "10.20.0.5")
+RABBITMQ = address("rabbitmq", "10.20.0.6")
+INTERNET = address("internet", "93.184.216.34")
+STRANGER = pod("stranger", "default", {"app": "stranger"})
+NEIGHBOUR = pod("neighbour", NAMESPACE, {"app": "neighbour"})
+
+
+def release_pods(release: Rendered) -> dict[str, Endpoint]:
+    pods = {}
+    for obj in release.objects:
+        spec = pod_spec(obj)
+        if spec is None:
+            continue
+        labels = obj["metadata"]["labels"] if obj["kind"] == "Pod" else obj["spec"]["template"]["metadata"]["labels"]
+        ports = {p["name"]: p["containerPort"] for c in spec["containers"] for p in c.get("ports", []) if "name" in p}
+        pods[labels["app.kubernetes.io/component"]] = pod(obj["metadata"]["name"], NAMESPACE, labels, ports)
+    return pods
+
+
+def policies(release: Rendered) -> list[dict]:
+    return list(release.kinds("NetworkPolicy").values())
+
+
+def check(release: Rendered, flows: list[tuple[Endpoint, Endpoint, int | str, str, bool]]) -> None:
+    wrong = [
+        f"{source.name} -> {destination.name}:{port}/{protocol}: {'blocked' if expected else 'admitted'}, "
+        f"should be {'admitted' if expected else 'blocked'}"
+        for source, destination, port, protocol, expected in flows
+        if admitted(policies(release), source, destination, port, protocol) != expected
+    ]
+    assert not wrong, "\n".join(wrong)
+
+
+def common_flows(pods: dict[str, Endpoint]) -> list[tuple[Endpoint, Endpoint, int | str, str, bool]]:
+    """What every mode needs (and forbids): DNS, database, broker, Prometheus on metrics, helm test."""
+    api, consumer, migrate, test = pods["api"], pods["consumer"], pods["migrate"], pods["test"]
+    flows = []
+    for client in (api, consumer, migrate, test):
+        flows += [
+            (client, COREDNS, 53, "UDP", True),
+            (client, COREDNS, 53, "TCP", True),
+            (client, NODE_LOCAL_DNS, 53, "UDP", True),
+            (client, NODE_LOCAL_DNS, 53, "TCP", True),
+            (client, INTERNET, 443, "TCP", False),
+            (client, INTERNET, 53, "UDP", False),
+        ]
+    for client in (api, consumer, migrate):
+        flows.append((client, POSTGRES, 5432, "TCP", True))
+    for client in (api, consumer):
+        flows.append((client, RABBITMQ, 5672, "TCP", True))
+    flows += [
+        (test, api, "http", "TCP", True),
+        (STRANGER, api, "http", "TCP", False),
+        (STRANGER, consumer, "metrics", "TCP", False),
+        (NEIGHBOUR, api, "http", "TCP", False),
+        (NEIGHBOUR, consumer, "metrics", "TCP", False),
+        (INGRESS_CONTROLLER, api, "metrics", "TCP", False),
+        (INGRESS_CONTROLLER, consumer, "metrics", "TCP", False),
+        (GATEWAY, consumer, "metrics", "TCP", False),
+        (PROMETHEUS, api, "metrics", "TCP", True),
+        (PROMETHEUS, consumer, "metrics", "TCP", True),
+        (PROMETHEUS, api, "http", "TCP", False),
+        (PROMETHEUS, migrate, 8000, "TCP", False),
+        (api, consumer, "metrics", "TCP", False),
+    ]
+    return flows
+
+
+def test_behind_an_ingress() -> None:
+    release = render(merged(EXTERNAL, INGRESS))
+    pods = release_pods(release)
+    check(release, common_flows(pods) + [
+        (INGRESS_CONTROLLER, pods["api"], "http", "TCP", True),
+        (GATEWAY, pods["api"], "http", "TCP", False),
+    ])
+
+
+def test_behind_a_gateway() -> None:
+    """The Gateway's data plane runs in its own namespace (Istio, NGINX Gateway Fabric: the Gateway's)."""
+    release = render(merged(EXTERNAL, HTTPROUTE))
+    pods = release_pods(release)
+    elsewhere = pod("other-gateway", "other-team", {"gateway.networking.k8s.io/gateway-name": "public"})
+    check(release, common_flows(pods) + [
+        (GATEWAY, pods["api"], "http", "TCP", True),
+        (elsewhere, pods["api"], "http", "TCP", False),
+    ])
+
+
+def test_gateway_data_plane_elsewhere_is_configurable() -> None:
+    """Envoy Gateway runs its proxies in envoy-gateway-system, not in the Gateway's namespace."""
+    envoy = pod("envoy-public", "envoy-gateway-system", {"app.kubernetes.io/name": "envoy"})
+    values = merged(EXTERNAL, HTTPROUTE, {"networkPolicy": {
+        "gatewayNamespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "envoy-gateway-system"}},
+        "gatewayPodSelector": {"matchLabels": {"app.kubernetes.io/name": "envoy"}}}})
+    release = render(values)
+    pods = release_pods(release)
+    check(release, [
+        (envoy, pods["api"], "http", "TCP", True),
+        (pod("not-envoy", "envoy-gateway-system", {"app": "x"}), pods["api"], "http", "TCP", False),
+        (GATEWAY, pods["api"], "http", "TCP", False),
+    ])
+
+
+@pytest.mark.parametrize("value_set", ["defaults", "all-features", "operator"])
+def test_scraped_by_prometheus(value_set: str) -> None:
+    release = render(merged(load_value_set(value_set), MONITORING))
+    pods = release_pods(release)
+    flows = common_flows(pods)
+    if value_set == "defaults":  # the subcharts' pods in the release namespace
+        postgres = pod("wt-postgres-0", NAMESPACE, {"app.kubernetes.io/name": "postgres"}, {"postgresql": 5432})
+        rabbitmq = pod("wt-rabbitmq-0", NAMESPACE, {"app.kubernetes.io/name": "rabbitmq"}, {"amqp": 5672, "prometheus": 15692})
+        flows += [(pods["api"], postgres, 5432, "TCP", True), (pods["consumer"], rabbitmq, 5672, "TCP", True),
+                  (PROMETHEUS, rabbitmq, "prometheus", "TCP", True)]
+    check(release, flows)
+
+
+def test_no_policies_without_the_switch() -> None:
+    release = render({"networkPolicy": {"enabled": False}})
+    assert policies(release) == []
+    pods = release_pods(release)
+    assert admitted([], STRANGER, pods["api"], "http")
+
+
+# --- the model itself ------------------------------------------------------------------------------------------------
+
+def test_the_model_isolates_only_selected_pods_and_needs_both_directions() -> None:
+    web = pod("web", "a", {"app": "web"}, {"http": 80})
+    client = pod("client", "b", {"app": "client"})
+    deny_ingress = {"metadata": {"namespace": "a"}, "spec": {"podSelector": {"matchLabels": {"app": "web"}},
+                                                            "policyTypes": ["Ingress"]}}
+    allow_b = {"metadata": {"namespace": "a"}, "spec": {"podSelector": {}, "policyTypes": ["Ingress"], "ingress": [
+        {"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "b"}}}],
+         "ports": [{"port": "http"}]}]}}
+    deny_egress = {"metadata": {"namespace": "b"}, "spec": {"podSelector": {}, "policyTypes": ["Egress"]}}
+    assert admitted([], client, web, "http")
+    assert not admitted([deny_ingress], client, web, "http")
+    assert admitted([deny_ingress, allow_b], client, web, "http")
+    assert not admitted([deny_ingress, allow_b], client, web, 8080)
+    assert not admitted([allow_b, deny_egress], client, web, "http")
+    assert not admitted([allow_b], pod("c2", "c", {}), web, "http")

@@ -1,0 +1,1 @@
+"""Analytics from the same event set as the totals: rollups per hour and day, views, coverage."""

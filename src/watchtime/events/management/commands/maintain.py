@@ -1,0 +1,39 @@
+"""`watchtime maintain`: event-log partitions ahead, the retention prune, ANALYZE (the CronJob)."""
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
+from django.utils import timezone
+
+from watchtime.analytics.rebuild import pending_pairs
+from watchtime.events import partitions, retention
+from watchtime.events.definitions import definitions_from_settings, limits_from_settings
+
+DAYS_AHEAD = 14
+
+
+class Command(BaseCommand):
+    help = "Create event-log partitions ahead, prune past WATCHTIME_EVENT_RETENTION_DAYS, ANALYZE. Idempotent."
+
+    def handle(self, *args, **options):
+        if connection.vendor == "postgresql":
+            created = partitions.ensure_ahead(connection, days=DAYS_AHEAD)
+            self.stdout.write(f"partitions: {len(created)} created, {DAYS_AHEAD} days ahead covered")
+        horizon = retention.nominal_horizon_us(timezone.now())
+        if horizon is None:
+            self.stdout.write("retention: WATCHTIME_EVENT_RETENTION_DAYS is unset, nothing pruned")
+        elif pending_pairs(1):
+            self.stdout.write("retention: the analytics backfill has not finished; the prune waits for it")
+        else:
+            before = partitions.day_of_us(horizon)
+            try:
+                result = retention.prune(before=before, limits=limits_from_settings(), definitions=definitions_from_settings())
+            except RuntimeError as exc:
+                raise CommandError(str(exc)) from exc
+            self.stdout.write(
+                f"retention: {settings.WATCHTIME_EVENT_RETENTION_DAYS} days, pruned before {before}: "
+                f"{result.streams_folded} streams folded, {result.events_deleted} events deleted, "
+                f"{result.partitions_dropped} partitions dropped"
+            )
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")

@@ -1,0 +1,80 @@
+"""The API's own pages in headless Chromium with no network but loopback: /docs/ (Swagger UI from
+drf-spectacular-sidecar, served by the API) lists every operation, /admin/login/ shows its styled
+form; and a player page refuses an SDK file whose hash is not the one its import map pins."""
+
+import time
+
+import pytest
+import requests
+from selenium.webdriver.common.by import By
+
+from watchtime.sdk import sdk_file
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def browser(browsers):
+    return browsers()
+
+
+@pytest.fixture(params=["embedded", "full"])
+def api(request, embedded_api, full_stack):
+    return embedded_api if request.param == "embedded" else full_stack.api
+
+
+def _wait(predicate, timeout: float = 30):
+    deadline = time.monotonic() + timeout
+    while not (value := predicate()):
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.2)
+    return value
+
+
+def _foreign_resources(driver, origin: str) -> list[str]:
+    names = driver.execute_script("return performance.getEntriesByType('resource').map((e) => e.name)")
+    return [name for name in names if not name.startswith(origin + "/")]
+
+
+def test_docs_render_every_operation_offline(browser, api, tmp_path):
+    schema = requests.get(f"{api.base_url}/schema/", params={"format": "json"}, timeout=10).json()
+    operations = sorted(op["operationId"] for item in schema["paths"].values() for op in item.values())
+    browser.get(f"{api.base_url}/docs/")
+    rendered = _wait(lambda: browser.find_elements(By.CSS_SELECTOR, ".opblock"))
+    browser.save_screenshot(str(tmp_path / f"docs-{api.name}.png"))
+    ids = sorted(element.get_attribute("id").rsplit("-", 1)[-1] for element in rendered)
+    assert ids == operations
+    assert "watchtime API" in browser.find_element(By.CSS_SELECTOR, ".info .title").text
+    assert _foreign_resources(browser, api.base_url) == []
+
+
+def test_admin_login_renders_its_form(browser, api, tmp_path):
+    browser.get(f"{api.base_url}/admin/login/")
+    form = browser.find_element(By.ID, "login-form")
+    assert form.find_element(By.NAME, "username").is_displayed()
+    assert form.find_element(By.NAME, "password").get_attribute("type") == "password"
+    # The admin's stylesheet arrived (served by the API from the image, not from anywhere else).
+    styled = browser.execute_script(
+        "return [...document.styleSheets].some((s) => s.href && s.href.endsWith('/admin/css/base.css')"
+        " && s.cssRules.length > 0)")
+    browser.save_screenshot(str(tmp_path / f"admin-login-{api.name}.png"))
+    assert styled
+    assert _foreign_resources(browser, api.base_url) == []
+
+
+def test_player_page_refuses_an_sdk_with_another_hash(browser, pages, embedded_api, tmp_path):
+    driver = browser
+    wrong = "sha384-" + "A" * 64
+    driver.get(pages.url(embedded_api.base_url, integrity=wrong, label="wrong integrity"))
+    error = _wait(lambda: driver.execute_script("return window.sdkError"), timeout=15)
+    driver.save_screenshot(str(tmp_path / "wrong-integrity.png"))
+    assert "watchtime-player.js" in error
+    assert any("integrity" in entry["message"] for entry in driver.get_log("browser"))
+
+
+def test_player_page_loads_the_sdk_it_pins(browser, pages, embedded_api):
+    driver = browser
+    driver.get(pages.url(embedded_api.base_url, label="pinned"))
+    _wait(lambda: driver.execute_script("return window.sdkError === null"), timeout=15)
+    assert driver.execute_script("return import('watchtime-player').then((m) => m.VERSION)") == (
+        sdk_file().version)
