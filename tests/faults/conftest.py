@@ -162,7 +162,8 @@ class Scenario:
             rejected_503=result.statuses[503],
             unknown=result.statuses[None],
             applied=len(stored.event_ids),
-            duplicates_dropped=sum(entry["duplicates"] for entry in self.stack.consumer_log("batch applied")),
+            # A "batch applied" line names only the outcomes it had: "duplicate" when some were dropped.
+            duplicates_dropped=sum(entry.get("duplicate", 0) for entry in self.stack.consumer_log("batch applied")),
             dead_lettered=dead_lettered,
             lost=len(lost),
             double_counted=stored.duplicate_rows + over,
