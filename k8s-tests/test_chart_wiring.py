@@ -162,6 +162,7 @@ def test_cors_origins_go_to_the_api_only() -> None:
     "https://*.example.com",
     "*",
     "HTTPS://player.example.com",
+    "https://Player.example.com",  # browsers lower-case the host: this would never match
     "https://player.example.com?x=1",
     "https://player.example.com:port",
 ])
