@@ -43,6 +43,9 @@ test-service: setup services ## the service's own tests (API, pipeline, settings
 	$(PYTEST) tests --ignore=tests/faults --ignore=tests/observability --ignore=tests/security --ignore=tests/bench \
 	  --ignore=tests/browser
 
+test-analytics: setup services ## analytics, retention and privacy against the reference recompute (PostgreSQL and SQLite)
+	$(PYTEST) tests/analytics tests/privacy tests/events/test_retention.py tests/events/test_partitions.py
+
 test-browser: setup services ## the player SDK in headless Chromium (both API modes), /docs/ and the admin offline
 	$(PYTEST) tests/browser
 
