@@ -10,7 +10,7 @@ PYTEST := $(BIN)/python -m pytest
 STAMP := $(VENV)/.installed-$(shell cat requirements/dev.txt pyproject.toml 2>/dev/null | sha1sum | cut -c1-12)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run services test test-fast test-service test-browser test-k8s test-chart test-chart-fast test-image \
+.PHONY: help setup run services test test-fast test-service test-analytics test-browser test-k8s test-chart test-chart-fast test-image \
         test-observability test-security test-faults lint image bench bench-quick requirements clean
 
 help: ## list the targets
