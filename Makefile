@@ -10,7 +10,7 @@ PYTEST := $(BIN)/python -m pytest
 STAMP := $(VENV)/.installed-$(shell cat requirements/dev.txt pyproject.toml 2>/dev/null | sha1sum | cut -c1-12)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run services test test-fast test-service test-browser test-k8s test-chart test-chart-fast test-image \
+.PHONY: help setup run services test test-fast test-service test-analytics test-browser test-k8s test-chart test-chart-fast test-image \
         test-observability test-security test-faults lint image bench bench-quick requirements clean
 
 help: ## list the targets
@@ -42,6 +42,9 @@ test-fast: setup ## inner loop: the pure rule and validation, no services (secon
 test-service: setup services ## the service's own tests (API, pipeline, settings)
 	$(PYTEST) tests --ignore=tests/faults --ignore=tests/observability --ignore=tests/security --ignore=tests/bench \
 	  --ignore=tests/browser
+
+test-analytics: setup services ## analytics, retention and privacy against the reference recompute (PostgreSQL and SQLite)
+	$(PYTEST) tests/analytics tests/privacy tests/events/test_retention.py tests/events/test_partitions.py
 
 test-browser: setup services ## the player SDK in headless Chromium (both API modes), /docs/ and the admin offline
 	$(PYTEST) tests/browser

@@ -53,7 +53,7 @@ class Consumers:
         only once enough ids are committed: counting a growing range 50 times a second cost
         PostgreSQL a quarter of a core, taken from the consumers being measured.
         """
-        (last_id,) = self.stack.sql("SELECT coalesce(max(id), 0) FROM events_event")[0]
+        (last_id,) = self.stack.sql("SELECT coalesce(max(id), 0) FROM events_eventlog")[0]
         for process, _ in self.started:
             process.send_signal(signal.SIGSTOP)
         try:
@@ -72,11 +72,11 @@ class Consumers:
         progress = (None, time.monotonic())  # (last upper bound seen, when it last moved)
         with closing(self.stack.connect()) as conn, conn.cursor() as cur:
             while True:
-                cur.execute("SELECT coalesce(max(id), 0) FROM events_event")
+                cur.execute("SELECT coalesce(max(id), 0) FROM events_eventlog")
                 done = cur.fetchone()[0] - last_id  # an upper bound until counted
                 if done >= events:
                     # Ids are taken in order but batches of concurrent consumers commit in any.
-                    cur.execute("SELECT count(*) FROM events_event WHERE id > %s", [last_id])
+                    cur.execute("SELECT count(*) FROM events_eventlog WHERE id > %s", [last_id])
                     if (done := cur.fetchone()[0]) >= events:
                         break
                 if done != progress[0]:

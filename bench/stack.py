@@ -78,7 +78,7 @@ class Stack:
 
     def truncate_events(self) -> None:
         self.sql(
-            "TRUNCATE events_event, events_stream, events_watchtime, events_movie, events_customuser "
+            "TRUNCATE events_eventlog, events_eventid, events_stream, events_watchtime, events_movie, events_customuser "
             "RESTART IDENTITY CASCADE"
         )
 

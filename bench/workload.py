@@ -112,7 +112,7 @@ def build_read_dataset(conn, total_events: int) -> dict:
             [stream_total, streams - 1, STREAMS_PER_USER, MOVIE_STRIDE, STREAMS_PER_USER, MOVIES],
         )
         cur.execute(
-            "INSERT INTO events_event (event_id, stream_id, user_id, movie_id, at, session, ts, received_at, ts_us, sort_us)"
+            "INSERT INTO events_eventlog (event_id, stream_id, user_id, movie_id, at, session, ts, received_at, ts_us, sort_us)"
             " SELECT md5(s.id || '-' || j)::uuid, s.id, s.user_id, s.movie_id, j * %(step)s, 's',"
             "  to_timestamp(%(base)s / 1e6 + j * %(step)s), to_timestamp(%(base)s / 1e6 + j * %(step)s),"
             "  %(base)s + j * %(step)s * 1000000::bigint, %(base)s + j * %(step)s * 1000000::bigint"
@@ -120,7 +120,7 @@ def build_read_dataset(conn, total_events: int) -> dict:
             {"step": STEP_SECONDS, "base": base_us, "last": EVENTS_PER_STREAM - 1},
         )
         cur.execute(
-            "UPDATE events_stream s SET head_id = e.id FROM events_event e"
+            "UPDATE events_stream s SET head_id = e.id, head_key_us = e.sort_us FROM events_eventlog e"
             " WHERE e.stream_id = s.id AND e.at = %s",
             [(EVENTS_PER_STREAM - 1) * STEP_SECONDS],
         )
@@ -138,6 +138,6 @@ def build_read_dataset(conn, total_events: int) -> dict:
             " FROM (SELECT movie_id, sum(total) AS total FROM events_stream GROUP BY movie_id) t WHERE t.movie_id = m.id"
         )
         cur.execute("ANALYZE")
-        cur.execute("SELECT count(*) FROM events_event")
+        cur.execute("SELECT count(*) FROM events_eventlog")
         (count,) = cur.fetchone()
     return {"events": count, "streams": streams, "users": users, "movies": MOVIES}

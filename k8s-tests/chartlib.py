@@ -64,8 +64,8 @@ class Rendered:
             raise AssertionError(f"{kind}/{name} not rendered; have {sorted(self.kinds(kind))}") from None
 
     def workload(self, component: str) -> dict[str, Any]:
-        """The Deployment or Job of a component."""
-        for kind in ("Deployment", "Job"):
+        """The Deployment, Job or CronJob of a component."""
+        for kind in ("Deployment", "Job", "CronJob"):
             for obj in self.kinds(kind).values():
                 if obj["metadata"]["labels"].get("app.kubernetes.io/component") == component:
                     return obj
@@ -142,15 +142,21 @@ def render_value_set(name: str) -> Rendered:
     return render(load_value_set(name))
 
 
+def pod_template(obj: dict[str, Any]) -> dict[str, Any] | None:
+    """The pod template (metadata and spec) of a workload; a Pod is its own."""
+    if obj["kind"] in ("Deployment", "Job"):
+        return obj["spec"]["template"]
+    if obj["kind"] == "CronJob":
+        return obj["spec"]["jobTemplate"]["spec"]["template"]
+    if obj["kind"] == "Pod":
+        return obj
+    return None
+
+
 def pod_specs(release: Rendered) -> list[tuple[str, dict[str, Any]]]:
     """(object name, pod spec) of every pod the release can create."""
-    specs = []
-    for obj in release.objects:
-        if obj["kind"] in ("Deployment", "Job"):
-            specs.append((f"{obj['kind']}/{obj['metadata']['name']}", obj["spec"]["template"]["spec"]))
-        elif obj["kind"] == "Pod":
-            specs.append((f"Pod/{obj['metadata']['name']}", obj["spec"]))
-    return specs
+    return [(f"{obj['kind']}/{obj['metadata']['name']}", template["spec"])
+            for obj in release.objects if (template := pod_template(obj)) is not None]
 
 
 def all_containers(spec: dict[str, Any]) -> list[dict[str, Any]]:

@@ -192,7 +192,8 @@ def promql_string(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-PLAIN_SELECTORS = ('job="watchtime-', 'job=~"watchtime-', 'pod=~"watchtime-', 'job="rabbitmq"', 'queue=~"watch-time')
+PLAIN_SELECTORS = ('job="watchtime-', 'job=~"watchtime-', 'pod=~"watchtime-', 'job="rabbitmq"', 'queue=~"watch-time',
+                   'cronjob="watchtime-', 'job_name=~"watchtime-')
 
 
 def test_the_rule_file_ships_with_only_its_selectors_scoped_to_the_release() -> None:
@@ -290,17 +291,22 @@ def test_promtool_evaluates_the_rendered_queue_alerts_for_the_configured_queue(q
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_rule_file_drift_fails_the_render_instead_of_watching_the_wrong_queue(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("spelled", "respelled", "alert"), [
+    ('rabbitmq_detailed_queue_messages{job="rabbitmq", vhost="/", queue=~"watch-time.*',
+     'rabbitmq_detailed_queue_messages{queue=~"(watch-time).*', "WatchtimeDeadLetterQueueNotEmpty"),
+    ('kube_cronjob_created{cronjob="watchtime-maintenance"}', 'kube_cronjob_created{cronjob=~"watchtime-maint.*"}',
+     "WatchtimeMaintenanceFailed"),
+])
+def test_rule_file_drift_fails_the_render_instead_of_watching_another_release(
+    spelled: str, respelled: str, alert: str, tmp_path: Path
+) -> None:
     """A selector spelled otherwise could not take this release's; the render must say so."""
     chart_copy = tmp_path / "watchtime"
     shutil.copytree(CHART_DIR, chart_copy)
     rules = chart_copy / "rules" / "watchtime-alerts.yaml"
     text = rules.read_text()
-    drifted = text.replace(
-        'rabbitmq_detailed_queue_messages{job="rabbitmq", vhost="/", queue=~"watch-time.*',
-        'rabbitmq_detailed_queue_messages{queue=~"(watch-time).*',
-    )
+    drifted = text.replace(spelled, respelled, 1)
     assert drifted != text
     rules.write_text(drifted)
-    with pytest.raises(helm_python.HelmError, match="WatchtimeDeadLetterQueueNotEmpty"):
+    with pytest.raises(helm_python.HelmError, match=alert):
         helm_python.Chart.load(chart_copy).render(MONITORED, name=RELEASE, namespace=NAMESPACE)

@@ -8,10 +8,19 @@ from typing import Any
 
 import helm_python
 import pytest
-from chartlib import RELEASE, Rendered, all_containers, load_value_set, pod_specs, render, render_value_set
+from chartlib import (
+    RELEASE,
+    Rendered,
+    all_containers,
+    load_value_set,
+    pod_specs,
+    pod_template,
+    render,
+    render_value_set,
+)
 
 FULLNAME = f"{RELEASE}-watchtime"
-ROLE_ARGS = {"api": ["api"], "consumer": ["consumer"], "migrate": ["migrate"]}
+ROLE_ARGS = {"api": ["api"], "consumer": ["consumer"], "migrate": ["migrate"], "maintenance": ["maintain"]}
 
 
 def env_of(container: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -25,7 +34,7 @@ def secret_ref(container: dict[str, Any], name: str) -> tuple[str, str]:
 
 
 def main_container(release: Rendered, component: str) -> dict[str, Any]:
-    return release.workload(component)["spec"]["template"]["spec"]["containers"][0]
+    return pod_template(release.workload(component))["spec"]["containers"][0]
 
 
 def selector_matches(selector: dict[str, Any], labels: dict[str, str]) -> bool:
@@ -61,13 +70,13 @@ def test_only_the_api_uses_prometheus_multiprocess_mode(rendered: Rendered) -> N
     config = rendered.get("ConfigMap", FULLNAME)["data"]
     assert "PROMETHEUS_MULTIPROC_DIR" not in config
     assert env_of(main_container(rendered, "api"))["PROMETHEUS_MULTIPROC_DIR"]["value"].startswith("/tmp/")
-    for component in ("consumer", "migrate"):
+    for component in ("consumer", "migrate", "maintenance"):
         assert "PROMETHEUS_MULTIPROC_DIR" not in env_of(main_container(rendered, component))
 
 
 def test_wait_for_migrations_init_container_loops_on_migrate_check(rendered: Rendered) -> None:
-    for component in ("api", "consumer"):
-        spec = rendered.workload(component)["spec"]["template"]["spec"]
+    for component in ("api", "consumer", "maintenance"):
+        spec = pod_template(rendered.workload(component))["spec"]
         (init,) = spec["initContainers"]
         assert init["command"][:2] == ["sh", "-c"]
         assert init["command"][2].startswith("until watchtime migrate --check; do")
@@ -263,9 +272,9 @@ def test_shutdown_timing_violation_fails_to_render() -> None:
 
 
 def test_labels_and_selectors_are_consistent(rendered: Rendered) -> None:
-    for component in ("api", "consumer", "migrate"):
+    for component in ("api", "consumer", "migrate", "maintenance"):
         workload = rendered.workload(component)
-        pod_labels = workload["spec"]["template"]["metadata"]["labels"]
+        pod_labels = pod_template(workload)["metadata"]["labels"]
         assert pod_labels["app.kubernetes.io/name"] == "watchtime"
         assert pod_labels["app.kubernetes.io/instance"] == RELEASE
         assert pod_labels["app.kubernetes.io/component"] == component
@@ -437,8 +446,8 @@ def test_extra_env_volumes_and_scheduling() -> None:
     assert pod_annotations["example.com/global"] == "yes"
     for obj in release.objects:
         assert obj["metadata"]["labels"]["team"] == "video", f"{obj['kind']}/{obj['metadata']['name']}"
-    for component in ("api", "consumer", "migrate"):
-        assert release.workload(component)["spec"]["template"]["metadata"]["labels"]["team"] == "video"
+    for component in ("api", "consumer", "migrate", "maintenance"):
+        assert pod_template(release.workload(component))["metadata"]["labels"]["team"] == "video"
 
 
 def test_exactly_one_database_and_broker() -> None:
@@ -512,11 +521,13 @@ def test_deprecated_api_autoscaling_enabled_still_means_hpa_for_one_release() ->
     assert "DEPRECATED" not in render_value_set("defaults").notes
 
 
-def test_migrations_job_reads_the_user_extras_like_every_pod() -> None:
-    """Same envFrom helper as the api and consumer, minus the chart ConfigMap (inlined for pre-install)."""
+def test_migrations_and_maintenance_read_the_user_extras_like_every_pod() -> None:
+    """Same envFrom helper as the api and consumer, minus the chart ConfigMap (inlined: for pre-install, and
+    to keep the broker out of the maintenance)."""
     release = render_value_set("all-features")
     api = main_container(release, "api")["envFrom"]
-    migrate = main_container(release, "migrate")["envFrom"]
-    assert migrate == [source for source in api if source != {"configMapRef": {"name": FULLNAME}}]
-    assert len(migrate) == 2
-    assert "envFrom" not in main_container(render_value_set("external"), "migrate")
+    for component in ("migrate", "maintenance"):
+        own = main_container(release, component)["envFrom"]
+        assert own == [source for source in api if source != {"configMapRef": {"name": FULLNAME}}], component
+        assert len(own) == 2
+        assert "envFrom" not in main_container(render_value_set("external"), component)

@@ -7,14 +7,14 @@ import re
 from typing import Any
 
 import yaml
-from chartlib import CHART_DIR, RELEASE, Rendered, all_containers, pod_specs, render
+from chartlib import CHART_DIR, RELEASE, Rendered, all_containers, pod_specs, pod_template, render
 
 FULLNAME = f"{RELEASE}-watchtime"
 
 
 def test_every_pod_meets_the_restricted_pod_security_standard(rendered: Rendered) -> None:
     specs = pod_specs(rendered)
-    assert len(specs) >= 4  # api, consumer, migrate, helm test
+    assert len(specs) >= 5  # api, consumer, migrate, maintenance, helm test
     for name, spec in specs:
         pod = spec["securityContext"]
         assert pod["runAsNonRoot"] is True, name
@@ -84,30 +84,56 @@ def test_network_policies_admit_only_what_each_role_needs(defaults: Rendered) ->
     assert jobs["policyTypes"] == ["Ingress"] and "ingress" not in jobs, "migrations and test pods: deny all"
     egress = _policy(defaults, f"{FULLNAME}-egress")
     assert egress["policyTypes"] == ["Egress"]
-    allowed_ports = {(port["port"], port["protocol"]) for rule in egress["egress"] for port in rule["ports"]}
-    assert allowed_ports == {(53, "UDP"), (53, "TCP"), (5432, "TCP"), (5672, "TCP"), (8000, "TCP")}
-    # Every pod of the release is covered by an ingress policy and the egress policy.
+    assert _ports(egress) == {(53, "UDP"), (53, "TCP"), (5432, "TCP"), (5672, "TCP"), (8000, "TCP")}
+    maintenance = _policy(defaults, f"{FULLNAME}-maintenance")
+    assert maintenance["policyTypes"] == ["Ingress", "Egress"] and "ingress" not in maintenance, "accepts nothing"
+    assert _ports(maintenance) == {(53, "UDP"), (53, "TCP"), (5432, "TCP")}, "DNS and the database, no broker"
+    # Every pod of the release is covered by an ingress policy and by exactly one egress policy.
     for obj in defaults.objects:
-        if obj["kind"] in ("Deployment", "Job", "Pod"):
-            labels = (obj["spec"]["template"]["metadata"] if obj["kind"] != "Pod" else obj["metadata"])["labels"]
-            selecting = [
-                p["metadata"]["name"]
-                for p in defaults.kinds("NetworkPolicy").values()
-                if "Ingress" in p["spec"]["policyTypes"] and _selects(p["spec"]["podSelector"], labels)
-            ]
-            assert selecting, f"{obj['kind']}/{obj['metadata']['name']} has no ingress policy"
-            assert _selects(egress["podSelector"], labels)
+        template = pod_template(obj)
+        if template is None:
+            continue
+        labels = template["metadata"]["labels"]
+        selecting = {
+            kind: [p["metadata"]["name"] for p in defaults.kinds("NetworkPolicy").values()
+                   if kind in p["spec"]["policyTypes"] and _selects(p["spec"]["podSelector"], labels)]
+            for kind in ("Ingress", "Egress")
+        }
+        where = f"{obj['kind']}/{obj['metadata']['name']}"
+        assert selecting["Ingress"], f"{where} has no ingress policy"
+        assert len(selecting["Egress"]) == 1, f"{where}: egress policies {selecting['Egress']}"
+
+
+def _ports(policy: dict[str, Any]) -> set[tuple[int, str]]:
+    return {(port["port"], port["protocol"]) for rule in policy["egress"] for port in rule["ports"]}
 
 
 def _selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
     if any(labels.get(k) != v for k, v in selector.get("matchLabels", {}).items()):
         return False
-    return all(labels.get(e["key"]) in e["values"] for e in selector.get("matchExpressions", []))
+    for expression in selector.get("matchExpressions", []):
+        assert expression["operator"] in ("In", "NotIn"), expression
+        if (labels.get(expression["key"]) in expression["values"]) != (expression["operator"] == "In"):
+            return False
+    return True
+
+
+def test_only_the_api_policy_admits_the_read_replica() -> None:
+    base = {"postgres": {"enabled": False}, "externalDatabase": {"host": "pg-rw", "existingSecret": "pg-app"}}
+    assert "Egress" not in _policy(render(base), f"{FULLNAME}-api")["policyTypes"]
+    replica = render({**base, "externalDatabase": {**base["externalDatabase"], "readHost": "pg-ro", "readPort": 6432}})
+    api = _policy(replica, f"{FULLNAME}-api")
+    assert api["policyTypes"] == ["Ingress", "Egress"]
+    assert _ports(api) == {(6432, "TCP")}
+    for name in ("consumer", "egress", "maintenance"):
+        policy = _policy(replica, f"{FULLNAME}-{name}")
+        assert (6432, "TCP") not in (_ports(policy) if "egress" in policy else set()), name
 
 
 def test_network_policy_destinations_and_switch() -> None:
     restricted = render({"networkPolicy": {"egressTo": [{"ipBlock": {"cidr": "10.0.0.0/8"}}]}})
-    rules = _policy(restricted, f"{FULLNAME}-egress")["egress"]
-    data_rule = next(rule for rule in rules if {"port": 5432, "protocol": "TCP"} in rule["ports"])
-    assert data_rule["to"] == [{"ipBlock": {"cidr": "10.0.0.0/8"}}]
+    for name in ("egress", "maintenance"):
+        rules = _policy(restricted, f"{FULLNAME}-{name}")["egress"]
+        data_rule = next(rule for rule in rules if {"port": 5432, "protocol": "TCP"} in rule["ports"])
+        assert data_rule["to"] == [{"ipBlock": {"cidr": "10.0.0.0/8"}}], name
     assert "NetworkPolicy" not in render({"networkPolicy": {"enabled": False}}).by_kind

@@ -1,9 +1,11 @@
 """Alerts in their real states: the rendered PrometheusRule of each release, evaluated by promtool over
 the series a cluster would hold in that state (lifecycle/alerts.py says how they are labelled).
 
-healthy: silent. Idle and scaled to zero by KEDA: silent. Messages waiting and nothing consuming:
-fires. Consumer crash-looping: fires. Two releases side by side, one broken: only that one's alerts.
-(Every alert firing and silent on its own: tests/observability/watchtime-alerts.test.yaml.)
+healthy: silent. Idle and scaled to zero by KEDA (with analytics still waiting for the backfill):
+silent. Messages waiting and nothing consuming: fires. Consumer crash-looping: fires. Just upgraded,
+backfilling in the background: silent; a backfill that never ends: fires. The last maintenance run
+failed, or runs stopped being scheduled: fires. Two releases side by side, one broken: only that
+one's alerts. (Every alert firing and silent on its own: tests/observability/watchtime-alerts.test.yaml.)
 """
 
 from __future__ import annotations
@@ -35,6 +37,10 @@ def one_release(shape: str, namespace: str = "video", release: str = "wt"):
     ("idle", set()),  # KEDA scaled the consumer to zero with an empty queue: page nobody
     ("backlog", BACKLOG_ALERTS),  # messages waiting, nothing consuming them
     ("crashloop", CRASHLOOP_ALERTS),
+    ("upgraded", set()),  # the consumers backfill the analytics within the hour
+    ("backfill-stuck", {"WatchtimeAnalyticsBackfillStuck"}),
+    ("maintenance-failed", {"WatchtimeMaintenanceFailed"}),  # the success before it is within 3 periods
+    ("maintenance-unscheduled", {"WatchtimeMaintenanceOverdue"}),
 ])
 def test_alerts_in_each_state(shape: str, state: str, firing: set[str], tmp_path: Path) -> None:
     release = one_release(shape)
@@ -59,3 +65,21 @@ def test_two_releases_in_one_namespace_one_broken_only_that_one_alerts(tmp_path:
                namespace="video")
     expect_firing([a, b], [release_state(a, "idle", "10.0.1"), release_state(b, "crashloop", "10.0.2")],
                   {(alert, "video/wt-b") for alert in CRASHLOOP_ALERTS}, tmp_path)
+
+
+def test_two_releases_in_one_namespace_only_the_one_whose_maintenance_fails_alerts(tmp_path: Path) -> None:
+    """Each release's CronJob and its Jobs are told apart by name, in one namespace."""
+    a = render(SHAPES["keda scale-to-zero"], release="wt-a", namespace="video")
+    b = render(merged(SHAPES["keda scale-to-zero"], {"config": {"queue": "watch-time-b"}}), release="wt-b",
+               namespace="video")
+    expect_firing([a, b], [release_state(a, "maintenance-failed", "10.0.1"), release_state(b, "healthy", "10.0.2")],
+                  {("WatchtimeMaintenanceFailed", "video/wt-a")}, tmp_path)
+    expect_firing([a, b], [release_state(a, "healthy", "10.0.1"), release_state(b, "maintenance-unscheduled", "10.0.2")],
+                  {("WatchtimeMaintenanceOverdue", "video/wt-b")}, tmp_path)
+
+
+def test_without_the_cronjob_there_are_no_maintenance_alerts() -> None:
+    release = render(merged(SHAPES["keda scale-to-zero"], {"maintenance": {"enabled": False}}))
+    alerts = {rule["alert"] for group in release.get("PrometheusRule", "wt-watchtime")["spec"]["groups"]
+              for rule in group["rules"]}
+    assert alerts and not {alert for alert in alerts if alert.startswith("WatchtimeMaintenance")}

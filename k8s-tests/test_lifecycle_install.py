@@ -9,6 +9,7 @@ Also what `--wait` (and Flux's helm-controller, which waits by default) waits fo
 
 from __future__ import annotations
 
+import copy
 import functools
 from pathlib import Path
 
@@ -73,6 +74,8 @@ UPGRADES = {
     "service account renamed": ({}, {"serviceAccount": {"name": "watchtime-runtime"}}),
     "user service account": ({}, {"serviceAccount": {"create": False, "name": "platform-sa"}}),
     "extra env Secret added": ({}, {"extraEnvVarsSecret": "watchtime-extra"}),
+    "maintenance enabled": ({"maintenance": {"enabled": False}}, {}),
+    "maintenance disabled": ({}, {"maintenance": {"enabled": False}}),
 }
 UPGRADE_BASES = ["ci:external", "ci:operator", "ci:defaults",
                  "mq=external,key=generated,bootstrap=generated,hooks=on"]
@@ -86,6 +89,22 @@ def test_pre_upgrade_hooks_find_what_the_previous_revision_left(base: str, chang
     release = render(merged(SHAPES[base], after), revision=2, is_upgrade=True)
     found = phases.problems(phases.upgrade_steps(previous, release, given(previous, release)))
     assert not found, "\n".join(found)
+
+
+@pytest.mark.parametrize("shape", sorted(SHAPES))
+def test_the_maintenance_cronjob_comes_with_the_release_and_finds_what_it_references(shape: str) -> None:
+    """It reads the release's Secret and ServiceAccount and (in its init container) ConfigMap: created with
+    the release objects, never as a pre-install hook, it finds them all."""
+    release = release_of(shape)
+    (step,) = [s for s in phases.install_steps(release, given(release)) if s.obj["kind"] == "CronJob"]
+    assert step.phase == "install"
+    assert step.problems() == []
+    as_hook = copy.deepcopy(step.obj)
+    as_hook["metadata"]["annotations"] = {"helm.sh/hook": "pre-install"}
+    hooked = Rendered(release.name, release.values, [as_hook if o is step.obj else o for o in release.objects], "")
+    early = [problem for problem in phases.problems(phases.install_steps(hooked, given(release)))
+             if problem.startswith("pre-install: CronJob/")]
+    assert any("ConfigMap" in problem for problem in early), "the model sees what a pre-install CronJob would miss"
 
 
 def test_helm_orders_the_release_objects_as_the_model_does(chart_with_stand_ins: Path) -> None:

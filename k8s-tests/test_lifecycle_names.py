@@ -68,3 +68,16 @@ def test_the_model_derives_the_operators_names() -> None:
     assert names.problems([{**cnpg, "metadata": {"name": "p" * 50}}]) == []
     assert names.problems([{"kind": "Service", "metadata": {"name": "9lives"}}]) != []
     assert names.problems([{"kind": "ScaledObject", "metadata": {"name": "s" * 64}}]) != []
+    cronjob = {"kind": "CronJob", "metadata": {"name": "c" * 52}, "spec": {"jobTemplate": {"spec": {}}}}
+    assert names.problems([cronjob]) == []
+    found = names.problems([{**cronjob, "metadata": {"name": "c" * 53}}])
+    assert any("CronJob name" in problem and "at most 52" in problem for problem in found), found
+    assert any("made by the CronJob controller" in problem and "job-name" in problem for problem in found), found
+
+
+def test_the_maintenance_cronjob_name_is_cut_to_fit_for_the_longest_release_name() -> None:
+    """componentName keeps 50 characters of the full name: `-maintenance` on top would be 62 > 52."""
+    release = render({}, release=RELEASE_NAMES[53])
+    (name,) = release.kinds("CronJob")
+    assert len(name) == 52 and name.endswith("-maintenance")
+    assert release.get("NetworkPolicy", name)  # its policy carries the same name

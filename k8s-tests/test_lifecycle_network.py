@@ -1,7 +1,8 @@
 """NetworkPolicies admit the traffic each mode needs, and nothing else.
 
-Modes: API behind an Ingress, behind a Gateway (HTTPRoute), scraped by Prometheus. The release's
-pods are the rendered ones (labels, named ports); the others stand where they do in a cluster: the
+Modes: API behind an Ingress, behind a Gateway (HTTPRoute), scraped by Prometheus, reading from a
+replica. The release's pods are the rendered ones (labels, named ports; the maintenance CronJob's
+included); the others stand where they do in a cluster: the
 ingress controller in `ingress-nginx`, the Gateway's data plane in the namespace its parentRef
 names, Prometheus in `monitoring`, CoreDNS in `kube-system`, NodeLocal DNSCache on its link-local
 address, an external PostgreSQL and RabbitMQ on private addresses, and strangers.
@@ -10,9 +11,8 @@ address, an external PostgreSQL and RabbitMQ on private addresses, and strangers
 from __future__ import annotations
 
 import pytest
-from chartlib import NAMESPACE, Rendered, load_value_set, render
+from chartlib import NAMESPACE, Rendered, load_value_set, pod_template, render
 from lifecycle.network import Endpoint, address, admitted, pod
-from lifecycle.phases import pod_spec
 from lifecycle.shapes import merged
 
 INGRESS = load_value_set("ingress-tls")
@@ -28,6 +28,7 @@ COREDNS = pod("coredns", "kube-system", {"k8s-app": "kube-dns"}, {"dns": 53, "dn
 NODE_LOCAL_DNS = address("node-local-dns", "169.254.20.10")
 POSTGRES = address("postgres", "10.20.0.5")
 RABBITMQ = address("rabbitmq", "10.20.0.6")
+REPLICA = address("postgres-replica", "10.20.0.7")
 INTERNET = address("internet", "93.184.216.34")
 STRANGER = pod("stranger", "default", {"app": "stranger"})
 NEIGHBOUR = pod("neighbour", NAMESPACE, {"app": "neighbour"})
@@ -36,11 +37,12 @@ NEIGHBOUR = pod("neighbour", NAMESPACE, {"app": "neighbour"})
 def release_pods(release: Rendered) -> dict[str, Endpoint]:
     pods = {}
     for obj in release.objects:
-        spec = pod_spec(obj)
-        if spec is None:
+        template = pod_template(obj)
+        if template is None:
             continue
-        labels = obj["metadata"]["labels"] if obj["kind"] == "Pod" else obj["spec"]["template"]["metadata"]["labels"]
-        ports = {p["name"]: p["containerPort"] for c in spec["containers"] for p in c.get("ports", []) if "name" in p}
+        labels = template["metadata"]["labels"]
+        ports = {p["name"]: p["containerPort"] for c in template["spec"]["containers"] for p in c.get("ports", [])
+                 if "name" in p}
         pods[labels["app.kubernetes.io/component"]] = pod(obj["metadata"]["name"], NAMESPACE, labels, ports)
     return pods
 
@@ -60,10 +62,12 @@ def check(release: Rendered, flows: list[tuple[Endpoint, Endpoint, int | str, st
 
 
 def common_flows(pods: dict[str, Endpoint]) -> list[tuple[Endpoint, Endpoint, int | str, str, bool]]:
-    """What every mode needs (and forbids): DNS, database, broker, Prometheus on metrics, helm test."""
+    """What every mode needs (and forbids): DNS, database, broker, Prometheus on metrics, helm test; the
+    maintenance pods reach DNS and the database only, and nothing reaches them."""
     api, consumer, migrate, test = pods["api"], pods["consumer"], pods["migrate"], pods["test"]
+    maintenance = pods["maintenance"]
     flows = []
-    for client in (api, consumer, migrate, test):
+    for client in (api, consumer, migrate, test, maintenance):
         flows += [
             (client, COREDNS, 53, "UDP", True),
             (client, COREDNS, 53, "TCP", True),
@@ -72,7 +76,7 @@ def common_flows(pods: dict[str, Endpoint]) -> list[tuple[Endpoint, Endpoint, in
             (client, INTERNET, 443, "TCP", False),
             (client, INTERNET, 53, "UDP", False),
         ]
-    for client in (api, consumer, migrate):
+    for client in (api, consumer, migrate, maintenance):
         flows.append((client, POSTGRES, 5432, "TCP", True))
     for client in (api, consumer):
         flows.append((client, RABBITMQ, 5672, "TCP", True))
@@ -90,6 +94,11 @@ def common_flows(pods: dict[str, Endpoint]) -> list[tuple[Endpoint, Endpoint, in
         (PROMETHEUS, api, "http", "TCP", False),
         (PROMETHEUS, migrate, 8000, "TCP", False),
         (api, consumer, "metrics", "TCP", False),
+        (maintenance, RABBITMQ, 5672, "TCP", False),
+        (maintenance, api, "http", "TCP", False),
+        (PROMETHEUS, maintenance, 9100, "TCP", False),
+        (NEIGHBOUR, maintenance, 8000, "TCP", False),
+        (api, maintenance, 8000, "TCP", False),
     ]
     return flows
 
@@ -140,6 +149,43 @@ def test_scraped_by_prometheus(value_set: str) -> None:
         flows += [(pods["api"], postgres, 5432, "TCP", True), (pods["consumer"], rabbitmq, 5672, "TCP", True),
                   (PROMETHEUS, rabbitmq, "prometheus", "TCP", True)]
     check(release, flows)
+
+
+REPLICA_VALUES = {"externalDatabase": {"readHost": "pg-ro", "readPort": 6432}}
+
+
+def test_only_the_api_reaches_the_read_replica_on_its_own_port() -> None:
+    release = render(merged(EXTERNAL, INGRESS, REPLICA_VALUES))
+    pods = release_pods(release)
+    check(release, common_flows(pods) + [
+        (pods["api"], REPLICA, 6432, "TCP", True),
+        (pods["consumer"], REPLICA, 6432, "TCP", False),
+        (pods["maintenance"], REPLICA, 6432, "TCP", False),
+        (pods["migrate"], REPLICA, 6432, "TCP", False),
+    ])
+    without = render(merged(EXTERNAL, INGRESS))
+    check(without, [(release_pods(without)["api"], REPLICA, 6432, "TCP", False)])
+
+
+def test_database_destinations_restrict_the_replica_and_the_maintenance_too() -> None:
+    """networkPolicy.egressTo names where the data services are: the replica on the primary's port,
+    and the maintenance's database egress, go only there."""
+    inside = {"networkPolicy": {"egressTo": [{"ipBlock": {"cidr": "10.20.0.0/16"}}]}}
+    release = render(merged(EXTERNAL, INGRESS, {"externalDatabase": {"readHost": "pg-ro"}}, inside))
+    pods = release_pods(release)
+    elsewhere = address("other-postgres", "192.168.1.5")
+    check(release, common_flows(pods) + [
+        (pods["api"], REPLICA, 5432, "TCP", True),
+        (pods["api"], elsewhere, 5432, "TCP", False),
+        (pods["maintenance"], elsewhere, 5432, "TCP", False),
+        (pods["consumer"], elsewhere, 5672, "TCP", False),
+    ])
+
+
+def test_no_maintenance_policy_without_the_cronjob() -> None:
+    release = render(merged(EXTERNAL, {"maintenance": {"enabled": False}}))
+    assert "maintenance" not in release_pods(release)
+    assert all("maintenance" not in name for name in release.kinds("NetworkPolicy"))
 
 
 def test_no_policies_without_the_switch() -> None:

@@ -42,6 +42,12 @@ CHANGES: dict[str, dict[str, Any]] = {
     "consumer on KEDA": {"consumer": {"autoscaling": {"mode": "keda", "minReplicas": 0}}},
     "consumer prefetch": {"consumer": {"prefetch": 200}},
     "network policy destinations": {"networkPolicy": {"egressTo": [{"ipBlock": {"cidr": "10.0.0.0/8"}}]}},
+    "event retention (ConfigMap)": {"config": {"eventRetentionDays": 400}},
+    "analytics view gap (ConfigMap)": {"config": {"analytics": {"viewGapSeconds": 3600}}},
+    "cors origins (api only)": {"api": {"cors": {"allowedOrigins": ["https://player.example.com"]}}},
+    "maintenance schedule": {"maintenance": {"schedule": "*/30 * * * *", "activeDeadlineSeconds": 900}},
+    "maintenance resources": {"maintenance": {"resources": {"requests": {"cpu": "100m", "memory": "256Mi"}}}},
+    "maintenance disabled": {"maintenance": {"enabled": False}},
 }
 BASES = ["defaults", "external", "gitops", "operator", "keda"]
 
@@ -79,6 +85,29 @@ def test_upgrade_changes_nothing_immutable_keeps_secrets_and_rolls_exactly_the_r
         + upgrades.hooks_not_recreatable(release)
     )
     assert not found, "\n".join(found)
+
+
+@pytest.mark.parametrize("base", ["external", "operator"])
+def test_upgrade_to_a_read_replica_rolls_only_the_api(live: cluster.Cluster, base: str) -> None:
+    previous = installed(base)
+    release = upgrade(live, previous, merged(load_value_set(base), {"externalDatabase": {"readHost": "pg-ro"}}))
+    found = upgrades.immutable_changes(previous, release) + upgrades.rollout_mismatches(previous, release)
+    assert not found, "\n".join(found)
+    changed = {name for name, obj in upgrades.by_name(release.objects).items()
+               if obj["kind"] == "Deployment" and obj != upgrades.by_name(previous.objects)[name]}
+    assert changed == {f"Deployment/{FULLNAME}-api"}
+
+
+@pytest.mark.parametrize("base", BASES)
+@pytest.mark.parametrize("change", ["image tag", "log level (ConfigMap)", "event retention (ConfigMap)",
+                                    "maintenance schedule", "extra env", "pod security context"])
+def test_the_maintenance_cronjob_keeps_its_name_while_its_job_template_changes(base: str, change: str) -> None:
+    """Unlike a Job's template, a CronJob's is not immutable: patched in place, it applies to the next run
+    (renaming it instead would lose its status, and with it the last successful run the alerts read)."""
+    before = render(load_value_set(base)).workload("maintenance")
+    after = render(merged(load_value_set(base), CHANGES[change])).workload("maintenance")
+    assert after["metadata"]["name"] == before["metadata"]["name"]
+    assert after["spec"] != before["spec"], "the change reaches the CronJob"
 
 
 GITOPS_TEMPLATE_CHANGES = ["migrations resources", "migrations pod annotations", "pod annotations", "tolerations",
@@ -139,3 +168,6 @@ def test_the_model_catches_stale_and_needless_rollouts_and_immutable_changes() -
     assert upgrades.immutable_changes(Rendered("r", {}, [job], ""), Rendered("r", {}, [changed], "")) == [
         "Job/j: spec.template changed under the same name (the API server refuses: field is immutable)"
     ]
+    cron = {"kind": "CronJob", "metadata": {"name": "c"}, "spec": {"schedule": "1 * * * *", "jobTemplate": job["spec"]}}
+    patched = {**cron, "spec": {"schedule": "2 * * * *", "jobTemplate": changed["spec"]}}
+    assert upgrades.immutable_changes(Rendered("r", {}, [cron], ""), Rendered("r", {}, [patched], "")) == []

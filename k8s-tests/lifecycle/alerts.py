@@ -21,7 +21,8 @@ import yaml
 
 from .inventory import cloudpirates_rabbitmq, operator_rabbitmq
 
-MINUTES = 40  # each state lasts this long; alerts are read at its end
+MINUTES = 80  # each state lasts this long (longer than the longest `for:`, 1h); alerts are read at its end
+HOUR = 3600
 KSM = {"job": "kube-state-metrics", "instance": "10.9.0.2:8080"}  # kube-state-metrics' own target
 
 
@@ -111,20 +112,77 @@ def broker_pod(release) -> tuple[str, dict[str, str], str]:
     return f"{facts['service']}-0", facts["pod_labels"], facts["service"]
 
 
+def hourly_minute(schedule: str) -> int:
+    """The minute of an hourly cron schedule (`M * * * *`), the only kind this model runs."""
+    fields = schedule.split()
+    assert len(fields) == 5 and fields[0].isdigit() and fields[1:] == ["*"] * 4, f"not an hourly schedule: {schedule}"
+    return int(fields[0])
+
+
+def add_maintenance(result: State, release, mode: str) -> None:
+    """kube-state-metrics' series of the release's maintenance CronJob and of the Jobs it created.
+
+    Times are unix seconds on promtool's clock (0 = the state's start); the CronJob exists since a day
+    before. Runs start at the schedule's minute of every hour and take 2 minutes.
+    healthy: every run succeeds. failed: the last run before the state succeeded, every run since fails
+      (after its retries, 3 minutes in). unscheduled: the controller stopped creating runs 4 hours before
+      the state, after a success.
+    """
+    cronjobs = release.kinds("CronJob")
+    if not cronjobs:
+        return
+    ((name, cronjob),) = cronjobs.items()
+    namespace = release.namespace
+    labels = KSM | {"namespace": namespace, "cronjob": name}
+    minute = hourly_minute(cronjob["spec"]["schedule"])
+    first = (minute - 60) * 60  # the run before the state starts
+    runs = [first + n * HOUR for n in range(MINUTES // 60 + 2) if first + n * HOUR <= MINUTES * 60]
+    if mode == "unscheduled":
+        runs = [first - 4 * HOUR]
+    samples: dict[str, list[float | None]] = {"last_schedule": [], "next": [], "last_success": []}
+    for at in range(0, MINUTES * 60 + 1, 60):
+        started = [run for run in runs if run <= at]
+        succeeded = [run + 120 for run in runs if run + 120 <= at and (mode != "failed" or run < 0)]
+        samples["last_schedule"].append(max(started))
+        samples["next"].append(max(started) + HOUR)
+        samples["last_success"].append(max(succeeded))
+    result.add("kube_cronjob_created", labels, constant(-24 * HOUR))
+    result.add("kube_cronjob_status_last_schedule_time", labels, " ".join(str(v) for v in samples["last_schedule"]))
+    result.add("kube_cronjob_next_schedule_time", labels, " ".join(str(v) for v in samples["next"]))
+    result.add("kube_cronjob_status_last_successful_time", labels, " ".join(str(v) for v in samples["last_success"]))
+    for run in runs:
+        job = KSM | {"namespace": namespace, "job_name": f"{name}-{29_000_000 + run // 60}"}
+        fails = mode == "failed" and run >= 0
+        values = []
+        for at in range(0, MINUTES * 60 + 1, 60):
+            values.append("_" if at < run else str(int(fails and at >= run + 180)))
+        result.add("kube_job_status_start_time", job, " ".join(str(run) if v != "_" else v for v in values))
+        result.add("kube_job_failed", job | {"condition": "true"}, " ".join(values))
+
+
 def release_state(release, state: str, ip_prefix: str) -> State:
     """The series of one release in a named state.
 
-    healthy: api and consumer scraped, events flow, the queue holds a few messages and two consumers.
+    healthy: api and consumer scraped, events flow, the queue holds a few messages and two consumers;
+      the maintenance CronJob runs every hour and succeeds; no analytics wait for the backfill.
     idle: no events since minute 2; KEDA scaled the consumer to zero at minute 5 (its pod and target
-      went away); the queue is empty with no consumers.
+      went away) with analytics still waiting for its backfill; the queue is empty with no consumers.
     backlog: the consumer went away at minute 5 and nothing brought it back while events keep arriving:
       the queue grows with no consumers.
     crashloop: the consumer's container starts, runs about a minute and exits, every five minutes:
       scraped once per run, one broker consumer while it runs, CrashLoopBackOff in between; events keep
       arriving and the queue grows.
+    upgraded: healthy, just after an upgrade: the consumers backfill the analytics in 30 minutes.
+    backfill-stuck: healthy, but the analytics backfill does not finish (1000+ waiting throughout).
+    maintenance-failed, maintenance-unscheduled: healthy, with the maintenance runs as add_maintenance says.
     """
     namespace = release.namespace
     result = State()
+    add_maintenance(result, release, state.removeprefix("maintenance-") if state.startswith("maintenance-") else "healthy")
+    backfill = {"upgraded": "1000x10 400x19 " + constant(0, MINUTES - 30), "backfill-stuck": constant(1000),
+                "idle": until(300, 5)}.get(state, constant(0))
+    if state in ("upgraded", "backfill-stuck") or state.startswith("maintenance-"):
+        state = "healthy"
     app = monitor_of(release)
     pods = {}
     for component in ("api", "consumer"):
@@ -146,7 +204,8 @@ def release_state(release, state: str, ip_prefix: str) -> State:
     result.add("up", api, constant(1))
     result.add("watchtime_events_ingested_total", api, idle_ingest if state == "idle" else ingest)
     result.add("watchtime_ingest_rejected_total", api | {"reason": "broker_unavailable"}, constant(0))
-    result.add("watchtime_consumer_ready", api, constant(0))  # every process exports the consumer gauge
+    result.add("watchtime_consumer_ready", api, constant(0))  # every process exports the consumer gauges
+    result.add("watchtime_analytics_backfill_pending", api, constant(0))
     for status, rate in (("202", 0 if state == "idle" else 60), ("500", 0)):
         result.add("django_http_responses_total_by_status_view_method_total",
                    api | {"status": status, "view": "ingest", "method": "POST"}, counter(rate))
@@ -161,6 +220,7 @@ def release_state(release, state: str, ip_prefix: str) -> State:
                        values)
         result.add("watchtime_events_processed_total", consumer | {"outcome": "applied"}, counter(600))
         result.add("watchtime_events_processed_total", consumer | {"outcome": "dead_lettered"}, constant(0))
+        result.add("watchtime_analytics_backfill_pending", consumer, backfill)
         for le in ("1", "+Inf"):
             result.add("watchtime_event_lag_seconds_bucket", consumer | {"le": le}, counter(600))
         result.add("kube_pod_status_ready", consumer_pod_labels | {"condition": "true"}, constant(1))
@@ -168,12 +228,14 @@ def release_state(release, state: str, ip_prefix: str) -> State:
         result.add("watchtime_build_info", consumer | {"role": "consumer", "version": "0.1.0"}, until(1, 5))
         result.add("up", consumer, until(1, 5))
         result.add("watchtime_consumer_ready", consumer, until(1, 5))
+        result.add("watchtime_analytics_backfill_pending", consumer, backfill if state == "idle" else until(0, 5))
         result.add("watchtime_events_processed_total", consumer | {"outcome": "applied"}, "0+600x5 stale")
         result.add("kube_pod_status_ready", consumer_pod_labels | {"condition": "true"}, until(1, 5))
     elif state == "crashloop":
         result.add("watchtime_build_info", consumer | {"role": "consumer", "version": "0.1.0"}, every(5, "1", "stale"))
         result.add("up", consumer, every(5, "1", "0"))
         result.add("watchtime_consumer_ready", consumer, every(5, "0", "stale"))
+        result.add("watchtime_analytics_backfill_pending", consumer, every(5, "0", "stale"))
         result.add("watchtime_events_processed_total", consumer | {"outcome": "applied"}, every(5, "0", "stale"))
         result.add("kube_pod_status_ready", consumer_pod_labels | {"condition": "true"}, constant(0))
         result.add("kube_pod_container_status_waiting_reason",

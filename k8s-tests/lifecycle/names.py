@@ -5,6 +5,9 @@ Facts (kubernetes/kubernetes apimachinery validation; /work/shared/reference/hel
   with a letter); label values are <= 63 characters of [A-Za-z0-9_.-], alphanumeric at both ends.
 - A Job labels its pods `job-name` / `batch.kubernetes.io/job-name: <job>`, so a Job name must be a
   valid label value (<= 63).
+- The CronJob controller names each Job `<cronjob>-<scheduled time in minutes since the epoch>`
+  (pkg/controller/cronjob/utils.go getJobName: 8 digits now, 11 characters with the dash reserved),
+  so the API server refuses CronJob names over 52 (pkg/apis/batch/validation: 63 - 11).
 - A StatefulSet labels its pods `controller-revision-hash: <statefulset>-<hash of about 10>` and
   `statefulset.kubernetes.io/pod-name: <statefulset>-<ordinal>`, and its pods are named
   `<statefulset>-<ordinal>` (a hostname, DNS-1123 label): over 52 characters its pods are never
@@ -28,6 +31,7 @@ DNS_1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 HASH = "x" * 10  # a controller's hash suffix, at its longest
 ORDINAL = "99"
+SCHEDULED_MINUTES = "9" * 10  # the CronJob controller's suffix, at the longest it reserves room for
 
 
 def name_rule(kind: str) -> tuple[re.Pattern[str], int, str]:
@@ -35,6 +39,8 @@ def name_rule(kind: str) -> tuple[re.Pattern[str], int, str]:
         return DNS_1035, 63, "DNS-1035 label"
     if kind == "Pod-hostname":
         return DNS_LABEL, 63, "DNS-1123 label"
+    if kind == "CronJob":
+        return SUBDOMAIN, 52, "DNS-1123 subdomain"
     return SUBDOMAIN, 253, "DNS-1123 subdomain"
 
 
@@ -58,6 +64,12 @@ def derived(obj: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, str], str
     if kind == "Job":
         labels = {"job-name": name, "batch.kubernetes.io/job-name": name}
         yield "Pod", f"{name}-{HASH[:5]}", labels, f"pod of Job {name}"
+    elif kind == "CronJob":
+        because = f"made by the CronJob controller from CronJob {name}"
+        job = {"kind": "Job", "metadata": {"name": f"{name}-{SCHEDULED_MINUTES}"}}
+        yield "Job", job["metadata"]["name"], {}, because
+        for sub in derived(job):
+            yield sub[0], sub[1], sub[2], f"{sub[3]}, {because}"
     elif kind == "StatefulSet":
         labels = {"controller-revision-hash": f"{name}-{HASH}", "statefulset.kubernetes.io/pod-name": f"{name}-{ORDINAL}"}
         yield "Pod-hostname", f"{name}-{ORDINAL}", labels, f"pod of StatefulSet {name}"
@@ -89,6 +101,10 @@ def labels_of(obj: dict[str, Any]) -> Iterator[tuple[str, str, str]]:
     for key, value in (obj["metadata"].get("labels") or {}).items():
         yield key, str(value), where
     spec = obj.get("spec") if isinstance(obj.get("spec"), dict) else {}
+    if obj["kind"] == "CronJob":
+        for key, value in (spec["jobTemplate"].get("metadata", {}).get("labels") or {}).items():
+            yield key, str(value), f"{where} job template"
+        spec = spec["jobTemplate"]["spec"]
     for key, value in (spec.get("template", {}).get("metadata", {}).get("labels") or {}).items():
         yield key, str(value), f"{where} pod template"
     for key, value in (spec.get("selector", {}).get("matchLabels") or {}).items() if isinstance(spec.get("selector"), dict) else ():

@@ -11,6 +11,8 @@ pkg/release/util/kind_sorter.go, in /work/shared/reference/helm-lifecycle.md):
   once every hook of the event has succeeded; `before-hook-creation` deletes the previous copy just
   before a hook is created again.
 - `helm test` runs the `test` hooks against the installed release.
+- `--wait` waits for Deployments, StatefulSets, DaemonSets and Pods to be ready (and Jobs to complete
+  with `--wait-for-jobs`, which Flux uses by default), never for a CronJob: a CronJob's runs come later.
 - A pod whose serviceAccountName does not exist is refused at creation; a missing Secret or
   ConfigMap (or key) that is not optional leaves it in CreateContainerConfigError. Either way a
   hook never completes and the install times out.
@@ -35,6 +37,7 @@ INSTALL_ORDER = [
     "ValidatingWebhookConfiguration",
 ]
 WORKLOADS = ("Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob", "Pod")
+WAITED_FOR = ("Deployment", "StatefulSet", "DaemonSet", "Job", "Pod")
 
 
 def kind_rank(kind: str) -> int:
@@ -244,7 +247,7 @@ def wait_deadlocks(release, event: str) -> list[str]:
         f"helm {event} --wait: {name_of(obj)} is ready only after {name_of(hook)} ran, "
         f"which Helm starts only after every release workload is ready (post-{event} hook)"
         for obj in release_objects(release.objects)
-        if waits_for_migrations(obj)
+        if obj["kind"] in WAITED_FOR and waits_for_migrations(obj)
         for hook in later
     ]
 

@@ -6,6 +6,8 @@ Facts (kubernetes/kubernetes pkg/apis/*/validation, /work/shared/reference/helm-
   serviceName and podManagementPolicy; a Service's clusterIP; a PVC's spec except a larger storage
   request. `helm upgrade`, Argo CD and Flux all patch or apply, so a change there under the same
   name fails ("field is immutable").
+- A CronJob has no immutable spec field: its jobTemplate may change on any upgrade and applies to the
+  Jobs it creates afterwards (a running Job keeps its own template), so it keeps its name.
 - A hook is created anew on every run; without `before-hook-creation` the previous run's object
   (kept after a failure, or without a delete policy that removes it) makes the create fail.
 - A Deployment rolls its pods exactly when spec.template changes; the chart puts checksums of what
@@ -25,6 +27,7 @@ IMMUTABLE: dict[str, tuple[str, ...]] = {
     "Deployment": ("spec.selector",),
     "StatefulSet": ("spec.selector", "spec.volumeClaimTemplates", "spec.serviceName", "spec.podManagementPolicy"),
     "DaemonSet": ("spec.selector",),
+    "CronJob": (),
     "Service": ("spec.clusterIP",),
     "PersistentVolumeClaim": ("spec.accessModes", "spec.storageClassName", "spec.volumeMode", "spec.selector"),
 }

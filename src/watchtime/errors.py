@@ -54,7 +54,9 @@ def exception_handler(exc, context):
 
     if isinstance(exc, DomainError):
         set_rollback()
-        return Response(error_body(exc.code, exc.message, exc.details), status=exc.status, headers=exc.headers)
+        response = Response(error_body(exc.code, exc.message, exc.details), status=exc.status, headers=exc.headers)
+        response.database_outage = exc.code == "database_unavailable"  # see middleware.DatabaseReconnectMiddleware
+        return response
     if isinstance(exc, exceptions.APIException):
         headers = {}
         if getattr(exc, "auth_header", None):

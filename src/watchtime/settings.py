@@ -62,6 +62,7 @@ MIDDLEWARE = [
     "watchtime.middleware.AdminMessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "watchtime.middleware.RequestMetricsMiddleware",
+    "watchtime.middleware.DatabaseReconnectMiddleware",
 ]
 
 ROOT_URLCONF = "watchtime.urls"
@@ -107,7 +108,9 @@ def _database() -> dict:
         "PORT": url.port or 5432,
         # Persistent connections: a new PostgreSQL connection costs more than most requests.
         "CONN_MAX_AGE": env.get_int("DATABASE_CONN_MAX_AGE", 300, minimum=0),
-        "CONN_HEALTH_CHECKS": True,
+        # No health check per request: middleware.DatabaseReconnectMiddleware runs a read that met
+        # a dropped connection once more instead.
+        "CONN_HEALTH_CHECKS": False,
         "OPTIONS": {
             "connect_timeout": env.get_int("DATABASE_CONNECT_TIMEOUT", 5, minimum=1),
             # Notice a silently dead peer (network partition) in ~1 min instead of TCP's hours.

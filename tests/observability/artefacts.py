@@ -28,6 +28,7 @@ PANELS_WITH_DATA_UNDER_LOAD = frozenset({
     "Consumer ready",
     "Running versions",
     "Dependency reachability",
+    "Analytics backfill pending",
 })
 # Panels fed by RabbitMQ's rabbitmq_prometheus plugin: data whenever the broker is scraped.
 PANELS_WITH_DATA_FROM_RABBITMQ = frozenset({
@@ -42,4 +43,5 @@ PANELS_KUBERNETES_ONLY = frozenset({
     "Pods not ready",
     "CPU by pod",
     "Memory working set by pod",
+    "Time since last successful maintenance run",
 })

@@ -63,8 +63,10 @@ SERVICE_SELECTORS = (
     'pod=~"watchtime-(api|consumer)-.+"',
     'job="rabbitmq", vhost="/", queue=~"watch-time.*", queue!~".*\\\\.dead-letter"',
     'job="rabbitmq", vhost="/", queue=~"watch-time.*\\\\.dead-letter"',
+    'cronjob="watchtime-maintenance"',
+    'job_name=~"watchtime-maintenance-[0-9]+"',
 )
-SERIES = re.compile(r"\b(watchtime_\w+|django_http_\w+|rabbitmq_\w+|kube_pod_\w+|up)\b(\{[^}]*\})?")
+SERIES = re.compile(r"\b(watchtime_\w+|django_http_\w+|rabbitmq_\w+|kube_(?:pod|job|cronjob)_\w+|up)\b(\{[^}]*\})?")
 
 
 def test_every_selector_names_the_service_so_the_chart_can_scope_it_to_a_release(alert_rules):

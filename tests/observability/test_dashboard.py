@@ -12,7 +12,7 @@ from .artefacts import (
     PANELS_WITH_DATA_UNDER_LOAD,
 )
 
-ROWS = ["Ingest (API)", "Pipeline (consumer)", "Queue (RabbitMQ)", "Pods"]
+ROWS = ["Ingest (API)", "Pipeline (consumer)", "Maintenance", "Queue (RabbitMQ)", "Pods"]
 DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
 
 

@@ -45,6 +45,8 @@ FREE_FORM = {
     "waitForMigrations.resources",
     "migrations.resources",
     "migrations.podAnnotations",
+    "maintenance.resources",
+    "maintenance.podAnnotations",
     "ingress.annotations",
     "httpRoute.annotations",
     "networkPolicy.ingressControllerNamespaceSelector",
@@ -107,6 +109,12 @@ CONSTRAINTS: dict[str, dict[str, Any]] = {
     "config.maxCreditSeconds": {"type": "integer", "minimum": 1},
     "config.maxStepSeconds": {"type": "integer", "minimum": 1},
     "config.rateLimit": {"type": "string", "pattern": r"^([0-9]+/(s|m|h|d|sec|min|hour|day))?$"},
+    "config.eventRetentionDays": {"type": ["integer", "null"], "minimum": 1},
+    "config.analytics.viewGapSeconds": {"type": "integer", "minimum": 1},
+    "config.analytics.viewMinSeconds": {"type": "integer", "minimum": 0},
+    "config.analytics.completionRatio": {"type": "number", "minimum": 0, "maximum": 1},
+    "config.analytics.completedPercent": {"type": "integer", "minimum": 1, "maximum": 100},
+    "config.analytics.retentionResolutionSeconds": {"type": "integer", "minimum": 1, "maximum": 3600},
     "secretKey.existingSecret": K8S_NAME,
     "secretKey.existingSecretKey": {"type": "string", "minLength": 1},
     "bootstrapApiKey.existingSecret": K8S_NAME,
@@ -118,6 +126,7 @@ CONSTRAINTS: dict[str, dict[str, Any]] = {
         "items": {"type": "string", "enum": ["ingest", "read", "admin"]},
     },
     "externalDatabase.port": PORT,
+    "externalDatabase.readPort": {**PORT, "type": ["integer", "null"]},
     "externalDatabase.existingSecret": K8S_NAME,
     "externalDatabase.existingSecretPasswordKey": {"type": "string", "minLength": 1},
     "externalRabbitmq.port": PORT,
@@ -141,6 +150,19 @@ CONSTRAINTS: dict[str, dict[str, Any]] = {
     "waitForMigrations.intervalSeconds": {"type": "integer", "minimum": 1},
     "migrations.backoffLimit": {"type": "integer", "minimum": 0},
     "migrations.activeDeadlineSeconds": {"type": "integer", "minimum": 1},
+    # Five cron fields or one of the macros the CronJob controller knows (no TZ= prefix: Kubernetes refuses it).
+    "maintenance.schedule": {
+        "type": "string",
+        "pattern": r"^(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|[^\s]+( [^\s]+){4})$",
+    },
+    # The controller looks for due runs every 10 s: a shorter deadline can miss every run.
+    "maintenance.startingDeadlineSeconds": {"type": "integer", "minimum": 10},
+    "maintenance.activeDeadlineSeconds": {"type": "integer", "minimum": 1},
+    "maintenance.backoffLimit": {"type": "integer", "minimum": 0},
+    "maintenance.successfulJobsHistoryLimit": {"type": "integer", "minimum": 0},
+    "maintenance.failedJobsHistoryLimit": {"type": "integer", "minimum": 0},
+    # Each must be an origin; validate.yaml says which one is not, and why.
+    "api.cors.allowedOrigins": {"type": "array", "uniqueItems": True, "items": {"type": "string", "minLength": 1}},
     "ingress.hosts": {
         "type": "array",
         "items": {

@@ -1,7 +1,6 @@
 {{/*
-Where the database and the broker are, and the credentials' Secret keys, resolved once from the values
-(subcharts, the RabbitMQ Cluster Operator, or external services). A read replica (DATABASE_READ_URL)
-would be one more host in "watchtime.database" and one more URL below.
+Where the database (and its read replica) and the broker are, and the credentials' Secret keys,
+resolved once from the values (subcharts, the RabbitMQ Cluster Operator, or external services).
 */}}
 
 {{/* Object name a CloudPirates subchart gives itself: (dict "ctx" $ "chart" "postgres" "values" .Values.postgres) */}}
@@ -25,7 +24,8 @@ would be one more host in "watchtime.database" and one more URL below.
 
 {{/*
 Resolved database connection as JSON: host, port, database, username (value) or usernameRef,
-passwordRef ({name, key}).
+passwordRef ({name, key}), and readHost/readPort when the API reads from a replica (external
+database only; validate.yaml refuses it with the subchart).
 */}}
 {{- define "watchtime.database" -}}
 {{- $db := dict -}}
@@ -50,6 +50,10 @@ passwordRef ({name, key}).
 {{- $_ := set $db "username" $ext.username -}}
 {{- end -}}
 {{- $_ := set $db "passwordRef" (dict "name" $ext.existingSecret "key" $ext.existingSecretPasswordKey) -}}
+{{- if $ext.readHost -}}
+{{- $_ := set $db "readHost" $ext.readHost -}}
+{{- $_ := set $db "readPort" (default $ext.port $ext.readPort) -}}
+{{- end -}}
 {{- end -}}
 {{- toJson $db -}}
 {{- end -}}
@@ -93,11 +97,19 @@ passwordRef ({name, key}).
 {{/* Credentials stay out of the URLs; DATABASE_USER/PASSWORD and RABBITMQ_USERNAME/PASSWORD carry them. */}}
 {{- define "watchtime.databaseUrl" -}}
 {{- $db := include "watchtime.database" . | fromJson -}}
-{{- printf "postgres://%s:%v/%s" $db.host $db.port $db.database -}}
+{{- printf "postgres://%s:%d/%s" $db.host (int64 $db.port) $db.database -}}
+{{- end -}}
+
+{{/* The replica's URL (same database, same credentials), or nothing. */}}
+{{- define "watchtime.databaseReadUrl" -}}
+{{- $db := include "watchtime.database" . | fromJson -}}
+{{- with $db.readHost -}}
+{{- printf "postgres://%s:%d/%s" . (int64 $db.readPort) $db.database -}}
+{{- end -}}
 {{- end -}}
 
 {{- define "watchtime.rabbitmqUrl" -}}
 {{- $mq := include "watchtime.rabbitmq" . | fromJson -}}
-{{- printf "amqp://%s:%v/%s" $mq.host $mq.port (urlquery $mq.vhost) -}}
+{{- printf "amqp://%s:%d/%s" $mq.host (int64 $mq.port) (urlquery $mq.vhost) -}}
 {{- end -}}
 

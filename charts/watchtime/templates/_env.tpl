@@ -14,7 +14,14 @@
 {{- concat $hosts .Values.config.allowedHosts | uniq | join "," -}}
 {{- end -}}
 
-{{/* Environment shared by every role (non-secret), as a YAML map. withBroker=false leaves the broker out (migrations). */}}
+{{/* An integer value as a quoted env value: Helm reads numbers as floats, which print 1000000 as 1e+06. */}}
+{{- define "watchtime.intString" -}}
+{{- . | int64 | toString | quote -}}
+{{- end -}}
+
+{{/* Environment shared by every role (non-secret), as a YAML map. withBroker=false leaves the broker out
+(migrations, maintenance). The analytics definitions and the retention are here so that the API and
+the consumers always use the same ones. */}}
 {{- define "watchtime.configData" -}}
 {{- $ctx := .ctx -}}
 {{- $v := $ctx.Values -}}
@@ -29,12 +36,33 @@ DJANGO_CSRF_TRUSTED_ORIGINS: {{ join "," $v.config.csrfTrustedOrigins | quote }}
 DJANGO_SECURE_SSL_REDIRECT: {{ $v.config.secureSslRedirect | toString | quote }}
 WATCHTIME_AUTH: "true"
 WATCHTIME_LOG_LEVEL: {{ $v.config.logLevel | quote }}
-WATCHTIME_MAX_CREDIT_SECONDS: {{ $v.config.maxCreditSeconds | toString | quote }}
-WATCHTIME_MAX_STEP_SECONDS: {{ $v.config.maxStepSeconds | toString | quote }}
+WATCHTIME_MAX_CREDIT_SECONDS: {{ include "watchtime.intString" $v.config.maxCreditSeconds }}
+WATCHTIME_MAX_STEP_SECONDS: {{ include "watchtime.intString" $v.config.maxStepSeconds }}
 WATCHTIME_RATE_LIMIT: {{ $v.config.rateLimit | quote }}
+{{- with $v.config.eventRetentionDays }}
+WATCHTIME_EVENT_RETENTION_DAYS: {{ include "watchtime.intString" . }}
+{{- end }}
+{{- with $v.config.analytics }}
+WATCHTIME_VIEW_GAP_SECONDS: {{ include "watchtime.intString" .viewGapSeconds }}
+WATCHTIME_VIEW_MIN_SECONDS: {{ include "watchtime.intString" .viewMinSeconds }}
+WATCHTIME_COMPLETION_RATIO: {{ .completionRatio | toString | quote }}
+WATCHTIME_COMPLETED_PERCENT: {{ include "watchtime.intString" .completedPercent }}
+WATCHTIME_RETENTION_RESOLUTION_SECONDS: {{ include "watchtime.intString" .retentionResolutionSeconds }}
+{{- end }}
 {{- if $v.bootstrapApiKey.enabled }}
 WATCHTIME_BOOTSTRAP_API_KEY_SCOPES: {{ join "," $v.bootstrapApiKey.scopes | quote }}
 {{- end }}
+{{- end -}}
+
+{{/* The shared configuration without the broker, as env entries (a YAML list), for the pods that take
+it inline instead of from the ConfigMap: the migrations (at pre-install the ConfigMap does not exist
+yet) and the maintenance (which must not get the broker's URL). */}}
+{{- define "watchtime.inlineConfigEnv" -}}
+{{- $entries := list -}}
+{{- range $key, $value := include "watchtime.configData" (dict "ctx" . "withBroker" false) | fromYaml -}}
+{{- $entries = append $entries (dict "name" $key "value" (toString $value)) -}}
+{{- end -}}
+{{- toYaml $entries -}}
 {{- end -}}
 
 {{/* env entry reading a Secret key: (dict "name" "DATABASE_PASSWORD" "ref" (dict "name" .. "key" ..)) */}}

@@ -4,6 +4,7 @@ from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers as drf_serializers
 from rest_framework import status
+from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -21,7 +22,10 @@ NOT_FOUND_OR_CURSOR = {404: error("Unknown user or movie, or an invalid cursor."
 
 
 def _query(serializer_class, request) -> dict:
+    # DRF reads an empty query parameter as absent (its HTML-form convention); an API answers it 400.
     query = serializer_class(data=request.query_params)
+    if blank := sorted(name for name in query.fields if request.query_params.get(name) == ""):
+        raise ValidationError({name: ["May not be blank."] for name in blank})
     query.is_valid(raise_exception=True)
     return query.validated_data
 

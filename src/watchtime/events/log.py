@@ -8,7 +8,7 @@ from django.db import connection
 from django.db.models import Q
 
 from watchtime.events import bulk_sql, partitions
-from watchtime.events.models import Event
+from watchtime.events.models import Event, EventId
 from watchtime.rule.credit import Heartbeat, Newest
 
 EVENT_COLUMNS = (
@@ -31,15 +31,33 @@ class StoredEvent:
 def insert_events(placed: list[tuple], stream_owners: dict[int, tuple[int, int]]) -> dict[UUID, int]:
     """INSERT the events (in event-id order, as `placed` is: (event, stream id, heartbeat)) that
     the log does not hold yet; returns event_id -> pk of those inserted. `stream_owners`:
-    stream id -> (user id, movie id). The log's dedupe trigger skips (and RETURNING leaves out)
-    an id it holds already, in any partition (models.Event)."""
-    if connection.vendor == "postgresql" and placed:
+    stream id -> (user id, movie id).
+
+    The ids go into events_eventid first, set-based: what that INSERT returns is new (a unique
+    index per partition could not see a retry without `ts` in another partition). The previous
+    release's table has a trigger doing the same for its inserts; this transaction tells it that
+    its ids are recorded (migration 0008)."""
+    if not placed:
+        return {}
+    if connection.vendor == "postgresql":
         partitions.ensure_covers(connection, max(hb.key_us for _, _, hb in placed))
-    row = "(" + bulk_sql.placeholders(len(EVENT_COLUMNS)) + ")"
     uuid_param, datetime_param = bulk_sql.param_adapters()
+    new: set[UUID] = set()
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SET LOCAL watchtime.ids_recorded = 'on'")
+        for chunk in bulk_sql.chunks(placed):
+            cursor.execute(
+                f"INSERT INTO {bulk_sql.table(EventId)} (event_id, sort_us) VALUES {', '.join(['(%s, %s)'] * len(chunk))}"
+                " ON CONFLICT DO NOTHING RETURNING event_id",
+                [v for e, _, hb in chunk for v in (uuid_param(e.event_id), hb.key_us)],
+            )
+            new.update(bulk_sql.as_uuid(event_id) for (event_id,) in cursor.fetchall())
+    fresh = [item for item in placed if item[0].event_id in new]
+    row = "(" + bulk_sql.placeholders(len(EVENT_COLUMNS)) + ")"
     pks: dict[UUID, int] = {}
     with connection.cursor() as cursor:
-        for chunk in bulk_sql.chunks(placed):
+        for chunk in bulk_sql.chunks(fresh):
             params = []
             for e, stream_id, hb in chunk:
                 user_id, movie_id = stream_owners[stream_id]
@@ -49,7 +67,7 @@ def insert_events(placed: list[tuple], stream_owners: dict[int, tuple[int, int]]
                 ]
             cursor.execute(
                 f"INSERT INTO {bulk_sql.table(Event)} ({', '.join(EVENT_COLUMNS)}) VALUES "
-                f"{', '.join([row] * len(chunk))} ON CONFLICT DO NOTHING RETURNING id, event_id",
+                f"{', '.join([row] * len(chunk))} RETURNING id, event_id",
                 params,
             )
             pks.update((bulk_sql.as_uuid(event_id), pk) for pk, event_id in cursor.fetchall())

@@ -111,9 +111,9 @@ class Event(models.Model):
     partition; the previous release's table is the partition before the cutover: migration 0008);
     a prune drops whole partitions.
 
-    `event_id` is unique over the whole log, which is what makes redelivery harmless: a trigger
-    on every partition records each id in EventId and skips a row whose id is there already (an
-    index unique per partition could not see a retry without `ts` landing in another partition).
+    `event_id` is unique over the whole log, which is what makes redelivery harmless: the apply
+    path records a batch's ids in EventId first and inserts only those it could record (an index
+    unique per partition could not see a retry without `ts` landing in another partition).
     """
 
     event_id = models.UUIDField()

@@ -3,6 +3,7 @@ and every total and aggregate they were part of is reduced by exactly their cont
 transaction in the apply path's lock order."""
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -51,6 +52,17 @@ def user_erase(*, username: str, suppress: bool = False) -> ErasureResult:
     Erasure.objects.update_or_create(user_hash=user_hash(username), defaults={
         "erased_at_us": to_us(timezone.now()), "suppress": suppress})
     return ErasureResult(username, events_deleted, sum(total for _, total in watch_times), len(watch_times))
+
+
+# An erasure refuses the user's queued events for this long; a message waits in the queue for
+# minutes, or hours during an outage, never weeks.
+ERASURE_REMEMBERED = timedelta(days=30)
+
+
+def erasures_expire(*, now) -> int:
+    """Forget erasures without suppression once no queued event can predate them; how many."""
+    deleted, _ = Erasure.objects.filter(suppress=False, erased_at_us__lt=to_us(now - ERASURE_REMEMBERED)).delete()
+    return deleted
 
 
 def suppression_lift(*, username: str) -> None:

@@ -47,4 +47,13 @@
 # multiprocess mode, so the other roles do not get it.
 - name: PROMETHEUS_MULTIPROC_DIR
   value: /tmp/watchtime-prometheus
+{{- with include "watchtime.databaseReadUrl" . }}
+# The read endpoints go to the replica; credentials are DATABASE_USER/DATABASE_PASSWORD as for the primary.
+- name: DATABASE_READ_URL
+  value: {{ . | quote }}
+{{- end }}
+{{- with $c.cors.allowedOrigins }}
+- name: WATCHTIME_CORS_ALLOWED_ORIGINS
+  value: {{ join "," . | quote }}
+{{- end }}
 {{- end -}}

@@ -28,7 +28,7 @@
 - name: WATCHTIME_METRICS_PORT
   value: {{ $c.containerPorts.metrics | quote }}
 - name: WATCHTIME_CONSUMER_PREFETCH
-  value: {{ $c.prefetch | quote }}
+  value: {{ include "watchtime.intString" $c.prefetch }}
 - name: WATCHTIME_CONSUMER_BATCH_SIZE
-  value: {{ $c.batchSize | quote }}
+  value: {{ include "watchtime.intString" $c.batchSize }}
 {{- end -}}

@@ -49,10 +49,6 @@ inlined: at pre-install the release's ConfigMap does not exist yet. */}}
 {{- if include "watchtime.migrations.hookSecretData" . -}}
 {{- $generatedSecret = include "watchtime.componentName" (dict "ctx" . "component" "migrate") -}}
 {{- end -}}
-{{- $configEnv := list -}}
-{{- range $key, $value := include "watchtime.configData" (dict "ctx" . "withBroker" false) | fromYaml -}}
-{{- $configEnv = append $configEnv (dict "name" $key "value" (toString $value)) -}}
-{{- end -}}
 backoffLimit: {{ $m.backoffLimit }}
 activeDeadlineSeconds: {{ $m.activeDeadlineSeconds }}
 template:
@@ -72,7 +68,7 @@ template:
           {{- . | nindent 10 }}
         {{- end }}
         env:
-          {{- include "watchtime.env" (dict "ctx" . "own" (toYaml $configEnv) "withBroker" false "withBootstrapKey" true "generatedSecret" $generatedSecret) | nindent 10 }}
+          {{- include "watchtime.env" (dict "ctx" . "own" (include "watchtime.inlineConfigEnv" .) "withBroker" false "withBootstrapKey" true "generatedSecret" $generatedSecret) | nindent 10 }}
         securityContext:
           {{- toYaml .Values.containerSecurityContext | nindent 10 }}
         resources:

@@ -53,8 +53,9 @@ ones the CloudPirates chart and the RabbitMQ Cluster Operator give their objects
 {{/*
 The selectors the rule file uses for "this service's series" (in a plain Prometheus' terms, see the
 file's header) mapped to this release's own, as JSON: its namespace and the jobs its monitors give the
-api and consumer series, its pods, and its broker's series (the broker monitor's job, or
-metrics.prometheusRule.brokerSelector) on its vhost and queue, matched exactly.
+api and consumer series, its pods, its maintenance CronJob and that CronJob's Jobs, and its broker's
+series (the broker monitor's job, or metrics.prometheusRule.brokerSelector) on its vhost and queue,
+matched exactly.
 */}}
 {{- define "watchtime.alertSelectors" -}}
 {{- $ns := printf "namespace=%s" (include "watchtime.promqlString" .Release.Namespace) -}}
@@ -66,6 +67,7 @@ metrics.prometheusRule.brokerSelector) on its vhost and queue, matched exactly.
 {{- if and $target (include "watchtime.monitor" . | fromJson) -}}
 {{- $broker = printf "namespace=%s, job=%s" (include "watchtime.promqlString" $target.namespace) (include "watchtime.promqlString" (include "watchtime.componentName" (dict "ctx" . "component" "broker"))) -}}
 {{- end -}}
+{{- $maintenance := include "watchtime.maintenance.name" . -}}
 {{- $vhost := (include "watchtime.rabbitmq" . | fromJson).vhost -}}
 {{- $queue := .Values.config.queue -}}
 {{- $selectors := dict
@@ -73,6 +75,8 @@ metrics.prometheusRule.brokerSelector) on its vhost and queue, matched exactly.
   "job=\"watchtime-consumer\"" (printf "%s, job=%s" $ns (include "watchtime.promqlString" $consumer))
   "job=~\"watchtime-(api|consumer)\"" (printf "%s, job=~%s" $ns (include "watchtime.promqlString" $apps))
   "pod=~\"watchtime-(api|consumer)-.+\"" (printf "%s, pod=~%s" $ns (include "watchtime.promqlString" (printf "%s-.+" $apps)))
+  "cronjob=\"watchtime-maintenance\"" (printf "%s, cronjob=%s" $ns (include "watchtime.promqlString" $maintenance))
+  "job_name=~\"watchtime-maintenance-[0-9]+\"" (printf "%s, job_name=~%s" $ns (include "watchtime.promqlString" (printf "%s-[0-9]+" (regexQuoteMeta $maintenance))))
   "job=\"rabbitmq\", vhost=\"/\", queue=~\"watch-time.*\", queue!~\".*\\\\.dead-letter\"" (printf "%s, vhost=%s, queue=%s" $broker (include "watchtime.promqlString" $vhost) (include "watchtime.promqlString" $queue))
   "job=\"rabbitmq\", vhost=\"/\", queue=~\"watch-time.*\\\\.dead-letter\"" (printf "%s, vhost=%s, queue=%s" $broker (include "watchtime.promqlString" $vhost) (include "watchtime.promqlString" (printf "%s.dead-letter" $queue)))
 -}}

@@ -1,20 +1,24 @@
 """The event log becomes range-partitioned by key time (PostgreSQL), in place and while the
 previous release's API and consumers keep running.
 
-The previous release writes `events_event` with `ON CONFLICT (event_id)`. So that table stays as
-it is, with its unique index, and becomes the first partition of the new log `events_eventlog`,
-covering every key before a cutover a week ahead (the previous release must be gone by then:
-its inserts of later keys would fail). Nothing is copied. Steps, each short for the writers:
+The log's `event_id` uniqueness moves to `events_eventid` (the apply path records each batch's
+ids there first; models.Event). The previous release writes `events_event` with `ON CONFLICT
+(event_id)`. So that table stays as it is, with its unique index, and becomes the first partition
+of the new log `events_eventlog`, covering every key before a cutover a week ahead (the previous
+release must be gone by then: its inserts of later keys would fail). Nothing is copied. Steps,
+each short for the writers:
 
-1. `events_eventid` and the dedupe trigger on `events_event`, then every stored id copied in
-   chunks (the trigger already records what arrives meanwhile).
+1. `events_eventid`, and a trigger on `events_event` that records the previous release's ids in it
+   (and skips one recorded already: it may have come through this release), then every stored id
+   copied in chunks (the trigger records what arrives meanwhile). This release's transactions set
+   `watchtime.ids_recorded`, which the trigger lets through.
 2. `CREATE UNIQUE INDEX CONCURRENTLY (id, sort_us)` and a `CHECK (sort_us < cutover)` validated
    without blocking writes: together they make the attach a metadata change.
-3. One short transaction: the primary key becomes (id, sort_us), the partitioned parent takes the
-   trigger, `events_event` is attached (its indexes are adopted, not rebuilt), its own trigger goes.
+3. One short transaction: the ids move to a sequence of the log's own, the primary key becomes
+   (id, sort_us), `events_event` is attached (its indexes are adopted, not rebuilt).
 4. Daily partitions from the cutover for two weeks (`watchtime maintain` keeps them ahead).
 
-SQLite (the embedded default) keeps one table, renamed, with the same EventId and trigger.
+SQLite (the embedded default) keeps one table, renamed, with the same EventId.
 """
 
 from datetime import UTC, datetime, timedelta
@@ -35,7 +39,11 @@ OLD_INDEXES = {
 DEDUPE_FUNCTION = """
 CREATE OR REPLACE FUNCTION watchtime_event_dedupe() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    -- The log's event_id uniqueness across partitions: a row whose id is recorded is skipped
+    -- This release's apply path records the ids itself, set-based, and says so.
+    IF current_setting('watchtime.ids_recorded', true) = 'on' THEN
+        RETURN NEW;
+    END IF;
+    -- The previous release's insert: record the id; a row whose id is recorded is skipped
     -- (INSERT .. RETURNING does not return it), as ON CONFLICT DO NOTHING would.
     INSERT INTO events_eventid (event_id, sort_us) VALUES (NEW.event_id, NEW.sort_us) ON CONFLICT DO NOTHING;
     IF FOUND THEN
@@ -43,12 +51,6 @@ BEGIN
     END IF;
     RETURN NULL;
 END $$
-"""
-SQLITE_TRIGGER = """
-CREATE TRIGGER event_dedupe BEFORE INSERT ON events_eventlog BEGIN
-    SELECT RAISE(IGNORE) WHERE EXISTS (SELECT 1 FROM events_eventid WHERE event_id = NEW.event_id);
-    INSERT INTO events_eventid (event_id, sort_us) VALUES (NEW.event_id, NEW.sort_us);
-END
 """
 
 
@@ -105,9 +107,7 @@ def _postgresql(schema_editor):
         cursor.execute("ALTER TABLE events_eventlog ALTER COLUMN id SET DEFAULT nextval('events_eventlog_id_seq')")
         cursor.execute("ALTER TABLE events_event DROP CONSTRAINT events_event_pkey")
         cursor.execute("ALTER TABLE events_event ADD CONSTRAINT events_event_pkey PRIMARY KEY USING INDEX events_event_id_key_time")
-        cursor.execute("CREATE TRIGGER event_dedupe BEFORE INSERT ON events_eventlog FOR EACH ROW EXECUTE FUNCTION watchtime_event_dedupe()")
         cursor.execute(f"ALTER TABLE events_eventlog ATTACH PARTITION events_event FOR VALUES FROM (MINVALUE) TO ({cutover})")
-        cursor.execute("DROP TRIGGER event_dedupe_legacy ON events_event")
         cursor.execute("COMMIT")
     # 4. Days ahead.
     partitions.ensure_ahead(connection, first_day=today + timedelta(days=CUTOVER_DAYS), days=14)
@@ -125,7 +125,7 @@ def _sqlite(apps, schema_editor):
 
 
 def sqlite_after_state(apps, schema_editor):
-    """The field change rebuilds the SQLite table, which drops its triggers: the trigger comes last."""
+    """The field change (the unique index goes: uniqueness is events_eventid's) rebuilds the SQLite table."""
     if schema_editor.connection.vendor == "postgresql":
         return
     Event = apps.get_model("events", "Event")
@@ -134,8 +134,6 @@ def sqlite_after_state(apps, schema_editor):
     new.set_attributes_from_name("event_id")
     new.model = Event
     schema_editor.alter_field(Event, old, new)  # the rebuilt table gets the indexes of the state: the new names
-    with schema_editor.connection.cursor() as cursor:
-        cursor.execute(SQLITE_TRIGGER)
 
 
 class Migration(migrations.Migration):

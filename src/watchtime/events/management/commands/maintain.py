@@ -1,4 +1,5 @@
-"""`watchtime maintain`: event-log partitions ahead, the retention prune, ANALYZE (the CronJob)."""
+"""`watchtime maintain`: event-log partitions ahead, the retention prune, old erasures forgotten,
+ANALYZE (the CronJob)."""
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
@@ -8,6 +9,7 @@ from django.utils import timezone
 from watchtime.analytics.rebuild import pending_pairs
 from watchtime.events import partitions, retention
 from watchtime.events.definitions import definitions_from_settings, limits_from_settings
+from watchtime.privacy.services import erasures_expire
 
 DAYS_AHEAD = 14
 
@@ -17,7 +19,11 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         if connection.vendor == "postgresql":
-            created = partitions.ensure_ahead(connection, days=DAYS_AHEAD)
+            # From today, or from the horizon if a prune cut later (no key before it is kept).
+            today = timezone.now().date()
+            pruned = retention.pruned_before_us()
+            first = max(today, partitions.day_of_us(pruned)) if pruned is not None else today
+            created = partitions.ensure_ahead(connection, first_day=first, days=DAYS_AHEAD)
             self.stdout.write(f"partitions: {len(created)} created, {DAYS_AHEAD} days ahead covered")
         horizon = retention.nominal_horizon_us(timezone.now())
         if horizon is None:
@@ -35,5 +41,6 @@ class Command(BaseCommand):
                 f"{result.streams_folded} streams folded, {result.events_deleted} events deleted, "
                 f"{result.partitions_dropped} partitions dropped"
             )
+        self.stdout.write(f"erasures: {erasures_expire(now=timezone.now())} forgotten")
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE")
