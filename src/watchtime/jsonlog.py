@@ -27,3 +27,11 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)
         return json.dumps(line, default=str)
+
+
+class DropServiceUnavailable(logging.Filter):
+    """Leave out Django's ERROR line for a 503: an outage of the broker or the database is answered
+    503 on every request, already logged once by the code that met it and in the access log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return getattr(record, "status_code", None) != 503

@@ -268,11 +268,12 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"json": {"()": "watchtime.jsonlog.JsonFormatter"}},
+    "filters": {"drop_503": {"()": "watchtime.jsonlog.DropServiceUnavailable"}},
     "handlers": {"stdout": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stdout"}},
     "root": {"handlers": ["stdout"], "level": env.get_str("WATCHTIME_LOG_LEVEL", "INFO").upper()},
     "loggers": {
         # One access line per request comes from gunicorn; Django's own 4xx warnings would double it.
-        "django.request": {"level": "ERROR"},
+        "django.request": {"level": "ERROR", "filters": ["drop_503"]},
         # A request for a Host not in ALLOWED_HOSTS already gets a 400 in the access log; Django
         # would add an ERROR with a traceback, so any scanner on the internet could flood the logs.
         "django.security.DisallowedHost": {"level": "CRITICAL"},

@@ -16,6 +16,7 @@ from watchtime.events.schema import (
     COMMON_ERRORS,
     CURSOR_PARAMETERS,
     HEADERS,
+    INGEST_UNAVAILABLE,
     NOT_FOUND,
     EventBatchSerializer,
     RequiredBodySchema,
@@ -59,7 +60,7 @@ class EventListIngestApi(APIView):
         operation_id="events_ingest",
         request=EventBatchSerializer,
         parameters=HEADERS,
-        responses={202: IngestOutputSerializer, **COMMON_ERRORS, **BODY_ERRORS},
+        responses={202: IngestOutputSerializer, **COMMON_ERRORS, **BODY_ERRORS, **INGEST_UNAVAILABLE},
         description="Ingest one event object or an array of 1-1000 events. 202 means durably stored.",
     )
     def post(self, request):
