@@ -566,6 +566,9 @@ def test_hiding_progress_until_a_newer_heartbeat(client_all, make_client, progre
     for _ in range(2):
         assert make_client(*scopes).delete(f"/users/alice/progress/{m2}/").status_code == 204
     assert "m2" not in [p[0] for p in progress(client_all, "state=all")]
+    # Newer by key at the same wall clock (ties by position): it is back.
+    watch(client_all, "alice", "m2", (70, 2000))
+    assert progress(client_all)[0][:2] == ("m2", 70)
     verified()
 
 

@@ -184,7 +184,7 @@ def progress_list(*, user_id: int, state: str, definitions: Definitions) -> Quer
     completed_percent = definitions.progress.completed_percent
     rows = (
         WatchTime.objects.filter(user_id=user_id)
-        .exclude(progress_hidden_us__gte=F("last_watched_us"))
+        .exclude(progress_hidden_event_id=F("last_event_id"))
         .select_related("movie")
         .only("id", "last_moment", "total", "last_watched_us", "movie__id", "movie__slug", "movie__title", "movie__duration")
     )

@@ -57,8 +57,8 @@ class WatchTime(models.Model):
     # The newest event by key, so a later-arriving event can be compared with it.
     last_event = models.ForeignKey("Event", related_name="+", **EVENT_POINTER)
     last_watched_us = models.BigIntegerField(db_default=0, help_text="Key time of the newest event.")
-    # "Remove from continue watching": hidden while no event newer (by key) than this arrived.
-    progress_hidden_us = models.BigIntegerField(null=True, blank=True)
+    # "Remove from continue watching": hidden while the newest event (by key) is still this one.
+    progress_hidden_event_id = models.BigIntegerField(null=True, blank=True)
     # Bins of the movie this viewer covered, as runs with a count of covering pairs (rule.coverage).
     # Non-empty exactly when the viewer was credited > 0: Movie.viewers counts these.
     coverage = models.TextField(blank=True, db_default="")

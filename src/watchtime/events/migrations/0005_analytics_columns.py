@@ -50,7 +50,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddField(
             model_name='watchtime',
-            name='progress_hidden_us',
+            name='progress_hidden_event_id',
             field=models.BigIntegerField(blank=True, null=True),
         ),
     ]
