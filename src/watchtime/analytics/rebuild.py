@@ -10,7 +10,7 @@ every aggregate exact, whatever state the user-movie was in.
 
 import logging
 
-from django.db import connection, transaction
+from django.db import transaction
 
 from watchtime.analytics import rollups, view_store
 from watchtime.analytics.models import UserMovieHour, View
@@ -142,4 +142,3 @@ def backfill(*, limits: Limits, definitions, batch: int = 200, stop=None) -> int
         if not progressed:  # every pending pair was rebuilt by someone else meanwhile, or cannot be
             return done
         logger.info("analytics backfill progressing", extra={"rebuilt": done})
-        connection.close_if_unusable_or_obsolete()
