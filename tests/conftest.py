@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from rest_framework.test import APIClient
 
+from tests.security.server import create_database, drop_database
 from tests.stacks import embedded_api, full_stack, page_origin, page_port  # noqa: F401 (fixtures)
 from watchtime.apikeys.authentication import forget_cached_keys
 from watchtime.apikeys.services import apikey_create
@@ -49,3 +50,16 @@ def client_all(make_client) -> APIClient:
 @pytest.fixture
 def event_id():
     return lambda: str(uuid.uuid4())
+
+
+@pytest.fixture
+def scratch_database() -> str:
+    """The URL of an empty PostgreSQL database of the test's own, for processes whose DDL (a prune
+    dropping the log's oldest partitions, a migration from an old release) would outlive the flush
+    between transactional tests."""
+    name = f"watchtime_scratch_{uuid.uuid4().hex[:10]}"
+    create_database(name)
+    try:
+        yield f"postgres://postgres@127.0.0.1:5432/{name}"
+    finally:
+        drop_database(name)

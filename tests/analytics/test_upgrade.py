@@ -38,19 +38,6 @@ def previous_release_src(tmp_path: Path) -> Path:
     return tmp_path / "previous" / "src"
 
 
-@pytest.fixture
-def database():
-    name = f"watchtime_upgrade_{uuid.uuid4().hex[:10]}"
-    admin = psycopg2.connect(host="127.0.0.1", user="postgres", dbname="postgres")
-    admin.autocommit = True
-    admin.cursor().execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield name
-    finally:
-        admin.cursor().execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
-
-
 def events_for(phase: int, count: int) -> list[EventIn]:
     """In-order heartbeats of 40 streams, continuing the previous phases (some streams new)."""
     out = []
@@ -63,15 +50,15 @@ def events_for(phase: int, count: int) -> list[EventIn]:
     return out
 
 
-def count_events(dbname: str) -> int:
-    with psycopg2.connect(host="127.0.0.1", user="postgres", dbname=dbname) as conn, conn.cursor() as cursor:
+def count_events(url: str) -> int:
+    with psycopg2.connect(url) as conn, conn.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM events_event")
         return cursor.fetchone()[0]
 
 
-def test_rolling_upgrade_with_the_previous_release_consumers_running(tmp_path, database):
+def test_rolling_upgrade_with_the_previous_release_consumers_running(tmp_path, scratch_database):
     queue = f"watchtime-upgrade-{uuid.uuid4().hex[:8]}"
-    env = {**support.service_env(queue), "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{database}"}
+    env = {**support.service_env(queue), "DATABASE_URL": scratch_database}
     old_env = {**env, "PYTHONPATH": str(previous_release_src(tmp_path))}
 
     def run(environment, *args):
@@ -100,17 +87,17 @@ def test_rolling_upgrade_with_the_previous_release_consumers_running(tmp_path, d
         run(old_env, "migrate")
         old = consumer(old_env)
         publish(0)
-        support.wait_until(lambda: count_events(database) == sent, timeout=60, message="previous release applied phase 0")
+        support.wait_until(lambda: count_events(scratch_database) == sent, timeout=60, message="previous release applied phase 0")
         publish(1)  # still arriving while the new release migrates
         run(env, "migrate")
         publish(2)
         new = consumer(env)
         publish(3)  # old and new consumers share the queue
-        support.wait_until(lambda: count_events(database) == sent, timeout=90, message="phases 1-3 applied")
+        support.wait_until(lambda: count_events(scratch_database) == sent, timeout=90, message="phases 1-3 applied")
         returncode, output = support.stop(old)
         assert returncode == 0, output
         publish(4)
-        support.wait_until(lambda: count_events(database) == sent, timeout=60, message="phase 4 applied")
+        support.wait_until(lambda: count_events(scratch_database) == sent, timeout=60, message="phase 4 applied")
         # The new consumers' background backfill finishes without an operator's step...
         support.wait_until(lambda: _backfill_pending(new) == 0, timeout=90, interval=1, message="background backfill")
         # ... and the documented command finds nothing left.
@@ -121,7 +108,7 @@ def test_rolling_upgrade_with_the_previous_release_consumers_running(tmp_path, d
             returncode, output = support.stop(process)
             print(f"consumer exited {returncode}:\n{output[-4000:]}")
         support.delete_queues(queue)
-    with psycopg2.connect(host="127.0.0.1", user="postgres", dbname=database) as conn, conn.cursor() as cursor:
+    with psycopg2.connect(scratch_database) as conn, conn.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM analytics_view")
         assert cursor.fetchone()[0] >= 40
         cursor.execute("SELECT sum(watch_time) FROM analytics_hour")
