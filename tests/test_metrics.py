@@ -38,7 +38,7 @@ def test_counts_from_every_worker_are_summed_on_the_metrics_port(tmp_path):
         with ThreadPoolExecutor(8) as pool:  # fresh connections, so both workers take some
             statuses = list(pool.map(
                 lambda i: requests.post(f"{base}/", json=heartbeat(user=f"u{i}", at=i),
-                                        headers={"Authorization": f"Bearer {key}", "Connection": "close"}).status_code,
+                                        headers={"Authorization": f"Bearer {key}", "Connection": "close"}, timeout=30).status_code,
                 range(requests_sent),
             ))
         assert statuses == [202] * requests_sent
