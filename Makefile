@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements/dev.txt pyproject.toml 2>/d
 
 .DEFAULT_GOAL := help
 .PHONY: help setup run services test test-fast test-service test-analytics test-browser test-k8s test-chart test-chart-fast test-image \
-        test-observability test-security test-faults lint image bench bench-quick requirements clean
+        test-observability test-security test-faults lint image bench bench-quick bench-storage requirements clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-20s %s\n", $$1, $$2}'
@@ -81,6 +81,9 @@ bench: setup services ## full benchmark suite -> bench/results/latest.{json,md}
 
 bench-quick: setup services ## the same figures at small sizes (under a minute) -> bench/results/quick/
 	$(BIN)/python -m bench --quick --output bench/results/quick
+
+bench-storage: setup services ## bytes per event, stream and rollup row, and a retention soak (~2 min) -> bench/results/storage.{json,md}
+	$(BIN)/python -m bench.storage
 
 requirements: ## re-pin requirements/*.txt from pyproject.toml
 	$(BIN)/uv pip compile pyproject.toml --python-version 3.11 --no-header --no-annotate -o requirements/base.txt
