@@ -4,7 +4,8 @@ views), the primary for everything else (writes, the apply path, migrations, ver
 import functools
 from contextvars import ContextVar
 
-from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
+from django.db import DEFAULT_DB_ALIAS, connections
+from django.db import Error as DriverError
 
 from watchtime import metrics, replica
 from watchtime.dberrors import is_outage
@@ -57,7 +58,7 @@ def replica_reads(view_method):
             token = _read_alias.set(replica.ALIAS)
             try:
                 return view_method(*args, **kwargs)
-            except DatabaseError as exc:
+            except DriverError as exc:  # InterfaceError (a closed connection) is no DatabaseError
                 if not is_outage(exc):
                     raise
                 replica.monitor().report_failure(exc)

@@ -95,9 +95,8 @@ def _database() -> dict:
 
 
 def _postgres(name: str) -> dict | None:
-    url = env.get_service_url(name, schemes={"postgres", "postgresql"}, user_var="DATABASE_USER",
-                              password_var="DATABASE_PASSWORD")
-    if url is None:
+    if (url := env.get_service_url(name, schemes={"postgres", "postgresql"}, user_var="DATABASE_USER",
+                                   password_var="DATABASE_PASSWORD")) is None:
         return None
     if not url.path:
         raise env.ConfigurationError(f"{name} names no database (postgres://host:5432/NAME)")
@@ -129,11 +128,12 @@ def _replica(primary: dict) -> dict:
     """{"replica": the read replica of DATABASE_READ_URL} (README "Read replica"), or nothing."""
     if (replica := _postgres("DATABASE_READ_URL")) is None:
         return {}
-    if primary["ENGINE"] != replica["ENGINE"]:
-        raise env.ConfigurationError("DATABASE_READ_URL needs a PostgreSQL DATABASE_URL (it is its replica)")
-    # Read-only even where the URL reaches a primary; tests mirror it onto the test database.
+    if primary["ENGINE"] != replica["ENGINE"]:  # a replica of SQLite cannot be
+        raise env.ConfigurationError("DATABASE_READ_URL needs a PostgreSQL DATABASE_URL")
+    # Credentials the URL lacks are the primary's; read-only even where the URL reaches a primary.
+    replica.update(USER=replica["USER"] or primary["USER"], PASSWORD=replica["PASSWORD"] or primary["PASSWORD"])
     replica["OPTIONS"]["options"] = "-c default_transaction_read_only=on"
-    return {"replica": {**replica, "TEST": {"MIRROR": "default"}}}  # watchtime.replica.ALIAS
+    return {"replica": {**replica, "TEST": {"MIRROR": "default"}}}  # tests read the test database
 
 
 def _sqlite(path: Path) -> dict:
