@@ -27,6 +27,10 @@ if ((${#missing[@]})); then
   apt_install $(printf '%s\n' "${missing[@]}" | sort -u)
 fi
 
+# The fault suite, the bench and tests/test_replica.py run PostgreSQL clusters of their own (initdb,
+# pg_basebackup for a streaming standby, pg_ctl), whatever serves 5432.
+compgen -G '/usr/lib/postgresql/*/bin/pg_basebackup' >/dev/null || apt_install postgresql
+
 if ! port_open 5432; then
   command -v pg_ctlcluster >/dev/null || apt_install postgresql
   version=$(ls /etc/postgresql | sort -V | tail -1)

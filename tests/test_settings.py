@@ -38,6 +38,9 @@ def run(env: dict, *args: str) -> subprocess.CompletedProcess:
         ("DATABASE_URL", "postgres://127.0.0.1:5432", "DATABASE_URL names no database"),
         ("DATABASE_URL", "postgres:///watchtime", "DATABASE_URL has no host name"),
         ("DATABASE_URL", "watchtime", "DATABASE_URL must use one of the schemes"),
+        ("DATABASE_READ_URL", "postgres://127.0.0.1:5432", "DATABASE_READ_URL names no database"),
+        ("DATABASE_READ_URL", "postgres://127.0.0.1/watchtime", "DATABASE_READ_URL needs a PostgreSQL DATABASE_URL"),
+        ("DATABASE_READ_MAX_LAG_SECONDS", "-1", "DATABASE_READ_MAX_LAG_SECONDS=-1 must be at least 0"),
         ("RABBITMQ_URL", f"amqp://guest:{SECRET}@127.0.0.1:99999/", "RABBITMQ_URL is malformed"),
         ("RABBITMQ_URL", "http://127.0.0.1:5672/", "RABBITMQ_URL must use one of the schemes"),
         ("RABBITMQ_URL", "amqp:///vhost", "RABBITMQ_URL has no host name"),
@@ -111,3 +114,23 @@ def test_production_cookies_and_tls_settings(base_env):
         "True True True 31536000 ('HTTP_X_FORWARDED_PROTO', 'https') "
         "['watchtime.example.com', 'watchtime-api.watchtime.svc', 'localhost'] False"
     )
+
+
+def test_the_read_replica_is_the_primary_s_twin_read_only_and_only_routed_to_when_set(base_env):
+    shown = (
+        "from django.conf import settings as s; r = s.DATABASES['replica']; d = s.DATABASES['default']; "
+        "print(r['HOST'], r['PORT'], r['NAME'], r['USER'], r['PASSWORD'] == d['PASSWORD'], "
+        "r['CONN_MAX_AGE'] == d['CONN_MAX_AGE'], r['OPTIONS']['options'], r['TEST']['MIRROR'], "
+        "s.DATABASE_ROUTERS, s.DATABASE_READ_MAX_LAG_SECONDS)"
+    )
+    env = {**production(base_env), "DATABASE_READ_URL": "postgres://pg-ro:5433/watchtime"}
+    result = run(env, "manage", "shell", "--no-imports", "-c", shown)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == (
+        "pg-ro 5433 watchtime watchtime True True -c default_transaction_read_only=on default "
+        "['watchtime.dbrouter.ReplicaRouter'] 30"
+    )
+    assert run(env, "manage", "check", "--deploy", "--fail-level", "WARNING").returncode == 0
+    without = run(production(base_env), "manage", "shell", "--no-imports", "-c",
+                  "from django.conf import settings as s; print(sorted(s.DATABASES), s.DATABASE_ROUTERS)")
+    assert without.stdout.strip() == "['default'] []"

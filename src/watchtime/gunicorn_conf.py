@@ -53,6 +53,11 @@ def when_ready(server):
 def post_worker_init(worker):
     from django.conf import settings
 
+    from watchtime import replica
+
+    if replica.configured():
+        replica.monitor().start()  # its lag is known before the first read arrives
+
     if settings.RABBITMQ is not None:
         from watchtime import broker
 

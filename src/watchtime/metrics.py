@@ -68,6 +68,17 @@ DEPENDENCY_UP = Gauge(
     ["dependency"],
     multiprocess_mode="livemostrecent",  # the newest check of any live worker
 )
+# Set by each API worker's replica poller (watchtime.replica), about once a second.
+REPLICA_LAG_SECONDS = Gauge(
+    "watchtime_database_replica_lag_seconds",
+    "How far the read replica's replay trails the primary (0 when caught up or no replica; +Inf when behind by an unknown amount).",
+    multiprocess_mode="livemostrecent",
+)
+REPLICA_FALLBACK_READS = Counter(
+    "watchtime_database_replica_fallback_reads",
+    "Reads meant for the read replica that the primary answered, by reason (unavailable, lagging).",
+    ["reason"],
+)
 
 for outcome in ("applied", "duplicate", "too_old", "suppressed", "dead_lettered"):
     EVENTS_PROCESSED.labels(outcome=outcome)
@@ -83,6 +94,8 @@ for reason in (
     "rate_limited",
 ):
     INGEST_REJECTED.labels(reason=reason)
+for reason in ("unavailable", "lagging"):
+    REPLICA_FALLBACK_READS.labels(reason=reason)
 
 
 def mark_build(role: str) -> None:

@@ -88,17 +88,18 @@ def _database() -> dict:
     raw = env.get_str("DATABASE_URL").strip()
     if raw.startswith("sqlite:///"):  # sqlite:////absolute/path.sqlite3
         return _sqlite(Path(raw.removeprefix("sqlite://")))
-    url = env.get_service_url(
-        "DATABASE_URL",
-        schemes={"postgres", "postgresql"},
-        user_var="DATABASE_USER",
-        password_var="DATABASE_PASSWORD",
-    )
-    if url is None:
-        VAR_DIR.mkdir(parents=True, exist_ok=True)
-        return _sqlite(VAR_DIR / "watchtime.sqlite3")
+    if (database := _postgres("DATABASE_URL")) is not None:
+        return database
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    return _sqlite(VAR_DIR / "watchtime.sqlite3")
+
+
+def _postgres(name: str) -> dict | None:
+    if (url := env.get_service_url(name, schemes={"postgres", "postgresql"}, user_var="DATABASE_USER",
+                                   password_var="DATABASE_PASSWORD")) is None:
+        return None
     if not url.path:
-        raise env.ConfigurationError("DATABASE_URL names no database (postgres://host:5432/NAME)")
+        raise env.ConfigurationError(f"{name} names no database (postgres://host:5432/NAME)")
     return {
         "ENGINE": "django.db.backends.postgresql",
         "NAME": url.path,
@@ -123,6 +124,18 @@ def _database() -> dict:
     }
 
 
+def _replica(primary: dict) -> dict:
+    """{"replica": the read replica of DATABASE_READ_URL} (README "Read replica"), or nothing."""
+    if (replica := _postgres("DATABASE_READ_URL")) is None:
+        return {}
+    if primary["ENGINE"] != replica["ENGINE"]:  # a replica of SQLite cannot be
+        raise env.ConfigurationError("DATABASE_READ_URL needs a PostgreSQL DATABASE_URL")
+    # Credentials the URL lacks are the primary's; read-only even where the URL reaches a primary.
+    replica.update(USER=replica["USER"] or primary["USER"], PASSWORD=replica["PASSWORD"] or primary["PASSWORD"])
+    replica["OPTIONS"]["options"] = "-c default_transaction_read_only=on"
+    return {"replica": {**replica, "TEST": {"MIRROR": "default"}}}  # tests read the test database
+
+
 def _sqlite(path: Path) -> dict:
     return {
         "ENGINE": "django.db.backends.sqlite3",
@@ -133,7 +146,12 @@ def _sqlite(path: Path) -> dict:
     }
 
 
-DATABASES = {"default": _database()}
+_primary = _database()
+DATABASES = {"default": _primary, **_replica(_primary)}
+# Only the read endpoints use it (watchtime.dbrouter); without a replica, no router at all.
+DATABASE_ROUTERS = ["watchtime.dbrouter.ReplicaRouter"] if "replica" in DATABASES else []
+# Replica reads fall back to the primary while the replica trails it by more (0: no limit).
+DATABASE_READ_MAX_LAG_SECONDS = env.get_int("DATABASE_READ_MAX_LAG_SECONDS", 30, minimum=0)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "events.CustomUser"
 

@@ -1,5 +1,6 @@
-"""The fault suite's own PostgreSQL cluster and RabbitMQ node: real servers on free loopback
-ports with data under a temporary directory, which the scenarios stop and start at will.
+"""The fault suite's own PostgreSQL cluster (and a streaming standby of it) and RabbitMQ node: real
+servers on free loopback ports with data under a temporary directory, which the scenarios stop and
+start at will.
 They never touch the machine's shared instances on 5432/5672.
 """
 
@@ -89,6 +90,26 @@ class PostgresCluster:
                 cursor.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
         finally:
             connection.close()
+
+
+class StandbyCluster(PostgresCluster):
+    """A hot standby streaming from `primary` (which must be running): `pg_basebackup -R -X stream`
+    as the `postgres` OS user into its own data directory, served on a port of its own."""
+
+    def __init__(self, primary: PostgresCluster, base: Path, settings: dict[str, str] | None = None):
+        self.settings = settings or {}
+        self.base = base / "standby"
+        self.data = self.base / "data"
+        self.port = free_port()
+        self.log = self.base / "server.log"
+        self.base.mkdir(parents=True)
+        postgres = pwd.getpwnam("postgres")
+        os.chown(self.base, postgres.pw_uid, postgres.pw_gid)
+        self.bin = primary.bin
+        # -R writes primary_conninfo and standby.signal: started, the copy follows the primary. A fast
+        # checkpoint: the default spreads the backup's starting checkpoint over minutes.
+        self._as_postgres(self.bin / "pg_basebackup", "-h", "127.0.0.1", "-p", primary.port, "-U", "postgres",
+                          "-D", self.data, "-R", "-X", "stream", "--checkpoint=fast", "--no-sync")
 
 
 class RabbitNode:

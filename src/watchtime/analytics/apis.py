@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 
 from watchtime.analytics import selectors, serializers, services
 from watchtime.analytics.ranges import DAY, INTERVALS, bucket_range, moment_range
+from watchtime.dbrouter import replica_reads
 from watchtime.events.definitions import Definitions, definitions_from_settings
 from watchtime.events.schema import COMMON_ERRORS, CURSOR_PARAMETERS, HEADERS, NOT_FOUND, error
 from watchtime.events.validation import from_us
@@ -73,6 +74,7 @@ SERIES_DOC = "Watch time per bucket of [from, to) (from floored, to ceiled), den
 class MovieSeriesApi(_SeriesApi):
     @extend_schema(parameters=[*_query_parameters(serializers.SeriesQuery), *HEADERS], description=SERIES_DOC,
                    responses={200: serializers.MovieSeriesOutput, **BAD_QUERY, **NOT_FOUND, **COMMON_ERRORS})
+    @replica_reads
     def get(self, request, movie_pk: int):
         movie = selectors.movie_of(movie_pk)
         return self._series(request, serializers.MovieSeriesOutput, lambda span: selectors.movie_series(movie_id=movie.pk, span=span))
@@ -81,6 +83,7 @@ class MovieSeriesApi(_SeriesApi):
 class UserSeriesApi(_SeriesApi):
     @extend_schema(parameters=[*_query_parameters(serializers.SeriesQuery), *HEADERS], description=SERIES_DOC,
                    responses={200: serializers.UserSeriesOutput, **BAD_QUERY, **NOT_FOUND, **COMMON_ERRORS})
+    @replica_reads
     def get(self, request, username: str):
         user_id = selectors.user_id_of(username)
         return self._series(request, serializers.UserSeriesOutput, lambda span: selectors.user_series(user_id=user_id, span=span))
@@ -89,6 +92,7 @@ class UserSeriesApi(_SeriesApi):
 class OverallSeriesApi(_SeriesApi):
     @extend_schema(parameters=[*_query_parameters(serializers.SeriesQuery), *HEADERS], description=SERIES_DOC,
                    responses={200: serializers.OverallSeriesOutput, **BAD_QUERY, **COMMON_ERRORS})
+    @replica_reads
     def get(self, request):
         return self._series(request, serializers.OverallSeriesOutput, lambda span: selectors.overall_series(span=span))
 
@@ -101,6 +105,7 @@ class TopMoviesApi(APIView):
         description="Movies ranked over whole UTC days [from, to); viewers are distinct over the whole range.",
         responses={200: serializers.TopMoviesOutput, **BAD_QUERY, **COMMON_ERRORS},
     )
+    @replica_reads
     def get(self, request):
         query = _query(serializers.TopMoviesQuery, request)
         span = bucket_range(DAY, query.get("from"), query.get("to"), now=timezone.now())
@@ -146,6 +151,7 @@ class ProgressApi(APIView):
         responses={200: _page_schema("ProgressPage", serializers.ProgressOutput), **BAD_QUERY, **NOT_FOUND_OR_CURSOR,
                    **COMMON_ERRORS},
     )
+    @replica_reads
     def get(self, request, username: str):
         query = _query(serializers.ProgressQuery, request)
         definitions = definitions_from_settings()
@@ -184,6 +190,7 @@ class EngagementApi(APIView):
         description="Over the movie's counted views that started in [from, to) (default: all time).",
         responses={200: serializers.EngagementOutput, **BAD_QUERY, **NOT_FOUND, **COMMON_ERRORS},
     )
+    @replica_reads
     def get(self, request, movie_pk: int):
         query = _query(serializers.EngagementQuery, request)
         movie = selectors.movie_of(movie_pk)
@@ -203,6 +210,7 @@ class UserViewsApi(APIView):
         description="The user's counted views, newest first.",
         responses={200: _page_schema("ViewPage", serializers.ViewOutput), **BAD_QUERY, **NOT_FOUND_OR_CURSOR, **COMMON_ERRORS},
     )
+    @replica_reads
     def get(self, request, username: str):
         definitions = _definitions(_query(serializers.ThresholdsQuery, request))
         rows = selectors.user_views(user_id=selectors.user_id_of(username), definitions=definitions)
@@ -224,6 +232,7 @@ class RetentionApi(APIView):
 
     @extend_schema(parameters=HEADERS, description="The share of the movie's viewers who watched each bin of it.",
                    responses={200: serializers.RetentionOutput, **NOT_FOUND, **COMMON_ERRORS})
+    @replica_reads
     def get(self, request, movie_pk: int):
         definitions = definitions_from_settings()
         resolution = definitions.retention_resolution_seconds

@@ -5,9 +5,9 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import connection
 from django.db.models import F, Q, QuerySet
 
+from watchtime import dbrouter
 from watchtime.analytics.models import (
     Day,
     Hour,
@@ -53,7 +53,7 @@ def user_id_of(username: str) -> int:
 
 
 def _rows(sql: str, params: list) -> list[tuple]:
-    with connection.cursor() as cursor:
+    with dbrouter.read_connection().cursor() as cursor:  # the replica inside the read views
         cursor.execute(sql, params)
         return cursor.fetchall()
 

@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from watchtime import metrics
+from watchtime.dbrouter import replica_reads
 from watchtime.errors import DomainError
 from watchtime.events import ingest, selectors, services
 from watchtime.events.schema import (
@@ -94,6 +95,7 @@ class UserTotalApi(APIView):
     required_scopes = {"GET": "read"}
 
     @extend_schema(parameters=HEADERS, responses={200: UserTotalOutputSerializer, **NOT_FOUND, **COMMON_ERRORS})
+    @replica_reads
     def get(self, request, username: str):
         user = selectors.user_total_get(username=username)
         return Response(UserTotalOutputSerializer(user).data)
@@ -103,6 +105,7 @@ class MovieTotalApi(APIView):
     required_scopes = {"GET": "read"}
 
     @extend_schema(parameters=HEADERS, responses={200: MovieTotalOutputSerializer, **NOT_FOUND, **COMMON_ERRORS})
+    @replica_reads
     def get(self, request, movie_pk: int):
         return Response(MovieTotalOutputSerializer(selectors.movie_total_get(movie_id=movie_pk)).data)
 
@@ -116,6 +119,7 @@ class WatchTimeApi(APIView):
             200: WatchTimeOutputSerializer, 404: error("Unknown user or movie, or never watched."), **COMMON_ERRORS
         },
     )
+    @replica_reads
     def get(self, request, username: str, movie_pk: int):
         watch_time = selectors.watch_time_get(username=username, movie_id=movie_pk)
         return Response(WatchTimeOutputSerializer(watch_time).data)

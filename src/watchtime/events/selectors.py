@@ -3,9 +3,10 @@
 import re
 from dataclasses import dataclass
 
-from django.db import NotSupportedError, connection
+from django.db import NotSupportedError
 from django.db.models import QuerySet
 
+from watchtime import dbrouter
 from watchtime.errors import DomainError
 from watchtime.events.models import CustomUser, Event, Movie, WatchTime
 
@@ -40,10 +41,11 @@ class WatchTimeTotal:
 def _one(name: str, sql: str, params: list) -> tuple | None:
     if any(isinstance(p, int) and not -(2**63) <= p < 2**63 for p in params):
         return None  # no row has such an id, and the drivers refuse the number
+    connection = dbrouter.read_connection()  # the replica inside the read views, else the primary
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             execute = f"EXECUTE {name} ({', '.join(['%s'] * len(params))})"
-            _prepare_once(cursor, name, sql)
+            _prepare_once(connection, cursor, name, sql)
             try:
                 cursor.execute(execute, params)
             except NotSupportedError:
@@ -54,14 +56,14 @@ def _one(name: str, sql: str, params: list) -> tuple | None:
                     raise
                 cursor.execute(f"DEALLOCATE {name}")
                 connection.watchtime_prepared[1].discard(name)
-                _prepare_once(cursor, name, sql)
+                _prepare_once(connection, cursor, name, sql)
                 cursor.execute(execute, params)
         else:
             cursor.execute(sql, params)
         return cursor.fetchone()
 
 
-def _prepare_once(cursor, name: str, sql: str) -> None:
+def _prepare_once(connection, cursor, name: str, sql: str) -> None:
     """PREPARE `sql` as `name` unless this database connection has it (a reconnect starts over;
     a rollback keeps it)."""
     held = getattr(connection, "watchtime_prepared", None)
