@@ -10,6 +10,8 @@ address, an external PostgreSQL and RabbitMQ on private addresses, and strangers
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 import pytest
 from chartlib import NAMESPACE, Rendered, load_value_set, pod_template, render
 from lifecycle.network import Endpoint, address, admitted, pod
@@ -61,9 +63,18 @@ def check(release: Rendered, flows: list[tuple[Endpoint, Endpoint, int | str, st
     assert not wrong, "\n".join(wrong)
 
 
-def common_flows(pods: dict[str, Endpoint]) -> list[tuple[Endpoint, Endpoint, int | str, str, bool]]:
-    """What every mode needs (and forbids): DNS, database, broker, Prometheus on metrics, helm test; the
-    maintenance pods reach DNS and the database only, and nothing reaches them."""
+def dialled_ports(release: Rendered) -> tuple[int, int]:
+    """The database and broker ports the pods dial: those of the URLs in the release's ConfigMap."""
+    config = next(c["data"] for c in release.kinds("ConfigMap").values() if "DATABASE_URL" in c.get("data", {}))
+    return urlsplit(config["DATABASE_URL"]).port, urlsplit(config["RABBITMQ_URL"]).port
+
+
+def common_flows(release: Rendered) -> list[tuple[Endpoint, Endpoint, int | str, str, bool]]:
+    """What every mode needs (and forbids): DNS, database, broker (on the ports the pods dial),
+    Prometheus on metrics, helm test; the maintenance pods reach DNS and the database only, and
+    nothing reaches them."""
+    pods = release_pods(release)
+    database_port, broker_port = dialled_ports(release)
     api, consumer, migrate, test = pods["api"], pods["consumer"], pods["migrate"], pods["test"]
     maintenance = pods["maintenance"]
     flows = []
@@ -77,9 +88,9 @@ def common_flows(pods: dict[str, Endpoint]) -> list[tuple[Endpoint, Endpoint, in
             (client, INTERNET, 53, "UDP", False),
         ]
     for client in (api, consumer, migrate, maintenance):
-        flows.append((client, POSTGRES, 5432, "TCP", True))
+        flows.append((client, POSTGRES, database_port, "TCP", True))
     for client in (api, consumer):
-        flows.append((client, RABBITMQ, 5672, "TCP", True))
+        flows.append((client, RABBITMQ, broker_port, "TCP", True))
     flows += [
         (test, api, "http", "TCP", True),
         (STRANGER, api, "http", "TCP", False),
@@ -94,7 +105,7 @@ def common_flows(pods: dict[str, Endpoint]) -> list[tuple[Endpoint, Endpoint, in
         (PROMETHEUS, api, "http", "TCP", False),
         (PROMETHEUS, migrate, 8000, "TCP", False),
         (api, consumer, "metrics", "TCP", False),
-        (maintenance, RABBITMQ, 5672, "TCP", False),
+        (maintenance, RABBITMQ, broker_port, "TCP", False),
         (maintenance, api, "http", "TCP", False),
         (PROMETHEUS, maintenance, 9100, "TCP", False),
         (NEIGHBOUR, maintenance, 8000, "TCP", False),
@@ -106,7 +117,7 @@ def common_flows(pods: dict[str, Endpoint]) -> list[tuple[Endpoint, Endpoint, in
 def test_behind_an_ingress() -> None:
     release = render(merged(EXTERNAL, INGRESS))
     pods = release_pods(release)
-    check(release, common_flows(pods) + [
+    check(release, common_flows(release) + [
         (INGRESS_CONTROLLER, pods["api"], "http", "TCP", True),
         (GATEWAY, pods["api"], "http", "TCP", False),
     ])
@@ -117,7 +128,7 @@ def test_behind_a_gateway() -> None:
     release = render(merged(EXTERNAL, HTTPROUTE))
     pods = release_pods(release)
     elsewhere = pod("other-gateway", "other-team", {"gateway.networking.k8s.io/gateway-name": "public"})
-    check(release, common_flows(pods) + [
+    check(release, common_flows(release) + [
         (GATEWAY, pods["api"], "http", "TCP", True),
         (elsewhere, pods["api"], "http", "TCP", False),
     ])
@@ -142,7 +153,7 @@ def test_gateway_data_plane_elsewhere_is_configurable() -> None:
 def test_scraped_by_prometheus(value_set: str) -> None:
     release = render(merged(load_value_set(value_set), MONITORING))
     pods = release_pods(release)
-    flows = common_flows(pods)
+    flows = common_flows(release)
     if value_set == "defaults":  # the subcharts' pods in the release namespace
         postgres = pod("wt-postgres-0", NAMESPACE, {"app.kubernetes.io/name": "postgres"}, {"postgresql": 5432})
         rabbitmq = pod("wt-rabbitmq-0", NAMESPACE, {"app.kubernetes.io/name": "rabbitmq"}, {"amqp": 5672, "prometheus": 15692})
@@ -151,13 +162,34 @@ def test_scraped_by_prometheus(value_set: str) -> None:
     check(release, flows)
 
 
+def test_the_egress_follows_the_ports_the_pods_dial() -> None:
+    """A database on 5433 (the operator value set) is reached on 5433, not on a separate default;
+    networkPolicy.databasePort/rabbitmqPort replace them when a Service maps another targetPort."""
+    release = render(merged(load_value_set("operator"), {"externalDatabase": {"readHost": "pg-ro"}}))
+    assert dialled_ports(release) == (5433, 5672)
+    pods = release_pods(release)
+    check(release, common_flows(release) + [
+        (pods["api"], REPLICA, 5433, "TCP", True),
+        (pods["consumer"], POSTGRES, 5432, "TCP", False),
+    ])
+    mapped = render(merged(EXTERNAL, {"networkPolicy": {"databasePort": 15432, "rabbitmqPort": 15672}}))
+    pods = release_pods(mapped)
+    check(mapped, [
+        (pods["consumer"], POSTGRES, 15432, "TCP", True),
+        (pods["consumer"], RABBITMQ, 15672, "TCP", True),
+        (pods["maintenance"], POSTGRES, 15432, "TCP", True),
+        (pods["consumer"], POSTGRES, 5432, "TCP", False),
+        (pods["consumer"], RABBITMQ, 5672, "TCP", False),
+    ])
+
+
 REPLICA_VALUES = {"externalDatabase": {"readHost": "pg-ro", "readPort": 6432}}
 
 
 def test_only_the_api_reaches_the_read_replica_on_its_own_port() -> None:
     release = render(merged(EXTERNAL, INGRESS, REPLICA_VALUES))
     pods = release_pods(release)
-    check(release, common_flows(pods) + [
+    check(release, common_flows(release) + [
         (pods["api"], REPLICA, 6432, "TCP", True),
         (pods["consumer"], REPLICA, 6432, "TCP", False),
         (pods["maintenance"], REPLICA, 6432, "TCP", False),
@@ -174,7 +206,7 @@ def test_database_destinations_restrict_the_replica_and_the_maintenance_too() ->
     release = render(merged(EXTERNAL, INGRESS, {"externalDatabase": {"readHost": "pg-ro"}}, inside))
     pods = release_pods(release)
     elsewhere = address("other-postgres", "192.168.1.5")
-    check(release, common_flows(pods) + [
+    check(release, common_flows(release) + [
         (pods["api"], REPLICA, 5432, "TCP", True),
         (pods["api"], elsewhere, 5432, "TCP", False),
         (pods["maintenance"], elsewhere, 5432, "TCP", False),
