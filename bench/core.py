@@ -51,6 +51,7 @@ class Bench:
         self.consumer_single: float | None = None
         self.api: scenarios.Api | None = None
         self.api_rss = None
+        self.costs: dict[str, dict[str, float]] = {}  # label -> cost.Meter.per()
         self.consumers = scenarios.Consumers(stack)
 
     def add(self, fig: Figure) -> Figure:

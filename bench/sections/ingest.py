@@ -3,9 +3,10 @@ maximum, a fixed rate of half of it for latency) and 1000-event arrays."""
 
 import statistics
 
-from bench import loadgen, scenarios, workload
+from bench import cost, loadgen, scenarios, workload
 from bench.core import READ_CONNECTIONS, Bench
 from bench.results import figure
+from bench.stack import children
 
 PUBLISH_FLOOR_RATIO = 0.6
 P99_MS = 25
@@ -24,10 +25,14 @@ def run(b: Bench) -> None:
         "confirmed publish to RabbitMQ; load generator on the same 2 cores"
     )
     closed, rss = [], []
+    groups = {"API workers": lambda: children(api.process.pid), "RabbitMQ": cost.rabbitmq_pids}
     for _ in range(s.repeats):
-        closed.append(api.load(singles, connections=READ_CONNECTIONS, duration=s.ingest_seconds))
+        with cost.Meter(b.stack, **groups) as meter:
+            closed.append(api.load(singles, connections=READ_CONNECTIONS, duration=s.ingest_seconds))
         b.stack.purge()
         rss.append(api.worker_rss())
+    # The last repeat's CPU (the purge between repeats costs RabbitMQ too).
+    cost.add(b, "single-event POST /", meter, closed[-1].requests, "request")
     b.add(figure(
         "ingest: single-event POST /, max throughput", [r.rps for r in closed], "req/s",
         raw_limit=b.limits.get("floor_publish"), min_ratio=PUBLISH_FLOOR_RATIO,

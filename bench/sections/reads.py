@@ -5,9 +5,10 @@ rows derived by the product's recompute."""
 import time
 from contextlib import closing
 
-from bench import loadgen, scenarios, workload
+from bench import cost, loadgen, scenarios, workload
 from bench.core import READ_CONNECTIONS, Bench, log
 from bench.results import figure
+from bench.stack import children
 
 ENDPOINTS = ("user", "movie", "user-movie")
 READ_FLOOR_RATIO = 0.75
@@ -70,7 +71,11 @@ def run(b: Bench) -> None:
             scenarios.in_process_latencies(client, paths[endpoint], 50)  # warm-up
             runs = [scenarios.in_process_latencies(client, paths[endpoint], s.read_requests) for _ in range(s.repeats)]
             requests = [api.get(p) for p in paths[endpoint]]
-            http = [api.load(requests, connections=READ_CONNECTIONS, duration=s.read_seconds) for _ in range(s.repeats)]
+            with cost.Meter(b.stack, **{"API workers": lambda: children(api.process.pid),
+                                        "PostgreSQL": lambda: cost.postgres_pids(b.stack)}) as meter:
+                http = [api.load(requests, connections=READ_CONNECTIONS, duration=s.read_seconds) for _ in range(s.repeats)]
+            if large and endpoint == "user-movie":  # the costliest of the three (a three-table join)
+                cost.add(b, f"read user-movie over HTTP @ {label}", meter, sum(r.requests for r in http), "request")
             p50 = b.add(figure(f"read {endpoint}: in-process p50 @ {label}", [loadgen.percentile(r, 50) * 1000 for r in runs], "ms",
                                at_most=2, setup=f"Django test client in the bench process, {s.read_requests} requests over 200 keys; {dataset}"))
             b.add(figure(f"read {endpoint}: in-process p99 @ {label}", [loadgen.percentile(r, 99) * 1000 for r in runs], "ms",

@@ -229,3 +229,16 @@ def test_confirmed_publisher_settles_batched_confirms_and_republishes_nacks():
     assert run.confirmed == 10 and run.connection.closed
     assert sorted(set(run.channel.published)) == sorted(bodies)
     assert "10 of 10 confirmed, 0 awaiting a confirm, 1 nacked" in run.progress()
+
+
+def test_costs_are_per_unit_and_wal_only_with_the_database():
+    import os
+
+    from bench import cost
+
+    assert cost.cpu_seconds(os.getpid()) > 0 and cost.cpu_seconds(2**22 + 7) == 0.0  # gone: nothing
+    meter = cost.Meter(None)
+    meter.cpu, meter.wal = {"consumers": 0.5, "PostgreSQL": 0.25}, 3_000_000
+    assert meter.per(1000) == {"consumers cpu": 500.0, "PostgreSQL cpu": 250.0, "wal": 3000.0}
+    meter.cpu = {"API workers": 1.0}
+    assert meter.per(1000) == {"API workers cpu": 1000.0}
