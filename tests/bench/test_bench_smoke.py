@@ -242,3 +242,24 @@ def test_costs_are_per_unit_and_wal_only_with_the_database():
     assert meter.per(1000) == {"consumers cpu": 500.0, "PostgreSQL cpu": 250.0, "wal": 3000.0}
     meter.cpu = {"API workers": 1.0}
     assert meter.per(1000) == {"API workers cpu": 1000.0}
+
+
+def test_capacity_model_scales_the_measured_costs():
+    from bench import capacity
+
+    figures = [{"name": name, "value": value} for name, value in zip(
+        capacity.INPUTS.values(), (1200.0, 300.0, 250.0, 100.0, 2000.0, 3000.0), strict=True)]
+    costs = capacity.inputs(figures)
+    small, medium, large = capacity.model(costs)
+    assert (small.viewers, small.rate) == (10_000, 1000)
+    assert small.api_cores == pytest.approx(1000 * 1200e-6 / 0.6)  # 2 cores: one pod
+    assert small.api_pods == 1 and medium.api_pods == 10
+    assert small.consumer_processes == 1 and medium.consumer_processes == 6  # 10,000 / (3000 x 0.6)
+    assert small.wal_mb_s == pytest.approx(2.0) and large.wal_mb_s == pytest.approx(200.0)
+    assert small.one_primary and medium.one_primary and not large.one_primary
+    limit, by = capacity.primary_limit(costs)
+    assert by == "100 MB/s of WAL" and limit == pytest.approx(50_000)
+    table = capacity.markdown(costs)
+    assert "| 1,000,000 | 100,000 | 200.0 (100) |" in table and "**no** |" in table
+    with pytest.raises(KeyError):
+        capacity.inputs(figures[1:])
