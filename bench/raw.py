@@ -7,6 +7,7 @@ from contextlib import closing
 import pika
 from psycopg2.extras import execute_values
 
+from bench import confirmed
 from bench.stack import Stack, blocking_connection
 
 PERSISTENT = pika.BasicProperties(delivery_mode=pika.DeliveryMode.Persistent, content_type="application/json")
@@ -44,17 +45,16 @@ def consume_rate(stack: Stack, body: bytes, count: int, *, prefetch: int = 1000,
     with closing(blocking_connection()) as conn:
         ch = conn.channel()
         _raw_queue(ch, name)
-        # Fill without confirms (fast), then wait until the broker holds them all.
-        for _ in range(count):
-            ch.basic_publish("", name, body, PERSISTENT)
-        while ch.queue_declare(name, passive=True).method.message_count < count:
-            time.sleep(0.05)
+        # Filled with confirms: the broker holds every one before the clock starts.
+        confirmed.publish(name, [body] * count)
+        if (depth := ch.queue_declare(name, passive=True).method.message_count) != count:
+            raise RuntimeError(f"raw consume: {depth} of {count} confirmed messages queued")
         ch.basic_qos(prefetch_count=prefetch)
         received = 0
         started = time.perf_counter()
         for method, _props, _body in ch.consume(name, inactivity_timeout=10):
             if method is None:
-                raise RuntimeError("raw consume stalled")
+                raise RuntimeError(f"raw consume stalled at {received} of {count} messages (nothing for 10 s)")
             received += 1
             if received % ack_every == 0 or received == count:
                 ch.basic_ack(method.delivery_tag, multiple=True)

@@ -31,18 +31,41 @@ def figure(
     at_least: float | None = None,
     at_most: float | None = None,
     raw_limit: float | None = None,
+    min_ratio: float | None = None,
+    worst: bool = False,
     setup: str = "",
 ) -> Figure:
-    """The median of `samples` as a Figure, judged against a lower or upper bound when given."""
-    value = median(samples)
-    if at_least is not None:
-        target, met = f">= {at_least:g}", value >= at_least
-    elif at_most is not None:
-        target, met = f"<= {at_most:g}", value <= at_most
+    """The median of `samples` (with `worst`, the worst sample: the largest against an upper
+    bound, else the smallest) as a Figure, judged against a lower or upper bound and against a
+    least ratio to its raw limit (floor) when given. A ratio target without a measured raw limit
+    cannot be judged: met is None."""
+    if worst:
+        value = max(samples) if at_most is not None else min(samples)
     else:
-        target, met = "", None
+        value = median(samples)
     ratio = None if not raw_limit else value / raw_limit
-    return Figure(name, value, unit, target, met, raw_limit, ratio, setup, list(samples))
+    targets, checks = [], []
+    if at_least is not None:
+        targets.append(f">= {at_least:g}")
+        checks.append(value >= at_least)
+    if at_most is not None:
+        targets.append(f"<= {at_most:g}")
+        checks.append(value <= at_most)
+    if min_ratio is not None:
+        targets.append(f">= {min_ratio:g} x raw")
+        checks.append(None if ratio is None else ratio >= min_ratio)
+    if worst and targets:
+        targets[-1] += f" (worst of {len(samples)})"
+    return Figure(name, value, unit, ", ".join(targets), judged(checks), raw_limit, ratio, setup, list(samples))
+
+
+def judged(checks: list[bool | None]) -> bool | None:
+    """Met: every check passed; not met: one failed; None: no target, or one could not be judged."""
+    if not checks:
+        return None
+    if any(c is False for c in checks):
+        return False
+    return None if any(c is None for c in checks) else True
 
 
 def write(directory: Path, machine: dict, figures: list[Figure]) -> tuple[Path, Path]:
@@ -62,14 +85,14 @@ def markdown(machine: dict, figures: list[Figure]) -> str:
         f"PostgreSQL {machine.get('postgresql', '?')} (the bench's own cluster: "
         f"{', '.join(f'{k}={v}' for k, v in sorted(machine.get('postgresql_settings', {}).items()))}), "
         f"RabbitMQ {machine.get('rabbitmq', '?')}, "
-        f"Python {machine.get('python', '?')}. Every figure is the median of {machine.get('repeats')} runs; "
+        f"Python {machine.get('python', '?')}. Every figure is the median of {machine.get('repeats')} runs (the worst one where the target says so); "
         "load generator and service share the same cores.",
         "",
         "| Figure | Value | Unit | Target | Met | Raw limit | Ratio to raw | Setup |",
         "|---|---:|---|---|---|---:|---:|---|",
     ]
     for f in figures:
-        met = "" if f.met is None else ("yes" if f.met else "**no**")
+        met = ("?" if f.target else "") if f.met is None else ("yes" if f.met else "**no**")
         lines.append(
             f"| {f.name} | {_fmt(f.value)} | {f.unit} | {f.target} | {met} | {_fmt(f.raw_limit)} | "
             f"{'' if f.ratio_to_raw is None else f'{f.ratio_to_raw:.2f}'} | {f.setup} |"

@@ -7,22 +7,22 @@ import time
 from contextlib import closing
 from datetime import UTC, datetime
 
-from bench import loadgen, workload
-from bench.raw import PERSISTENT
-from bench.stack import Stack, applied, blocking_connection, children, http_ok, rss_bytes, scrape
-from tests.support import free_port, wait_until
+from bench import confirmed, diagnose, loadgen, workload
+from bench.diagnose import Stalled, wait_for
+from bench.stack import Stack, applied, children, http_ok, rss_bytes, scrape
+from tests.support import free_port
 
 API_WORKERS = 2
 API_THREADS = 8
 
 
-def publish_all(stack: Stack, bodies: list[bytes]) -> None:
-    """Put `bodies` on the product queue (no confirms: fast), then wait until the broker holds them."""
-    with closing(blocking_connection()) as conn:
-        ch = conn.channel()
-        for body in bodies:
-            ch.basic_publish("", stack.queue, body, PERSISTENT)
-    wait_until(lambda: stack.depth() >= len(bodies), timeout=120, message="the queue to fill")
+def publish_all(stack: Stack, bodies: list[bytes], *, expect_depth: int | None = None, ports=()) -> None:
+    """Put `bodies` on the product queue with confirms; then the broker holds every one (at least
+    `expect_depth` of them ready: consumers may have taken up to their prefetch)."""
+    confirmed.publish(stack.queue, bodies)
+    want = len(bodies) if expect_depth is None else expect_depth
+    wait_for(lambda: stack.depth() >= want, timeout=60, what=f"{want} of {len(bodies)} confirmed messages ready in the queue",
+             diagnose=lambda: diagnose.describe(stack, ports))
 
 
 # --- consumer -------------------------------------------------------------------------------------
@@ -41,7 +41,8 @@ class Consumers:
             self.stack.stop(self.started.pop()[0])
         while len(self.started) < count:
             process, port = self.stack.start("consumer")
-            wait_until(lambda: http_ok(f"http://127.0.0.1:{port}/readyz"), timeout=60, message="consumer readiness")
+            wait_for(lambda: http_ok(f"http://127.0.0.1:{port}/readyz"), timeout=60, what="consumer readiness",
+                     diagnose=lambda: diagnose.describe(self.stack, [port], extra=exited(process)))
             self.started.append((process, port))
 
     def drain_rate(self, bodies: list[bytes], events: int, *, prefetch: int = 1000) -> float:
@@ -57,13 +58,8 @@ class Consumers:
         for process, _ in self.started:
             process.send_signal(signal.SIGSTOP)
         try:
-            with closing(blocking_connection()) as conn:
-                ch = conn.channel()
-                for body in bodies:
-                    ch.basic_publish("", self.stack.queue, body, PERSISTENT)
             # Stopped consumers still receive up to `prefetch` messages each into their sockets.
-            backlog = len(bodies) - prefetch * len(self.started)
-            wait_until(lambda: self.stack.depth() >= backlog, timeout=120, message="the queue to fill")
+            publish_all(self.stack, bodies, expect_depth=len(bodies) - prefetch * len(self.started))
         finally:
             for process, _ in self.started:
                 process.send_signal(signal.SIGCONT)
@@ -81,17 +77,27 @@ class Consumers:
                         break
                 if done != progress[0]:
                     progress = (done, time.monotonic())
-                elif time.monotonic() - progress[1] > 20 and self.stack.depth() == 0:
-                    # Seen once in a quick run: 1 of 28,000 events never arrived, nothing queued or
-                    # dead-lettered. The backlog is published without confirms (for speed).
-                    raise RuntimeError(f"{events - done} of {events} events never reached the consumers")
+                elif time.monotonic() - progress[1] > 20:
+                    raise Stalled(f"drain: no progress for 20 s at <= {done} of {events} events\n{self.diagnosis()}")
                 if time.monotonic() > deadline or any(p.poll() is not None for p, _ in self.started):
-                    raise RuntimeError(f"consumers stalled or died at <= {done} of {events} events")
+                    raise Stalled(f"drain: consumers too slow or exited at <= {done} of {events} events\n{self.diagnosis()}")
                 time.sleep(0.02)
         return events / (time.perf_counter() - started)
 
+    def diagnosis(self) -> str:
+        return diagnose.describe(self.stack, [port for _, port in self.started],
+                                 extra="; ".join(filter(None, (exited(p) for p, _ in self.started))))
+
     def close(self) -> None:
         self.scale(0)
+
+
+def exited(process) -> str:
+    """Why a service process ended (its last stderr), or "" while it runs."""
+    if process.poll() is None:
+        return ""
+    tail = process.stderr.read().decode(errors="replace")[-1500:] if process.stderr else ""
+    return f"pid {process.pid} exited {process.returncode}: {tail}"
 
 
 def drain_with_rss(stack: Stack, bodies: list[bytes], events: int) -> tuple[float | None, list[tuple[float, int]]]:
@@ -107,7 +113,8 @@ def drain_with_rss(stack: Stack, bodies: list[bytes], events: int) -> tuple[floa
                 first = (time.perf_counter(), done)
             samples.append((done / events, rss_bytes(process.pid)))
             if time.monotonic() > deadline or process.poll() is not None:
-                raise RuntimeError(f"consumer stalled or died at {done} of {events} events")
+                raise Stalled(f"memory drain: at {done} of {events} events\n"
+                              f"{diagnose.describe(stack, [port], extra=exited(process))}")
             time.sleep(0.25)
         samples.append((1.0, rss_bytes(process.pid)))
         # None when the whole backlog went between two samples (tiny --quick sizes).
@@ -126,7 +133,8 @@ class Api:
         self.process, self.metrics_port = stack.start(
             "api", PORT=str(self.port), WEB_CONCURRENCY=str(API_WORKERS), GUNICORN_THREADS=str(API_THREADS)
         )
-        wait_until(lambda: http_ok(f"http://127.0.0.1:{self.port}/readyz"), timeout=60, message="the API to be ready")
+        wait_for(lambda: http_ok(f"http://127.0.0.1:{self.port}/readyz"), timeout=60, what="the API to be ready",
+                 diagnose=lambda: diagnose.describe(stack, extra=exited(self.process)))
         self.headers = {"Authorization": f"Bearer {stack.api_key}", "Content-Type": "application/json"}
         self.host = f"127.0.0.1:{self.port}"
 
@@ -234,18 +242,13 @@ def publish_at_rate(stack: Stack, rate: float, duration: float, steps: workload.
     evts = workload.events(
         count, streams=5000, first_step=steps.take(count, 5000), first_stream=FRESHNESS_FIRST_STREAM
     )
-    with closing(blocking_connection()) as conn:
-        ch = conn.channel()
-        start = time.perf_counter()
-        for i, event in enumerate(evts):
-            delay = start + i / rate - time.perf_counter()
-            if delay > 0:
-                time.sleep(delay)
-            now = datetime.now(UTC).isoformat()
-            event["ts"] = now
-            event["received_at"] = now
-            ch.basic_publish("", stack.queue, workload.message([event]), PERSISTENT)
-    return count
+
+    def stamped(i: int) -> bytes:  # made when it is due: stamped with the publish time
+        now = datetime.now(UTC).isoformat()
+        evts[i]["ts"] = evts[i]["received_at"] = now
+        return workload.message([evts[i]])
+
+    return confirmed.publish(stack.queue, stamped, count=count, rate=rate)
 
 
 def random_sample(values: list, k: int) -> list:

@@ -77,9 +77,10 @@ class Stack:
             return cur.fetchall() if cur.description else None
 
     def truncate_events(self) -> None:
+        analytics = [name for (name,) in self.sql("SELECT tablename FROM pg_tables WHERE tablename LIKE 'analytics\\_%%'")]
         self.sql(
-            "TRUNCATE events_eventlog, events_eventid, events_stream, events_watchtime, events_movie, events_customuser "
-            "RESTART IDENTITY CASCADE"
+            "TRUNCATE events_eventlog, events_eventid, events_stream, events_watchtime, events_movie, events_customuser"
+            f"{''.join(', ' + name for name in analytics)} RESTART IDENTITY CASCADE"
         )
 
     def close(self) -> None:
@@ -120,14 +121,16 @@ class Stack:
 
     def start(self, role: str, **extra_env) -> tuple[subprocess.Popen, int]:
         """Start `watchtime <role>`; returns the process and its metrics port."""
+        return self.start_command([WATCHTIME, role], gunicorn=role == "api", **extra_env)
+
+    def start_command(self, argv: list[str], *, gunicorn: bool, **extra_env) -> tuple[subprocess.Popen, int]:
+        """Start `argv` in the bench's environment; returns the process and its metrics port."""
         metrics_port = free_port()
         env = {**self.env, "WATCHTIME_METRICS_PORT": str(metrics_port), **extra_env}
-        if role == "api":
+        if gunicorn:
             env["PROMETHEUS_MULTIPROC_DIR"] = f"/tmp/watchtime-bench-prometheus-{metrics_port}"
             self.scratch_dirs.append(env["PROMETHEUS_MULTIPROC_DIR"])
-        process = subprocess.Popen(
-            [WATCHTIME, role], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
-        )
+        process = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
         self.processes.append(process)
         return process, metrics_port
 

@@ -16,6 +16,9 @@ EVENTS_PER_STREAM = 10  # in the read dataset
 STREAMS_PER_USER = 10
 MOVIES = 1000
 MOVIE_STRIDE = 97  # coprime with MOVIES: a user's STREAMS_PER_USER streams get distinct movies
+MOVIE_DURATION = 600  # s: a read-dataset stream covers its first 90 s
+SPREAD_HOURS = 30 * 24  # read-dataset streams start over 30 days (each within one hour)
+START_STRIDE = 31  # coprime with SPREAD_HOURS: stream i starts in hour (i * 31) % 720, ids next to each other a day apart
 
 
 def stream_names(index: int) -> tuple[str, str, str]:
@@ -35,11 +38,21 @@ class Steps:
         return first
 
 
-def events(count: int, *, streams: int, first_step: int, first_stream: int = 0) -> list[dict]:
-    """`count` message events spread round-robin over `streams` streams, from `first_step` on."""
+PREMIERE = "movie-premiere"
+
+
+def premiere_names(index: int) -> tuple[str, str, str]:
+    """Stream `index` of the premiere: its own user, all on one movie."""
+    return f"user{index}", PREMIERE, "s"
+
+
+def events(count: int, *, streams: int, first_step: int, first_stream: int = 0, premiere: bool = False) -> list[dict]:
+    """`count` message events spread round-robin over `streams` streams, from `first_step` on;
+    with `premiere`, every stream on the same movie."""
+    names = premiere_names if premiere else stream_names
     out = []
     for j in range(count):
-        user, slug, session = stream_names(first_stream + j % streams)
+        user, slug, session = names(first_stream + j % streams)
         position = (first_step + j // streams) * STEP_SECONDS
         ts = (BASE + timedelta(seconds=position)).isoformat()
         out.append(
@@ -62,8 +75,8 @@ def message(batch: list[dict]) -> bytes:
     return json.dumps({"v": FORMAT_VERSION, "events": batch}, separators=(",", ":")).encode()
 
 
-def messages(count: int, *, per_message: int, streams: int, steps: Steps) -> list[bytes]:
-    evts = events(count, streams=streams, first_step=steps.take(count, streams))
+def messages(count: int, *, per_message: int, streams: int, steps: Steps, premiere: bool = False) -> list[bytes]:
+    evts = events(count, streams=streams, first_step=steps.take(count, streams), premiere=premiere)
     return [message(evts[i : i + per_message]) for i in range(0, count, per_message)]
 
 
@@ -87,6 +100,9 @@ def build_read_dataset(conn, total_events: int) -> dict:
     Each stream holds EVENTS_PER_STREAM in-order heartbeats STEP_SECONDS apart, with wall
     clocks, so each stream's total is (EVENTS_PER_STREAM - 1) * STEP_SECONDS; the watch-time,
     user and movie totals are sums over streams, and heads point at each stream's last event.
+    Streams start spread over SPREAD_HOURS from BASE (a minute into an hour, so each stays
+    within it), so the analytics ranges hold a month of buckets. The analytics rows are derived
+    afterwards by `derive_analytics` (the product's own recompute).
     """
     streams = total_events // EVENTS_PER_STREAM
     users = -(-streams // STREAMS_PER_USER)
@@ -101,8 +117,8 @@ def build_read_dataset(conn, total_events: int) -> dict:
         )
         cur.execute(
             "INSERT INTO events_movie (title, slug, duration, total_watch_time)"
-            " SELECT 'movie-' || g, 'movie-' || g, NULL, 0 FROM generate_series(0, %s) g",
-            [MOVIES - 1],
+            " SELECT 'movie-' || g, 'movie-' || g, %s, 0 FROM generate_series(0, %s) g",
+            [MOVIE_DURATION, MOVIES - 1],
         )
         cur.execute(
             "INSERT INTO events_stream (user_id, movie_id, session, total, head_id)"
@@ -114,10 +130,12 @@ def build_read_dataset(conn, total_events: int) -> dict:
         cur.execute(
             "INSERT INTO events_eventlog (event_id, stream_id, user_id, movie_id, at, session, ts, received_at, ts_us, sort_us)"
             " SELECT md5(s.id || '-' || j)::uuid, s.id, s.user_id, s.movie_id, j * %(step)s, 's',"
-            "  to_timestamp(%(base)s / 1e6 + j * %(step)s), to_timestamp(%(base)s / 1e6 + j * %(step)s),"
-            "  %(base)s + j * %(step)s * 1000000::bigint, %(base)s + j * %(step)s * 1000000::bigint"
-            " FROM events_stream s CROSS JOIN generate_series(0, %(last)s) j ORDER BY s.id, j",
-            {"step": STEP_SECONDS, "base": base_us, "last": EVENTS_PER_STREAM - 1},
+            "  to_timestamp(t.us / 1e6), to_timestamp(t.us / 1e6), t.us, t.us"
+            " FROM events_stream s CROSS JOIN generate_series(0, %(last)s) j"
+            " CROSS JOIN LATERAL (SELECT %(base)s + ((s.id * %(mult)s) %% %(hours)s) * 3600000000::bigint"
+            "  + %(minute)s + j * %(step)s * 1000000::bigint AS us) t ORDER BY s.id, j",
+            {"step": STEP_SECONDS, "base": base_us, "last": EVENTS_PER_STREAM - 1, "mult": START_STRIDE,
+             "hours": SPREAD_HOURS, "minute": 60_000_000},
         )
         cur.execute(
             "UPDATE events_stream s SET head_id = e.id, head_key_us = e.sort_us FROM events_eventlog e"
@@ -141,3 +159,13 @@ def build_read_dataset(conn, total_events: int) -> dict:
         cur.execute("SELECT count(*) FROM events_eventlog")
         (count,) = cur.fetchone()
     return {"events": count, "streams": streams, "users": users, "movies": MOVIES}
+
+
+def derive_analytics() -> int:
+    """Every analytics row (rollups, views, coverage, retention) from the event log, by the
+    product's recompute (`watchtime.analytics.ledger.analytics_recompute`, the reference the
+    tests check the apply path against), so they are exactly what the rule gives. Needs Django."""
+    from watchtime.analytics.ledger import analytics_recompute
+    from watchtime.events.definitions import definitions_from_settings, limits_from_settings
+
+    return analytics_recompute(limits=limits_from_settings(), definitions=definitions_from_settings())

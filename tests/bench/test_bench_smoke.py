@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from bench import loadgen, results, scenarios, workload
+from bench import confirmed, diagnose, loadgen, results, scenarios, workload
 
 
 def test_percentile_is_nearest_rank():
@@ -131,3 +131,135 @@ def test_read_dataset_totals_follow_the_rule():
     shape = workload.build_read_dataset(connection, 500)
     assert shape["events"] == 500
     assert totals_drift(limits=limits_from_settings()) == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_read_dataset_analytics_follow_the_rule():
+    from django.db import connection
+
+    from watchtime.analytics.ledger import analytics_drift
+    from watchtime.analytics.models import MovieDay, View
+    from watchtime.events.definitions import definitions_from_settings, limits_from_settings
+
+    shape = workload.build_read_dataset(connection, 2000)
+    assert workload.derive_analytics() == shape["streams"]  # one user-movie per stream
+    assert analytics_drift(limits=limits_from_settings(), definitions=definitions_from_settings()) == []
+    assert View.objects.count() == shape["streams"]
+    # Spread over the month the analytics reads ask for, not one hour.
+    assert MovieDay.objects.values("day").distinct().count() >= 25
+
+
+def test_targets_judge_the_worst_repeat_and_the_ratio_to_the_floor():
+    worst = results.figure("p99", [10.0, 30.0, 20.0], "ms", at_most=25, worst=True)
+    assert (worst.value, worst.met, worst.target) == (30.0, False, "<= 25 (worst of 3)")
+    slowest = results.figure("rps", [10.0, 30.0, 20.0], "req/s", at_least=5, worst=True)
+    assert (slowest.value, slowest.met) == (10.0, True)
+    ratio = results.figure("reads", [700.0, 800.0, 900.0], "req/s", raw_limit=1000, min_ratio=0.75)
+    assert (ratio.value, ratio.ratio_to_raw, ratio.met, ratio.target) == (800.0, 0.8, True, ">= 0.75 x raw")
+    assert results.figure("reads", [700.0], "req/s", raw_limit=1000, min_ratio=0.75).met is False
+    unknown = results.figure("reads", [700.0], "req/s", min_ratio=0.75)  # floor not measured (--only)
+    assert (unknown.met, unknown.ratio_to_raw) == (None, None)
+    both = results.figure("reads", [700.0], "req/s", at_least=800, raw_limit=100, min_ratio=0.75)
+    assert both.met is False and both.target == ">= 800, >= 0.75 x raw"
+    assert results.judged([]) is None and results.judged([True, None]) is None and results.judged([None, False]) is False
+    assert "| reads | 700 | req/s | >= 0.75 x raw | ? |" in results.markdown({}, [unknown])
+
+
+def test_diagnosis_names_queues_outcomes_and_the_event_log():
+    samples = {
+        'watchtime_events_processed_total{outcome="applied"}': 1999.0,
+        'watchtime_events_processed_total{outcome="dead_lettered"}': 1.0,
+        'watchtime_event_lag_seconds_bucket{le="0.1"}': 5.0,
+    }
+    assert diagnose.outcomes(samples) == {"applied": 1999, "dead_lettered": 1}
+    listed = "watchtime-bench-7\t0\t12\nwatchtime-bench-7.dead-letter\t1\t0\nother\t5\t5\n"
+    queues = diagnose.parse_list_queues(listed, "watchtime-bench-7")
+    assert queues == {"watchtime-bench-7": (0, 12), "watchtime-bench-7.dead-letter": (1, 0)}
+    text = diagnose.text(queues={**queues, "q": (3, None)}, consumers={9100: {"applied": 1999, "dead_lettered": 1},
+                         9101: "URLError: refused"}, event_log=1999)
+    assert "queue watchtime-bench-7: 0 ready, 12 unacked" in text
+    assert "queue watchtime-bench-7.dead-letter: 1 ready, 0 unacked" in text and "q: 3 ready, ? unacked" in text
+    assert "consumer :9100: applied 1999, dead_lettered 1" in text and "consumer :9101: metrics unreadable" in text
+    assert "event log: 1999 rows" in text
+    ticks = iter([0, 0, 0])
+    with pytest.raises(diagnose.Stalled, match="(?s)the thing: not within 0 s.*event log: 3 rows"):
+        diagnose.wait_for(lambda: next(ticks, 0), timeout=0, what="the thing", interval=0,
+                          diagnose=lambda: diagnose.text(queues={}, consumers={}, event_log=3))
+    assert diagnose.wait_for(lambda: 7, timeout=0, what="x", diagnose=str) == 7
+
+
+class _FakeChannel:
+    def __init__(self):
+        self.published = []
+
+    def basic_publish(self, exchange, queue, body, props, mandatory):
+        self.published.append(body)
+
+
+class _FakeConnection:
+    closed = False
+
+    def close(self):
+        self.closed = True
+
+
+def _ack(tag, multiple=False, nack=False):
+    import types
+
+    import pika
+
+    method = pika.spec.Basic.Nack(delivery_tag=tag, multiple=multiple) if nack else pika.spec.Basic.Ack(delivery_tag=tag, multiple=multiple)
+    return types.SimpleNamespace(method=method)
+
+
+def test_confirmed_publisher_settles_batched_confirms_and_republishes_nacks():
+    bodies = [b"m%d" % i for i in range(10)]
+    run = confirmed._Run("q", len(bodies), bodies.__getitem__, window=4, rate=None)
+    run.channel, run.connection = _FakeChannel(), _FakeConnection()
+    run._pump()
+    assert run.channel.published == bodies[:4]  # the window
+    run._on_confirm(_ack(3, multiple=True))  # tags 1..3 at once
+    assert run.confirmed == 3 and run.channel.published[4:] == bodies[4:7]
+    run._on_confirm(_ack(5, nack=True))  # one nacked: published again
+    assert run.nacked == 1 and run.channel.published[-1] == bodies[4]
+    run._on_confirm(_ack(4))  # a single ack below a gap
+    run._on_confirm(_ack(run.tag, multiple=True))  # everything else handed over so far
+    while not run.done():
+        run._on_confirm(_ack(run.tag, multiple=True))
+    assert run.confirmed == 10 and run.connection.closed
+    assert sorted(set(run.channel.published)) == sorted(bodies)
+    assert "10 of 10 confirmed, 0 awaiting a confirm, 1 nacked" in run.progress()
+
+
+def test_costs_are_per_unit_and_wal_only_with_the_database():
+    import os
+
+    from bench import cost
+
+    assert cost.cpu_seconds(os.getpid()) > 0 and cost.cpu_seconds(2**22 + 7) == 0.0  # gone: nothing
+    meter = cost.Meter(None)
+    meter.cpu, meter.wal = {"consumers": 0.5, "PostgreSQL": 0.25}, 3_000_000
+    assert meter.per(1000) == {"consumers cpu": 500.0, "PostgreSQL cpu": 250.0, "wal": 3000.0}
+    meter.cpu = {"API workers": 1.0}
+    assert meter.per(1000) == {"API workers cpu": 1000.0}
+
+
+def test_capacity_model_scales_the_measured_costs():
+    from bench import capacity
+
+    figures = [{"name": name, "value": value} for name, value in zip(
+        capacity.INPUTS.values(), (1200.0, 300.0, 250.0, 100.0, 2000.0, 3000.0), strict=True)]
+    costs = capacity.inputs(figures)
+    small, medium, large = capacity.model(costs)
+    assert (small.viewers, small.rate) == (10_000, 1000)
+    assert small.api_cores == pytest.approx(1000 * 1200e-6 / 0.6)  # 2 cores: one pod
+    assert small.api_pods == 1 and medium.api_pods == 10
+    assert small.consumer_processes == 1 and medium.consumer_processes == 6  # 10,000 / (3000 x 0.6)
+    assert small.wal_mb_s == pytest.approx(2.0) and large.wal_mb_s == pytest.approx(200.0)
+    assert small.one_primary and medium.one_primary and not large.one_primary
+    limit, by = capacity.primary_limit(costs)
+    assert by == "100 MB/s of WAL" and limit == pytest.approx(50_000)
+    table = capacity.markdown(costs)
+    assert "| 1,000,000 | 100,000 | 200.0 (100) |" in table and "**no** |" in table
+    with pytest.raises(KeyError):
+        capacity.inputs(figures[1:])

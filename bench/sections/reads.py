@@ -1,0 +1,113 @@
+"""Reads at two dataset sizes: the three totals (in-process and over HTTP against the read
+floor) and the analytics endpoints (in-process), on a dataset built set-based with analytics
+rows derived by the product's recompute."""
+
+import time
+from contextlib import closing
+
+from bench import cost, loadgen, scenarios, workload
+from bench.core import READ_CONNECTIONS, Bench, log
+from bench.results import figure
+from bench.stack import children
+
+ENDPOINTS = ("user", "movie", "user-movie")
+READ_FLOOR_RATIO = 0.75
+ANALYTICS_P50_MS = 20
+ANALYTICS_COST_RATIO = 1.5
+MONTH = "from=2026-01-01&to=2026-01-31"  # 30 days: the dataset's whole spread (workload.SPREAD_HOURS)
+ANALYTICS = {
+    "series, movie, 30 days": lambda u, m: f"/movies/{m}/watch-time/?{MONTH}&interval=day",
+    "series, user, 30 days": lambda u, m: f"/users/{u}/watch-time/?{MONTH}&interval=day",
+    "series, overall, 30 days": lambda u, m: f"/stats/watch-time/?{MONTH}&interval=day",
+    "top 10 movies, 30 days": lambda u, m: f"/stats/top-movies/?{MONTH}&limit=10",
+    "progress": lambda u, m: f"/users/{u}/progress/?state=all",
+    "engagement, 30 days": lambda u, m: f"/movies/{m}/engagement/?{MONTH}",
+    "retention": lambda u, m: f"/movies/{m}/retention/",
+}
+
+
+def build(b: Bench, size: int) -> dict:
+    from django.db import connections
+
+    connections.close_all()
+    b.stack.truncate_events()
+    began = time.monotonic()
+    with closing(b.stack.connect()) as conn:
+        shape = workload.build_read_dataset(conn, size)
+    built = time.monotonic()
+    pairs = workload.derive_analytics()
+    connections.close_all()
+    # Steady state, as autovacuum leaves tables in production: otherwise it and the checkpointer
+    # work through the fresh rows during the measurement.
+    b.stack.sql("VACUUM ANALYZE")
+    b.stack.sql("CHECKPOINT")
+    log(f"  dataset of {shape['events']} events built in {built - began:.1f} s, analytics of {pairs} user-movies "
+        f"derived in {time.monotonic() - built:.1f} s")
+    return shape
+
+
+def run(b: Bench) -> None:
+    import django
+
+    django.setup()
+    from django.db import connections
+    from django.test import Client
+
+    s = b.sizes
+    api = b.start_api()
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {b.stack.api_key}")
+    floor = b.limits.get("floor_read")
+    measured: dict[int, dict[str, float]] = {}
+    for size in (s.read_small, s.read_large):
+        shape = build(b, size)
+        paths = scenarios.read_paths(b.stack)
+        measured[size] = {}
+        label = f"{size:,} events"
+        large = size == s.read_large
+        dataset = f"{shape['events']:,} events, {shape['users']:,} users, {shape['movies']} movies, {shape['streams']:,} streams over 30 days"
+        if s.http_warmup:  # one over every endpoint: the workers' code paths, connections, caches
+            api.load([api.get(p) for e in ENDPOINTS for p in paths[e]], connections=READ_CONNECTIONS, duration=1)
+        for endpoint in ENDPOINTS:
+            scenarios.in_process_latencies(client, paths[endpoint], 50)  # warm-up
+            runs = [scenarios.in_process_latencies(client, paths[endpoint], s.read_requests) for _ in range(s.repeats)]
+            requests = [api.get(p) for p in paths[endpoint]]
+            with cost.Meter(b.stack, **{"API workers": lambda: children(api.process.pid),
+                                        "PostgreSQL": lambda: cost.postgres_pids(b.stack)}) as meter:
+                http = [api.load(requests, connections=READ_CONNECTIONS, duration=s.read_seconds) for _ in range(s.repeats)]
+            if large and endpoint == "user-movie":  # the costliest of the three (a three-table join)
+                cost.add(b, f"read user-movie over HTTP @ {label}", meter, sum(r.requests for r in http), "request")
+            p50 = b.add(figure(f"read {endpoint}: in-process p50 @ {label}", [loadgen.percentile(r, 50) * 1000 for r in runs], "ms",
+                               at_most=2, setup=f"Django test client in the bench process, {s.read_requests} requests over 200 keys; {dataset}"))
+            b.add(figure(f"read {endpoint}: in-process p99 @ {label}", [loadgen.percentile(r, 99) * 1000 for r in runs], "ms",
+                         at_most=5 if large else None, setup=p50.setup))
+            rps = b.add(figure(
+                f"read {endpoint}: req/s, 16 connections @ {label}", [r.rps for r in http], "req/s",
+                raw_limit=floor, min_ratio=READ_FLOOR_RATIO,
+                setup=f"gunicorn {scenarios.API_WORKERS}x{scenarios.API_THREADS}, wrk, closed loop, {READ_CONNECTIONS} keep-alive connections, "
+                      f"{loadgen.closed_loop_seconds(s.read_seconds)} s; HTTP p99 {min(r.percentile_ms(99) for r in http):.1f}-"
+                      f"{max(r.percentile_ms(99) for r in http):.1f} ms; raw = the read floor; {dataset}"))
+            measured[size][endpoint] = p50.value
+            measured[size][f"{endpoint} rps"] = rps.value
+        rows = b.stack.sql("SELECT u.username, w.movie_id FROM events_watchtime w JOIN events_customuser u ON u.id = w.user_id"
+                           " ORDER BY random() LIMIT 50")
+        for name, make in ANALYTICS.items():
+            keyed = [make(u, m) for u, m in rows]
+            scenarios.in_process_latencies(client, keyed, 10)  # warm-up
+            runs = [scenarios.in_process_latencies(client, keyed, s.analytics_requests) for _ in range(s.repeats)]
+            fig = b.add(figure(
+                f"analytics {name}: in-process p50 @ {label}", [loadgen.percentile(r, 50) * 1000 for r in runs], "ms",
+                at_most=ANALYTICS_P50_MS if large else None,
+                setup=f"Django test client, {s.analytics_requests} requests over {len(keyed)} keys, p99 "
+                      f"{min(loadgen.percentile(r, 99) for r in runs) * 1000:.1f}-{max(loadgen.percentile(r, 99) for r in runs) * 1000:.1f} ms; {dataset}"))
+            measured[size][name] = fig.value
+    connections.close_all()
+    small, large = measured[s.read_small], measured[s.read_large]
+    for endpoint in ENDPOINTS:
+        b.add(figure(f"read {endpoint}: p50 ratio {s.read_large:,} / {s.read_small:,} events", [large[endpoint] / small[endpoint]], "x",
+                     at_most=1.2, setup="in-process p50 at the large dataset over the small one"))
+        b.add(figure(f"read {endpoint}: req/s ratio {s.read_small:,} / {s.read_large:,} events",
+                     [small[f"{endpoint} rps"] / large[f"{endpoint} rps"]], "x", at_most=1.2,
+                     setup="16-connection req/s at the small dataset over the large one"))
+    for name in ANALYTICS:
+        b.add(figure(f"analytics {name}: cost ratio {s.read_large:,} / {s.read_small:,} events", [large[name] / small[name]], "x",
+                     at_most=ANALYTICS_COST_RATIO, setup="in-process p50 at the large dataset over the small one"))
