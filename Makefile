@@ -79,7 +79,7 @@ lint: setup ## ruff (pyflakes errors, imports) over all Python code
 bench: setup services ## full benchmark suite -> bench/results/latest.{json,md}
 	$(BIN)/python -m bench
 
-bench-quick: setup services ## the same figures at small sizes (under a minute) -> bench/results/quick/
+bench-quick: setup services ## the same figures at small sizes (~90 s) -> bench/results/quick/
 	$(BIN)/python -m bench --quick --output bench/results/quick
 
 bench-storage: setup services ## bytes per event, stream and rollup row, and a retention soak (~2 min) -> bench/results/storage.{json,md}
