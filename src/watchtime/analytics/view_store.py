@@ -28,15 +28,22 @@ def by_ids(ids) -> dict[int, View]:
     return out
 
 
-def from_key(stream_id: int, key_us: int) -> list[View]:
-    """A stream's views that end at or after `key_us` (those holding its stored tail), by start."""
+def from_keys(keys: dict[int, int]) -> dict[int, list[View]]:
+    """Per stream, its views that end at or after its key (those holding its stored tail), by
+    start: one statement per chunk of streams (the late ones of a batch)."""
+    out: dict[int, list[View]] = {stream_id: [] for stream_id in keys}
+    selected = ", ".join(f"v.{c}" for c in COLUMNS)
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT {', '.join(COLUMNS)} FROM {bulk_sql.table(ViewRow)} WHERE stream_id = %s AND ended_us >= %s"
-            " ORDER BY started_us",
-            [stream_id, key_us],
-        )
-        return [_view(row) for row in cursor.fetchall()]
+        for chunk in bulk_sql.chunks(sorted(keys.items())):
+            cursor.execute(
+                f"SELECT v.stream_id, {selected} FROM {bulk_sql.table(ViewRow)} v"
+                f" JOIN (VALUES {', '.join(['(%s, %s)'] * len(chunk))}) AS r ON v.stream_id = r.column1"
+                " WHERE v.ended_us >= r.column2 ORDER BY v.stream_id, v.started_us",
+                [x for pair in chunk for x in pair],
+            )
+            for stream_id, *row in cursor.fetchall():
+                out[stream_id].append(_view(row))
+    return out
 
 
 def save(*, created: list[tuple[int, int, int, View]], updated: list[View], deleted: list[int]) -> dict[tuple[int, int], int]:

@@ -22,7 +22,7 @@ from watchtime.analytics.rollups import UserErased
 from watchtime.dberrors import should_retry_transaction
 from watchtime.events import bulk_sql, retention
 from watchtime.events.definitions import Definitions, definitions_from_settings, limits_from_settings
-from watchtime.events.log import StoredEvent, insert_events, read_with_event, stored_tail
+from watchtime.events.log import StoredEvent, TailRequest, insert_events, read_with_event, stored_tails
 from watchtime.events.models import CustomUser, Movie, Stream, WatchTime
 from watchtime.events.validation import EventIn
 from watchtime.privacy import tombstones
@@ -133,7 +133,10 @@ def _apply(events: list[EventIn], limits: Limits, definitions: Definitions) -> A
             work[stream_id].new.append((hb, event_pks[e.event_id]))
     for item in work.values():
         item.new.sort(key=lambda row: row[0].key)
-        item.tail = stored_tail(item.stream_id, item.head, item.new[0][0].key, [pk for _, pk in item.new], item.anchor)
+    tails = stored_tails([TailRequest(item.stream_id, item.head, item.new[0][0].key, item.anchor) for item in work.values()],
+                         new_pks=set(event_pks.values()))
+    for item in work.values():
+        item.tail = tails[item.stream_id]
         item.changes = pair_changes(item.tail, [hb for hb, _ in item.new], limits)
 
     changes = rollups.Changes(users={item.user_id for item in work.values()})
@@ -171,6 +174,7 @@ def _restate_views(work: dict[int, StreamWork], definitions: Definitions, change
                    rebuild: set) -> dict[int, int | None]:
     """Restate every touched stream's views and save them; stream id -> its last view's id."""
     last_view_rows = view_store.by_ids({w.last_view_id for w in work.values() if w.in_order and w.last_view_id})
+    late_views = view_store.from_keys({w.stream_id: w.tail[0].key_us for w in work.values() if w.head is not None and not w.in_order})
     created: list[tuple[int, int, int, object]] = []
     updated, deleted = [], []
     last: dict[int, object] = {}
@@ -180,7 +184,7 @@ def _restate_views(work: dict[int, StreamWork], definitions: Definitions, change
         elif item.in_order:
             touched = [last_view_rows[item.last_view_id]] if item.last_view_id in last_view_rows else []
         else:
-            touched = view_store.from_key(item.stream_id, item.tail[0].key_us)
+            touched = late_views[item.stream_id]
         try:
             restated = restate(touched, item.changes, [hb for hb, _ in item.new], definitions.view.gap_us)
         except Unrestatable:

@@ -1,11 +1,10 @@
-"""The event log as the apply path reads and writes it: inserting a batch's new events, a
-stream's stored tail, and rows joined with the event they point at."""
+"""The event log as the apply path reads and writes it: inserting a batch's new events, the
+streams' stored tails, and rows joined with the event they point at."""
 
 from dataclasses import dataclass
 from uuid import UUID
 
 from django.db import connection
-from django.db.models import Q
 
 from watchtime.events import bulk_sql, partitions
 from watchtime.events.models import Event, EventId
@@ -74,29 +73,72 @@ def insert_events(placed: list[tuple], stream_owners: dict[int, tuple[int, int]]
     return pks
 
 
-def stored_tail(stream_id: int, head: StoredEvent | None, earliest_new_key: tuple, new_pks: list[int],
-                anchor: Heartbeat | None = None) -> list[Heartbeat]:
-    """The stream's events of earlier batches from the predecessor of the earliest new event to
-    the end, by key. `head` is the stream's newest event before this batch, or None; `new_pks`
-    are the stream's events of this batch, already inserted; `anchor` the newest pruned
-    heartbeat, the predecessor when no kept event precedes (every kept or new event is newer)."""
-    if head is None:
-        return []
-    if earliest_new_key > head.heartbeat.key:  # the common case: in order
-        return [head.heartbeat]
-    key_us, at, event_id = earliest_new_key
-    before = Q(sort_us__lt=key_us) | Q(sort_us=key_us, at__lt=at) | Q(sort_us=key_us, at=at, event_id__lt=event_id)
-    stored = (
-        Event.objects.filter(stream_id=stream_id)
-        .exclude(id__in=new_pks)
-        .values_list("event_id", "at", "ts_us", "sort_us")
-    )
-    predecessor = list(stored.filter(before).order_by("-sort_us", "-at", "-event_id")[:1])
-    rows = [*predecessor, *stored.exclude(before)]
-    tail = sorted((Heartbeat(event_id=e, at=a, ts_us=t, key_us=s) for e, a, t, s in rows), key=lambda hb: hb.key)
-    if not predecessor and anchor is not None:
-        tail.insert(0, anchor)
-    return tail
+@dataclass(frozen=True, slots=True)
+class TailRequest:
+    """What a stream's tail is read for: its newest event before this batch (None: a new stream),
+    the key of the batch's earliest event in it, and its newest pruned heartbeat (the
+    predecessor when no kept event precedes)."""
+
+    stream_id: int
+    head: StoredEvent | None
+    earliest_new_key: tuple
+    anchor: Heartbeat | None = None
+
+
+def stored_tails(requests: list[TailRequest], new_pks: set[int]) -> dict[int, list[Heartbeat]]:
+    """Each stream's events of earlier batches from the predecessor of its earliest new event to
+    the end, by key; `new_pks` are this batch's events, already inserted. In order (the common
+    case) that is the head alone; the late streams take two statements per chunk whatever their
+    number: the predecessors' ids (the newest stored key before the earliest new one), then
+    those rows and every stored row from that key on."""
+    tails: dict[int, list[Heartbeat]] = {}
+    late = []
+    for r in requests:
+        if r.head is None:
+            tails[r.stream_id] = []
+        elif r.earliest_new_key > r.head.heartbeat.key:
+            tails[r.stream_id] = [r.head.heartbeat]
+        else:
+            late.append(r)
+    if not late:
+        return tails
+    log = bulk_sql.table(Event)
+    uuid_param, _ = bulk_sql.param_adapters()
+    rows: dict[int, list] = {r.stream_id: [] for r in late}
+    have_predecessor = set()
+    with connection.cursor() as cursor:
+        for chunk in bulk_sql.chunks(late):
+            values = ", ".join(["(%s, %s, %s, %s)"] * len(chunk))
+            params = [v for r in chunk for v in (r.stream_id, r.earliest_new_key[0], r.earliest_new_key[1],
+                                                  uuid_param(r.earliest_new_key[2]))]
+            cursor.execute(
+                f"SELECT (SELECT p.id FROM {log} p WHERE p.stream_id = r.column1"
+                f" AND (p.sort_us, p.at, p.event_id) < (r.column2, r.column3, r.column4)"
+                f" ORDER BY p.sort_us DESC, p.at DESC, p.event_id DESC LIMIT 1) FROM (VALUES {values}) AS r",
+                params,
+            )
+            predecessors = [pk for (pk,) in cursor.fetchall() if pk is not None]
+            by_id = f" UNION ALL SELECT e.stream_id, e.id, e.event_id, e.at, e.ts_us, e.sort_us FROM {log} e" \
+                    f" WHERE e.id IN ({bulk_sql.placeholders(len(predecessors))})" if predecessors else ""
+            cursor.execute(
+                f"SELECT e.stream_id, e.id, e.event_id, e.at, e.ts_us, e.sort_us FROM (VALUES {values}) AS r"
+                f" JOIN {log} e ON e.stream_id = r.column1"
+                f" WHERE (e.sort_us, e.at, e.event_id) >= (r.column2, r.column3, r.column4){by_id}",
+                params + predecessors,
+            )
+            predecessor_ids = set(predecessors)
+            for stream_id, pk, event_id, at, ts_us, sort_us in cursor.fetchall():
+                if pk in new_pks:
+                    continue
+                if pk in predecessor_ids:
+                    have_predecessor.add(stream_id)
+                rows[stream_id].append(Heartbeat(event_id=bulk_sql.as_uuid(event_id), at=at, ts_us=ts_us, key_us=sort_us))
+    for r in late:
+        tail = sorted(rows[r.stream_id], key=lambda hb: hb.key)
+        if r.stream_id not in have_predecessor and r.anchor is not None:
+            tail.insert(0, r.anchor)
+        tails[r.stream_id] = tail
+    return tails
 
 
 def read_with_event(model, event_column: str, key_column: str, columns: tuple[str, ...], ids) -> dict[int, tuple]:
