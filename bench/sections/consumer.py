@@ -36,7 +36,7 @@ def run(b: Bench) -> None:
     single = b.add(figure(
         "consumer: 1 process, single-event messages", metered("1 consumer, single-event messages", s.consumer_single, 1), "events/s",
         raw_limit=upsert, min_ratio=SINGLE_RATIO,
-        setup=f"`watchtime consumer` (prefetch 1000, batch 500) draining {s.consumer_single} messages queued (with confirms) "
+        setup=f"`watchtime consumer` (its default prefetch and batch) draining {s.consumer_single} messages queued (with confirms) "
               f"while it was paused, over {s.streams} streams; raw = upsert",
     ))
     b.consumer_single = single.value

@@ -257,8 +257,8 @@ RABBITMQ = (
         "ssl": _rabbitmq.scheme == "amqps",
         "queue": env.get_str("WATCHTIME_QUEUE", "watch-time"),
         "publish_timeout": env.get_int("WATCHTIME_PUBLISH_TIMEOUT_SECONDS", 5, minimum=1),
-        "prefetch": env.get_int("WATCHTIME_CONSUMER_PREFETCH", 1000, minimum=1),
-        "batch_size": env.get_int("WATCHTIME_CONSUMER_BATCH_SIZE", 500, minimum=1),
+        "prefetch": env.get_int("WATCHTIME_CONSUMER_PREFETCH", 4000, minimum=1),
+        "batch_size": env.get_int("WATCHTIME_CONSUMER_BATCH_SIZE", 2000, minimum=1),
     }
 )
 WATCHTIME_METRICS_PORT = env.get_int("WATCHTIME_METRICS_PORT", 9100, minimum=0)
