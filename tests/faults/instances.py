@@ -50,16 +50,20 @@ class PostgresCluster:
     dir; `settings` are server settings (`-c name=value`) on top of PostgreSQL's defaults."""
 
     def __init__(self, base: Path, settings: dict[str, str] | None = None):
-        self.settings = settings or {}
-        self.base = base / "postgres"
-        self.data = self.base / "data"
-        self.port = free_port()
-        self.log = self.base / "server.log"
-        self.base.mkdir(parents=True)
-        postgres = pwd.getpwnam("postgres")
-        os.chown(self.base, postgres.pw_uid, postgres.pw_gid)
+        self._make_home(base / "postgres", settings)
         self.bin = postgres_bin()
         self._as_postgres(self.bin / "initdb", "-D", self.data, "-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync")
+
+    def _make_home(self, base: Path, settings: dict[str, str] | None) -> None:
+        """Its directory (owned by the `postgres` OS user), data directory, log and a free port."""
+        self.settings = settings or {}
+        self.base = base
+        self.data = base / "data"
+        self.port = free_port()
+        self.log = base / "server.log"
+        base.mkdir(parents=True)
+        postgres = pwd.getpwnam("postgres")
+        os.chown(base, postgres.pw_uid, postgres.pw_gid)
 
     def _as_postgres(self, *command) -> None:
         subprocess.run(["runuser", "-u", "postgres", "--", *map(str, command)], check=True, stdout=subprocess.DEVNULL,
@@ -97,14 +101,7 @@ class StandbyCluster(PostgresCluster):
     as the `postgres` OS user into its own data directory, served on a port of its own."""
 
     def __init__(self, primary: PostgresCluster, base: Path, settings: dict[str, str] | None = None):
-        self.settings = settings or {}
-        self.base = base / "standby"
-        self.data = self.base / "data"
-        self.port = free_port()
-        self.log = self.base / "server.log"
-        self.base.mkdir(parents=True)
-        postgres = pwd.getpwnam("postgres")
-        os.chown(self.base, postgres.pw_uid, postgres.pw_gid)
+        self._make_home(base / "standby", settings)
         self.bin = primary.bin
         # -R writes primary_conninfo and standby.signal: started, the copy follows the primary. A fast
         # checkpoint: the default spreads the backup's starting checkpoint over minutes.
