@@ -39,6 +39,11 @@ def configured() -> bool:
     return ALIAS in settings.DATABASES
 
 
+def _over_limit(lag: float) -> bool:
+    limit = settings.DATABASE_READ_MAX_LAG_SECONDS  # 0: no limit
+    return bool(limit) and lag > limit
+
+
 class ReplicaMonitor:
     """One per process: the latest lag measurement and why reads cannot use the replica, if so."""
 
@@ -65,8 +70,7 @@ class ReplicaMonitor:
         lag, measured_at = self._lag, self._measured_at
         if lag is None or time.monotonic() - measured_at > STALE_SECONDS:
             return UNAVAILABLE
-        limit = settings.DATABASE_READ_MAX_LAG_SECONDS
-        return LAGGING if limit and lag > limit else None
+        return LAGGING if _over_limit(lag) else None
 
     def report_failure(self, exc: BaseException) -> None:
         """A read on the replica failed as an outage: stop sending reads until the next good poll."""
@@ -90,9 +94,8 @@ class ReplicaMonitor:
         self._lag, self._measured_at = lag, time.monotonic()
         metrics.REPLICA_LAG_SECONDS.set(lag)
         metrics.DEPENDENCY_UP.labels(dependency="replica").set(1)
-        limit = settings.DATABASE_READ_MAX_LAG_SECONDS
-        if limit and lag > limit:
-            self._transition(LAGGING, f"lag {lag:.1f} s is over DATABASE_READ_MAX_LAG_SECONDS={limit}")
+        if _over_limit(lag):
+            self._transition(LAGGING, f"lag {lag:.1f} s is over DATABASE_READ_MAX_LAG_SECONDS={settings.DATABASE_READ_MAX_LAG_SECONDS}")
         else:
             self._transition(None, f"lag {lag:.1f} s")
         return lag
