@@ -10,10 +10,10 @@ urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path(ADMIN_PREFIX.lstrip("/"), admin.site.urls),
-    path("sdk/", include("watchtime.sdk.urls")),
+    path("", include("watchtime.events.urls")),
     path("", include("watchtime.analytics.urls")),
     path("", include("watchtime.privacy.urls")),
-    path("", include("watchtime.events.urls")),
+    path("sdk/", include("watchtime.sdk.urls")),
 ]
 
 handler400 = "watchtime.errors.bad_request"
