@@ -45,7 +45,7 @@ class Consumers:
                      diagnose=lambda: diagnose.describe(self.stack, [port], extra=exited(process)))
             self.started.append((process, port))
 
-    def drain_rate(self, bodies: list[bytes], events: int, *, prefetch: int = 1000) -> float:
+    def drain_rate(self, bodies: list[bytes], events: int) -> float:
         """Events/s of the running consumers draining `bodies` (holding `events` events).
 
         Progress is read from the event log (rows above the highest id before the run), not
@@ -58,8 +58,8 @@ class Consumers:
         for process, _ in self.started:
             process.send_signal(signal.SIGSTOP)
         try:
-            # Stopped consumers still receive up to `prefetch` messages each into their sockets.
-            publish_all(self.stack, bodies, expect_depth=len(bodies) - prefetch * len(self.started))
+            # Stopped consumers still receive up to their prefetch each into their sockets.
+            publish_all(self.stack, bodies, expect_depth=len(bodies) - consumer_prefetch() * len(self.started))
         finally:
             for process, _ in self.started:
                 process.send_signal(signal.SIGCONT)
@@ -90,6 +90,13 @@ class Consumers:
 
     def close(self) -> None:
         self.scale(0)
+
+
+def consumer_prefetch() -> int:
+    """The prefetch the bench's consumers run with: the product's, from the same environment."""
+    from django.conf import settings
+
+    return settings.RABBITMQ["prefetch"]
 
 
 def exited(process) -> str:
