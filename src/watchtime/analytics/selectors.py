@@ -130,10 +130,11 @@ def top_movies(*, span: Range, by: str, limit: int, definitions: Definitions, co
         ranked = _reach(span, None)
     elif by in ("views", "completions") and not by_default_views:
         ranked = {m: v[0 if by == "views" else 1] for m, v in _scanned_views(span, None, definitions).items()}
-    else:
+    else:  # ranked by the database: a range's movie-days are many, the answer is `limit` rows
         column = {"watch_time": "watch_time", "views": "views", "completions": "completions"}[by]
         ranked = dict(_rows(f"SELECT movie_id, SUM({column}) FROM {table(MovieDay)} WHERE day >= %s AND day < %s"
-                            f" GROUP BY movie_id", [span.first, span.end]))
+                            f" GROUP BY movie_id HAVING SUM({column}) > 0 ORDER BY SUM({column}) DESC, movie_id LIMIT %s",
+                            [span.first, span.end, limit]))
     top = sorted(((-value, movie_id) for movie_id, value in ranked.items() if value > 0))[:limit]
     ids = [movie_id for _, movie_id in top]
     if not ids:
