@@ -1,9 +1,11 @@
 """CPU time per event or request, by process group, and WAL bytes: the capacity model's inputs.
 
 CPU is read from /proc/<pid>/stat (user + system, every thread) before and after a measured
-block, for each group of processes alive at its start (the consumers, the API's gunicorn
-workers, the bench's PostgreSQL server and its backends, RabbitMQ's Erlang VM); WAL from
-pg_current_wal_lsn(). A process that exits within the block loses its share (none do here).
+block, for each group of processes (the consumers, the API's gunicorn workers, the bench's
+PostgreSQL server and its backends, RabbitMQ's Erlang VM); WAL from pg_current_wal_lsn(). A
+group under one parent counts the children the parent has reaped too (the kernel adds an exited
+child's time to its parent's), so a backend that exits within the block keeps its share: summing
+only the live processes once gave PostgreSQL a negative cost.
 """
 
 import os
@@ -15,18 +17,40 @@ from bench.stack import children
 TICK = os.sysconf("SC_CLK_TCK")
 
 
-def cpu_seconds(pid: int) -> float:
+def _stat(pid: int) -> list[str] | None:
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / TICK  # utime, stime (fields 14 and 15)
+        return None
 
 
-def postgres_pids(stack) -> list[int]:
-    """The bench cluster's postmaster and every process it forked (backends, walwriter, ...)."""
-    postmaster = int((stack.postgres.data / "postmaster.pid").read_text().split()[0])
-    return [postmaster, *children(postmaster)]
+def cpu_seconds(pid: int) -> float:
+    fields = _stat(pid)
+    return 0.0 if fields is None else (int(fields[11]) + int(fields[12])) / TICK  # utime, stime (fields 14 and 15)
+
+
+def reaped_seconds(pid: int) -> float:
+    """CPU of the children `pid` has waited for (cutime, cstime: fields 16 and 17)."""
+    fields = _stat(pid)
+    return 0.0 if fields is None else (int(fields[13]) + int(fields[14])) / TICK
+
+
+def live(pids: Callable[[], list[int]]) -> Callable[[], float]:
+    """A group of processes none of which exits within the block: the sum over them now."""
+    return lambda: sum(cpu_seconds(p) for p in pids())
+
+
+def tree(parent: Callable[[], int], *, with_parent: bool) -> Callable[[], float]:
+    """The children of a parent, those it has reaped included (and the parent itself)."""
+    def read() -> float:
+        pid = parent()
+        return (cpu_seconds(pid) if with_parent else 0.0) + reaped_seconds(pid) + sum(cpu_seconds(c) for c in children(pid))
+    return read
+
+
+def postgres(stack) -> Callable[[], float]:
+    """The bench cluster: its postmaster and every process it forked (backends, walwriter, ...)."""
+    return tree(lambda: int((stack.postgres.data / "postmaster.pid").read_text().split()[0]), with_parent=True)
 
 
 def rabbitmq_pids() -> list[int]:
@@ -47,21 +71,21 @@ def wal_lsn(stack) -> int:
 
 
 class Meter:
-    """`with Meter(stack, **{"consumers": pids, "PostgreSQL": ...}) as m:` then m.cpu[group] seconds, m.wal bytes."""
+    """`with Meter(stack, consumers=live(...), PostgreSQL=postgres(stack)) as m:` then m.cpu[group]
+    seconds, m.wal bytes; each group is a reader of its cumulative CPU seconds."""
 
-    def __init__(self, stack, **groups: Callable[[], list[int]]):
+    def __init__(self, stack, **groups: Callable[[], float]):
         self.stack, self.groups = stack, groups
         self.cpu: dict[str, float] = {}
         self.wal = 0
 
     def __enter__(self):
-        self._pids = {name: list(find()) for name, find in self.groups.items()}
-        self._before = {name: sum(cpu_seconds(p) for p in pids) for name, pids in self._pids.items()}
+        self._before = {name: read() for name, read in self.groups.items()}
         self._wal = wal_lsn(self.stack)
         return self
 
     def __exit__(self, *exc):
-        self.cpu = {name: sum(cpu_seconds(p) for p in pids) - self._before[name] for name, pids in self._pids.items()}
+        self.cpu = {name: read() - self._before[name] for name, read in self.groups.items()}
         self.wal = wal_lsn(self.stack) - self._wal
         return False
 

@@ -27,8 +27,8 @@ def run(b: Bench) -> None:
     drain(s.streams, 1)
     drain(s.streams, 1, premiere=True)
     def metered(label, events, per_message):
-        with cost.Meter(b.stack, **{"consumers": lambda: [p.pid for p, _ in consumers.started],
-                                    "PostgreSQL": lambda: cost.postgres_pids(b.stack)}) as meter:
+        with cost.Meter(b.stack, **{"consumers": cost.live(lambda: [p.pid for p, _ in consumers.started]),
+                                    "PostgreSQL": cost.postgres(b.stack)}) as meter:
             rates = b.repeat(lambda: drain(events, per_message))
         cost.add(b, label, meter, events * len(rates), "event")
         return rates

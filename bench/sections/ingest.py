@@ -6,7 +6,6 @@ import statistics
 from bench import cost, loadgen, scenarios, workload
 from bench.core import READ_CONNECTIONS, Bench
 from bench.results import figure
-from bench.stack import children
 
 PUBLISH_FLOOR_RATIO = 0.6
 P99_MS = 25
@@ -25,7 +24,7 @@ def run(b: Bench) -> None:
         "confirmed publish to RabbitMQ; load generator on the same 2 cores"
     )
     closed, rss = [], []
-    groups = {"API workers": lambda: children(api.process.pid), "RabbitMQ": cost.rabbitmq_pids}
+    groups = {"API workers": cost.tree(lambda: api.process.pid, with_parent=False), "RabbitMQ": cost.live(cost.rabbitmq_pids)}
     for _ in range(s.repeats):
         with cost.Meter(b.stack, **groups) as meter:
             closed.append(api.load(singles, connections=READ_CONNECTIONS, duration=s.ingest_seconds))

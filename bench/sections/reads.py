@@ -8,7 +8,6 @@ from contextlib import closing
 from bench import cost, loadgen, scenarios, workload
 from bench.core import READ_CONNECTIONS, Bench, log
 from bench.results import figure
-from bench.stack import children
 
 ENDPOINTS = ("user", "movie", "user-movie")
 READ_FLOOR_RATIO = 0.75
@@ -71,8 +70,8 @@ def run(b: Bench) -> None:
             scenarios.in_process_latencies(client, paths[endpoint], 50)  # warm-up
             runs = [scenarios.in_process_latencies(client, paths[endpoint], s.read_requests) for _ in range(s.repeats)]
             requests = [api.get(p) for p in paths[endpoint]]
-            with cost.Meter(b.stack, **{"API workers": lambda: children(api.process.pid),
-                                        "PostgreSQL": lambda: cost.postgres_pids(b.stack)}) as meter:
+            with cost.Meter(b.stack, **{"API workers": cost.tree(lambda: api.process.pid, with_parent=False),
+                                        "PostgreSQL": cost.postgres(b.stack)}) as meter:
                 http = [api.load(requests, connections=READ_CONNECTIONS, duration=s.read_seconds) for _ in range(s.repeats)]
             if large and endpoint == "user-movie":  # the costliest of the three (a three-table join)
                 cost.add(b, f"read user-movie over HTTP @ {label}", meter, sum(r.requests for r in http), "request")

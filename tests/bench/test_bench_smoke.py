@@ -244,6 +244,23 @@ def test_costs_are_per_unit_and_wal_only_with_the_database():
     assert meter.per(1000) == {"API workers cpu": 1000.0}
 
 
+def test_a_group_keeps_the_cpu_of_a_child_that_exited_within_the_block():
+    """A backend that exits while measured keeps its share (summing the live ones once gave
+    PostgreSQL a negative cost): the kernel adds a reaped child's time to its parent's."""
+    import os
+    import subprocess
+    import sys
+
+    from bench import cost
+
+    group = cost.tree(os.getpid, with_parent=False)
+    before = group()
+    child = subprocess.run([sys.executable, "-c", "import time; end = time.process_time() + 0.3\nwhile time.process_time() < end: pass"],
+                           check=True)
+    assert child.returncode == 0
+    assert group() - before >= 0.25  # the exited child's 0.3 s, from this process's reaped time
+
+
 def test_capacity_model_scales_the_measured_costs():
     from bench import capacity
 
