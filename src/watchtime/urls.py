@@ -10,6 +10,7 @@ urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path(ADMIN_PREFIX.lstrip("/"), admin.site.urls),
+    # The events API first: its total reads and POST / are the hot routes, and every route tried before costs them.
     path("", include("watchtime.events.urls")),
     path("", include("watchtime.analytics.urls")),
     path("", include("watchtime.privacy.urls")),
