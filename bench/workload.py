@@ -166,6 +166,6 @@ def derive_analytics() -> int:
     product's recompute (`watchtime.analytics.ledger.analytics_recompute`, the reference the
     tests check the apply path against), so they are exactly what the rule gives. Needs Django."""
     from watchtime.analytics.ledger import analytics_recompute
-    from watchtime.events.definitions import definitions_from_settings, limits_from_settings
+    from watchtime.definitions import definitions_from_settings, limits_from_settings
 
     return analytics_recompute(limits=limits_from_settings(), definitions=definitions_from_settings())

@@ -128,7 +128,7 @@ def test_the_read_replica_is_the_primary_s_twin_read_only_and_only_routed_to_whe
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == (
         "pg-ro 5433 watchtime watchtime True True -c default_transaction_read_only=on default "
-        "['watchtime.dbrouter.ReplicaRouter'] 30"
+        "['watchtime.db.router.ReplicaRouter'] 30"
     )
     assert run(env, "manage", "check", "--deploy", "--fail-level", "WARNING").returncode == 0
     without = run(production(base_env), "manage", "shell", "--no-imports", "-c",

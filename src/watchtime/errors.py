@@ -9,7 +9,7 @@ from django.http import Http404, JsonResponse
 from rest_framework import exceptions
 from rest_framework.response import Response
 
-from watchtime.dberrors import is_outage
+from watchtime.db.errors import is_outage
 
 # How long a client should wait after a 503 (database or broker unavailable) before retrying.
 RETRY_AFTER_SECONDS = 5
@@ -40,11 +40,7 @@ def exception_handler(exc, context):
     # Imported here: rest_framework.views imports the authentication classes, which import this module.
     from rest_framework.views import set_rollback
 
-    from watchtime.events.validation import EventsInvalid
-
-    if isinstance(exc, EventsInvalid):
-        exc = DomainError("invalid", "The request holds invalid events; nothing was accepted.", details=exc.errors)
-    elif isinstance(exc, Http404):
+    if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()

@@ -53,7 +53,7 @@ def when_ready(server):
 def post_worker_init(worker):
     from django.conf import settings
 
-    from watchtime import replica
+    from watchtime.db import replica
 
     if replica.configured():
         replica.monitor().start()  # its lag is known before the first read arrives

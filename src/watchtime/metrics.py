@@ -68,7 +68,7 @@ DEPENDENCY_UP = Gauge(
     ["dependency"],
     multiprocess_mode="livemostrecent",  # the newest check of any live worker
 )
-# Set by each API worker's replica poller (watchtime.replica), about once a second.
+# Set by each API worker's replica poller (watchtime.db.replica), about once a second.
 REPLICA_LAG_SECONDS = Gauge(
     "watchtime_database_replica_lag_seconds",
     "How far the read replica's replay trails the primary (0 when caught up or no replica; +Inf when behind by an unknown amount).",

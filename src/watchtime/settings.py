@@ -148,8 +148,8 @@ def _sqlite(path: Path) -> dict:
 
 _primary = _database()
 DATABASES = {"default": _primary, **_replica(_primary)}
-# Only the read endpoints use it (watchtime.dbrouter); without a replica, no router at all.
-DATABASE_ROUTERS = ["watchtime.dbrouter.ReplicaRouter"] if "replica" in DATABASES else []
+# Only the read endpoints use it (watchtime.db.router); without a replica, no router at all.
+DATABASE_ROUTERS = ["watchtime.db.router.ReplicaRouter"] if "replica" in DATABASES else []
 # Replica reads fall back to the primary while the replica trails it by more (0: no limit).
 DATABASE_READ_MAX_LAG_SECONDS = env.get_int("DATABASE_READ_MAX_LAG_SECONDS", 30, minimum=0)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

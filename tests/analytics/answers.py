@@ -4,8 +4,8 @@ in one comparable shape (definitions and as_of left out; floats rounded to 9 pla
 from datetime import timedelta
 
 from tests.analytics.reference import DAY, HOUR, Reference
-from watchtime.events.validation import EPOCH
 from watchtime.rule.progress import ProgressDefinition, percent, state
+from watchtime.timestamps import EPOCH
 
 THRESHOLDS = "&min_view_seconds=30&completion_ratio=0.5"
 

@@ -7,7 +7,8 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from tests.analytics.reference import Event
-from watchtime.events.validation import EventIn, to_us
+from watchtime.events.validation import EventIn
+from watchtime.timestamps import to_us
 
 T0 = datetime(2026, 3, 1, 22, 0, tzinfo=UTC)  # two UTC days and many hours are crossed
 DURATIONS = {"m0": 1800, "m1": 600, "m2": None, "m3": 7200}

@@ -15,7 +15,7 @@ from rest_framework.test import APIClient
 
 from tests.conftest import T0, heartbeat
 from watchtime.analytics.ledger import analytics_drift
-from watchtime.events.definitions import definitions_from_settings, limits_from_settings
+from watchtime.definitions import definitions_from_settings, limits_from_settings
 from watchtime.events.models import Event, Movie
 
 pytestmark = pytest.mark.django_db

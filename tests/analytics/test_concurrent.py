@@ -9,8 +9,8 @@ from tests import support
 from tests.analytics import answers, scenarios
 from tests.analytics.reference import DAY, compute
 from tests.events.conftest import publish_raw
+from watchtime.definitions import definitions_from_settings, limits_from_settings
 from watchtime.events import messages
-from watchtime.events.definitions import definitions_from_settings, limits_from_settings
 from watchtime.events.models import Event, Movie
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]

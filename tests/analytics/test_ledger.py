@@ -29,8 +29,8 @@ from watchtime.analytics.models import (
     UserMovieHour,
     View,
 )
+from watchtime.definitions import definitions_from_settings, limits_from_settings
 from watchtime.events.apply import events_apply
-from watchtime.events.definitions import definitions_from_settings, limits_from_settings
 from watchtime.events.ledger import totals_drift
 from watchtime.events.models import Event, Movie, Stream, WatchTime
 from watchtime.events.validation import EventIn

@@ -125,7 +125,7 @@ def test_workload_streams_are_distinct_and_in_order():
 def test_read_dataset_totals_follow_the_rule():
     from django.db import connection
 
-    from watchtime.events.definitions import limits_from_settings
+    from watchtime.definitions import limits_from_settings
     from watchtime.events.ledger import totals_drift
 
     shape = workload.build_read_dataset(connection, 500)
@@ -139,7 +139,7 @@ def test_read_dataset_analytics_follow_the_rule():
 
     from watchtime.analytics.ledger import analytics_drift
     from watchtime.analytics.models import MovieDay, View
-    from watchtime.events.definitions import definitions_from_settings, limits_from_settings
+    from watchtime.definitions import definitions_from_settings, limits_from_settings
 
     shape = workload.build_read_dataset(connection, 2000)
     assert workload.derive_analytics() == shape["streams"]  # one user-movie per stream

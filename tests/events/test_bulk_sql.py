@@ -2,7 +2,7 @@
 
 import pytest
 
-from watchtime.events import bulk_sql
+from watchtime.db import bulk_sql
 from watchtime.events.models import CustomUser, Movie, Stream
 
 pytestmark = pytest.mark.django_db

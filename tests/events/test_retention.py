@@ -13,14 +13,15 @@ from django.test import override_settings
 from tests.analytics import answers, scenarios
 from tests.analytics.reference import DAY, compute
 from watchtime.analytics.ledger import analytics_drift, analytics_recompute
+from watchtime.definitions import definitions_from_settings, limits_from_settings
 from watchtime.errors import DomainError
 from watchtime.events import partitions, retention
 from watchtime.events.apply import events_apply
-from watchtime.events.definitions import definitions_from_settings, limits_from_settings
 from watchtime.events.ingest import events_ingest
 from watchtime.events.ledger import totals_drift, totals_recompute
 from watchtime.events.models import Event, Movie
-from watchtime.events.validation import EventIn, to_us
+from watchtime.events.validation import EventIn
+from watchtime.timestamps import to_us
 
 pytestmark = pytest.mark.django_db
 

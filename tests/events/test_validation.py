@@ -2,11 +2,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from watchtime.events.validation import (
-    EventsInvalid,
-    parse_events,
-    parse_rfc3339,
-)
+from watchtime.events.validation import EventsInvalid, parse_events
+from watchtime.timestamps import parse_rfc3339
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 

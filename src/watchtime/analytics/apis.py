@@ -11,12 +11,12 @@ from rest_framework.views import APIView
 
 from watchtime.analytics import selectors, serializers, services
 from watchtime.analytics.ranges import DAY, INTERVALS, bucket_range, moment_range
-from watchtime.dbrouter import replica_reads
-from watchtime.events.definitions import Definitions, definitions_from_settings
+from watchtime.db.router import replica_reads
+from watchtime.definitions import Definitions, definitions_from_settings
 from watchtime.events.schema import COMMON_ERRORS, CURSOR_PARAMETERS, HEADERS, NOT_FOUND, error
-from watchtime.events.validation import from_us
 from watchtime.rule.progress import percent
 from watchtime.rule.progress import state as progress_state
+from watchtime.timestamps import from_us
 
 BAD_QUERY = {400: error("A query parameter is invalid; the message names it and its limit.")}
 NOT_FOUND_OR_CURSOR = {404: error("Unknown user or movie, or an invalid cursor.")}

@@ -8,7 +8,7 @@ from django.db import connection
 
 from watchtime import metrics
 from watchtime.analytics.rebuild import backfill, pending_pairs
-from watchtime.events.definitions import definitions_from_settings, limits_from_settings
+from watchtime.definitions import definitions_from_settings, limits_from_settings
 
 logger = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ from watchtime.analytics.models import (
     UserMovieHour,
     View,
 )
-from watchtime.events.bulk_sql import table
+from watchtime.db.bulk_sql import table
 from watchtime.events.models import Movie
 from watchtime.rule.attribution import DAY_US, HOURS_PER_DAY
 from watchtime.rule.views import ViewDefinition

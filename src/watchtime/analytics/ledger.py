@@ -12,8 +12,8 @@ from django.db import connection, transaction
 
 from watchtime.analytics import expected, facts, view_store
 from watchtime.analytics.models import RetentionBin, UserMovieHour, View
-from watchtime.events import bulk_sql
-from watchtime.events.definitions import Definitions
+from watchtime.db import bulk_sql
+from watchtime.definitions import Definitions
 from watchtime.events.models import Event, Movie, Stream, WatchTime
 from watchtime.events.retention import folded_hours_before
 from watchtime.rule import coverage

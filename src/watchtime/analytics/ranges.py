@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from watchtime.errors import DomainError
-from watchtime.events.validation import from_us, parse_rfc3339, to_us
 from watchtime.rule.attribution import DAY_US, HOUR_US
+from watchtime.timestamps import from_us, parse_rfc3339, to_us
 
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}\Z", re.ASCII)
 

@@ -14,7 +14,7 @@ from django.db import transaction
 
 from watchtime.analytics import rollups, view_store
 from watchtime.analytics.models import UserMovieHour, View
-from watchtime.events import bulk_sql
+from watchtime.db import bulk_sql
 from watchtime.events.models import Event, Stream, WatchTime
 from watchtime.events.retention import anchor_of, folded_hours_before
 from watchtime.rule import coverage

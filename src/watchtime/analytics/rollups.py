@@ -25,7 +25,7 @@ from watchtime.analytics.models import (
     UserMovieHour,
 )
 from watchtime.analytics.models import View as ViewRow
-from watchtime.events import bulk_sql
+from watchtime.db import bulk_sql
 from watchtime.events.models import CustomUser, Movie
 from watchtime.rule.attribution import HOURS_PER_DAY, day_of
 from watchtime.rule.views import View, ViewDefinition, counts, is_complete

@@ -7,7 +7,6 @@ from datetime import datetime
 
 from django.db.models import F, Q, QuerySet
 
-from watchtime import dbrouter
 from watchtime.analytics.models import (
     Day,
     Hour,
@@ -21,9 +20,10 @@ from watchtime.analytics.models import (
     View,
 )
 from watchtime.analytics.ranges import DAY, Range, bucket_time
+from watchtime.db import router
+from watchtime.db.bulk_sql import placeholders, table
+from watchtime.definitions import Definitions
 from watchtime.errors import DomainError
-from watchtime.events.bulk_sql import placeholders, table
-from watchtime.events.definitions import Definitions
 from watchtime.events.models import CustomUser, Event, Movie, WatchTime
 from watchtime.rule import coverage, progress
 from watchtime.rule.attribution import HOURS_PER_DAY
@@ -53,7 +53,7 @@ def user_id_of(username: str) -> int:
 
 
 def _rows(sql: str, params: list) -> list[tuple]:
-    with dbrouter.read_connection().cursor() as cursor:  # the replica inside the read views
+    with router.read_connection().cursor() as cursor:  # the replica inside the read views
         cursor.execute(sql, params)
         return cursor.fetchall()
 

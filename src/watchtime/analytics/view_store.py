@@ -5,7 +5,7 @@ from collections import defaultdict
 from django.db import connection
 
 from watchtime.analytics.models import View as ViewRow
-from watchtime.events import bulk_sql
+from watchtime.db import bulk_sql
 from watchtime.rule.views import View
 
 COLUMNS = ("id", "started_us", "ended_us", "watch_time", "furthest_position")

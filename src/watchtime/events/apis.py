@@ -9,7 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from watchtime import metrics
-from watchtime.dbrouter import replica_reads
+from watchtime.db.router import replica_reads
 from watchtime.errors import DomainError
 from watchtime.events import ingest, selectors, services
 from watchtime.events.schema import (

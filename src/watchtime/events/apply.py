@@ -19,9 +19,10 @@ from django.utils import timezone
 
 from watchtime.analytics import rollups, view_store
 from watchtime.analytics.rollups import UserErased
-from watchtime.dberrors import should_retry_transaction
-from watchtime.events import bulk_sql, retention
-from watchtime.events.definitions import Definitions, definitions_from_settings, limits_from_settings
+from watchtime.db import bulk_sql
+from watchtime.db.errors import should_retry_transaction
+from watchtime.definitions import Definitions, definitions_from_settings, limits_from_settings
+from watchtime.events import retention
 from watchtime.events.log import StoredEvent, TailRequest, insert_events, read_with_event, stored_tails
 from watchtime.events.models import CustomUser, Movie, Stream, WatchTime
 from watchtime.events.validation import EventIn

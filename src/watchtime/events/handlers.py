@@ -12,7 +12,7 @@ from django.db import close_old_connections
 
 from watchtime import broker, metrics
 from watchtime.broker import Delivery, Outcome, TransientFailure
-from watchtime.dberrors import is_outage
+from watchtime.db.errors import is_outage
 from watchtime.events import messages
 from watchtime.events.apply import events_apply
 from watchtime.events.validation import EventIn

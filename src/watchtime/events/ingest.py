@@ -6,11 +6,12 @@ from django.conf import settings
 from django.db import DatabaseError
 
 from watchtime import metrics
-from watchtime.dberrors import is_outage
+from watchtime.db.errors import is_outage
 from watchtime.errors import DomainError, unavailable
 from watchtime.events import messages, retention
 from watchtime.events.apply import events_apply
-from watchtime.events.validation import EventIn, from_us, to_us
+from watchtime.events.validation import EventIn
+from watchtime.timestamps import from_us, to_us
 
 logger = logging.getLogger(__name__)
 

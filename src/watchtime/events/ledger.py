@@ -9,8 +9,9 @@ from dataclasses import dataclass, field
 
 from django.db import transaction
 
-from watchtime.events import bulk_sql, retention
-from watchtime.events.definitions import limits_from_settings
+from watchtime.db import bulk_sql
+from watchtime.definitions import limits_from_settings
+from watchtime.events import retention
 from watchtime.events.models import CustomUser, Event, Movie, Stream, WatchTime
 from watchtime.rule.credit import Heartbeat, Limits, Newest, credit, newest
 from watchtime.rule.folding import Anchor

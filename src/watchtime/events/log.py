@@ -6,7 +6,8 @@ from uuid import UUID
 
 from django.db import connection
 
-from watchtime.events import bulk_sql, partitions
+from watchtime.db import bulk_sql
+from watchtime.events import partitions
 from watchtime.events.models import Event, EventId
 from watchtime.rule.credit import Heartbeat, Newest
 

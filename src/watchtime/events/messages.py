@@ -7,7 +7,8 @@ The broker moves these bytes and knows nothing of their content.
 
 import json
 
-from watchtime.events.validation import CLIENT_FIELDS, MAX_BATCH, EventIn, EventsInvalid, parse_event, parse_rfc3339
+from watchtime.events.validation import CLIENT_FIELDS, MAX_BATCH, EventIn, EventsInvalid, parse_event
+from watchtime.timestamps import parse_rfc3339
 
 FORMAT_VERSION = 1
 CONTENT_TYPE = "application/json"

@@ -20,7 +20,8 @@ from datetime import UTC, date, datetime, timedelta
 from django.conf import settings
 from django.db import connection, transaction
 
-from watchtime.events import bulk_sql, partitions
+from watchtime.db import bulk_sql
+from watchtime.events import partitions
 from watchtime.events.models import Event, EventId, Horizon, Stream, WatchTime
 from watchtime.rule import coverage
 from watchtime.rule.attribution import HOUR_US

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from django.db import NotSupportedError
 from django.db.models import QuerySet
 
-from watchtime import dbrouter
+from watchtime.db import router
 from watchtime.errors import DomainError
 from watchtime.events.models import CustomUser, Event, Movie, WatchTime
 
@@ -41,7 +41,7 @@ class WatchTimeTotal:
 def _one(name: str, sql: str, params: list) -> tuple | None:
     if any(isinstance(p, int) and not -(2**63) <= p < 2**63 for p in params):
         return None  # no row has such an id, and the drivers refuse the number
-    connection = dbrouter.read_connection()  # the replica inside the read views, else the primary
+    connection = router.read_connection()  # the replica inside the read views, else the primary
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             execute = f"EXECUTE {name} ({', '.join(['%s'] * len(params))})"

@@ -4,9 +4,9 @@ from django.db import IntegrityError, transaction
 
 from watchtime.analytics import rebuild, rollups
 from watchtime.analytics.models import MovieDay, MovieDayReach, MovieHour, RetentionBin, UserMovieDay
+from watchtime.db import bulk_sql
+from watchtime.definitions import definitions_from_settings
 from watchtime.errors import DomainError
-from watchtime.events import bulk_sql
-from watchtime.events.definitions import definitions_from_settings
 from watchtime.events.models import CustomUser, Movie, Stream, WatchTime
 
 

@@ -4,11 +4,11 @@ Hand-written rather than a DRF serializer because it runs for every event on bot
 it returns per-field error lists in DRF's shape so the API answers look the same.
 """
 
-import re
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
+from watchtime.errors import DomainError
 from watchtime.patterns import (
     MAX_POSITION_SECONDS,
     SESSION_HELP,
@@ -19,14 +19,11 @@ from watchtime.patterns import (
     USERNAME_RE,
 )
 from watchtime.rule.credit import Heartbeat
+from watchtime.timestamps import parse_rfc3339, to_us
 
 MAX_BATCH = 1000
 MAX_FUTURE = timedelta(minutes=5)
-RFC3339_RE = re.compile(
-    r"^(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?([Zz]|[+-]\d{2}:\d{2})\Z", re.ASCII
-)
 CLIENT_FIELDS = frozenset({"user", "slug", "at", "event_id", "session", "ts"})
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,39 +46,13 @@ class EventIn:
         )
 
 
-class EventsInvalid(Exception):
-    """Input that is not a valid event or batch; `errors` is DRF-shaped."""
+class EventsInvalid(DomainError):
+    """Input that is not a valid event or batch; `errors` (its details) is DRF-shaped. The API
+    answers it as any DomainError: 400 `invalid`."""
 
     def __init__(self, errors):
-        super().__init__("invalid events")
+        super().__init__("invalid", "The request holds invalid events; nothing was accepted.", details=errors)
         self.errors = errors
-
-
-def to_us(moment: datetime) -> int:
-    delta = moment - EPOCH
-    return (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
-
-
-def from_us(us: int | None) -> datetime | None:
-    """The UTC datetime of microseconds since the epoch (None stays None)."""
-    return None if us is None else EPOCH + timedelta(microseconds=us)
-
-
-def parse_rfc3339(value) -> datetime | None:
-    """An aware datetime from an RFC 3339 string, or None when it is not one."""
-    if not isinstance(value, str):
-        return None
-    match = RFC3339_RE.match(value)
-    if match is None:
-        return None
-    date, time, fraction, offset = match.groups()
-    micro = (fraction or "").ljust(6, "0")[:6]  # RFC 3339 allows any precision; keep microseconds
-    offset = "+00:00" if offset in ("Z", "z") else offset
-    try:
-        moment = datetime.fromisoformat(f"{date}T{time}.{micro}{offset}")
-        return moment.astimezone(UTC)
-    except (ValueError, OverflowError):
-        return None
 
 
 def parse_event(raw, *, received_at: datetime, fields: frozenset = CLIENT_FIELDS) -> EventIn:

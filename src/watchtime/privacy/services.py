@@ -10,12 +10,12 @@ from django.utils import timezone
 
 from watchtime.analytics import rebuild
 from watchtime.analytics.models import UserDay, UserHour, UserMovieDay
+from watchtime.db import bulk_sql
+from watchtime.definitions import definitions_from_settings
 from watchtime.errors import DomainError
-from watchtime.events import bulk_sql
-from watchtime.events.definitions import definitions_from_settings
 from watchtime.events.models import CustomUser, Event, EventId, Movie, Stream, WatchTime
-from watchtime.events.validation import to_us
 from watchtime.privacy.models import Erasure, user_hash
+from watchtime.timestamps import to_us
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """What the apply path asks about erasures: which of a batch's events must be refused."""
 
-from watchtime.events.validation import EventIn, to_us
+from watchtime.events.validation import EventIn
 from watchtime.privacy.models import Erasure, user_hash
+from watchtime.timestamps import to_us
 
 
 def refused(events: list[EventIn]) -> set:

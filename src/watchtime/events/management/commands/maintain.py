@@ -7,8 +7,8 @@ from django.db import connection
 from django.utils import timezone
 
 from watchtime.analytics.rebuild import pending_pairs
+from watchtime.definitions import definitions_from_settings, limits_from_settings
 from watchtime.events import partitions, retention
-from watchtime.events.definitions import definitions_from_settings, limits_from_settings
 from watchtime.privacy.services import erasures_expire
 
 DAYS_AHEAD = 14

@@ -3,9 +3,9 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from watchtime.analytics.ranges import parse_moment
+from watchtime.definitions import definitions_from_settings, limits_from_settings
 from watchtime.errors import DomainError
 from watchtime.events import partitions, retention
-from watchtime.events.definitions import definitions_from_settings, limits_from_settings
 
 
 class Command(BaseCommand):

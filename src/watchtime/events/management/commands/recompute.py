@@ -3,7 +3,7 @@
 from django.core.management.base import BaseCommand
 
 from watchtime.analytics.ledger import analytics_recompute
-from watchtime.events.definitions import definitions_from_settings, limits_from_settings
+from watchtime.definitions import definitions_from_settings, limits_from_settings
 from watchtime.events.ledger import totals_recompute
 
 

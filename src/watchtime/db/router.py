@@ -7,8 +7,9 @@ from contextvars import ContextVar
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db import Error as DriverError
 
-from watchtime import metrics, replica
-from watchtime.dberrors import is_outage
+from watchtime import metrics
+from watchtime.db import replica
+from watchtime.db.errors import is_outage
 
 # The alias this request's reads use; only `replica_reads` ever sets it to the replica.
 _read_alias: ContextVar[str] = ContextVar("watchtime_read_alias", default=DEFAULT_DB_ALIAS)
