@@ -146,9 +146,10 @@ def projection(bytes_per: dict, *, retention_days: int) -> list[dict]:
 def run(*, days: int, retention_days: int, users: int, streams: int, url: str) -> dict:
     from django.db import connection
 
+    from watchtime.accounting import retention
+    from watchtime.accounting.apply import events_apply
     from watchtime.definitions import definitions_from_settings, limits_from_settings
-    from watchtime.events import partitions, retention
-    from watchtime.events.apply import events_apply
+    from watchtime.events import partitions
 
     limits, definitions = limits_from_settings(), definitions_from_settings()
     rng = random.Random(2026)

@@ -163,9 +163,9 @@ def build_read_dataset(conn, total_events: int) -> dict:
 
 def derive_analytics() -> int:
     """Every analytics row (rollups, views, coverage, retention) from the event log, by the
-    product's recompute (`watchtime.analytics.ledger.analytics_recompute`, the reference the
+    product's recompute (`watchtime.accounting.audit.analytics.analytics_recompute`, the reference the
     tests check the apply path against), so they are exactly what the rule gives. Needs Django."""
-    from watchtime.analytics.ledger import analytics_recompute
+    from watchtime.accounting.audit.analytics import analytics_recompute
     from watchtime.definitions import definitions_from_settings, limits_from_settings
 
     return analytics_recompute(limits=limits_from_settings(), definitions=definitions_from_settings())

@@ -14,7 +14,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from tests.conftest import T0, heartbeat
-from watchtime.analytics.ledger import analytics_drift
+from watchtime.accounting.audit.analytics import analytics_drift
 from watchtime.definitions import definitions_from_settings, limits_from_settings
 from watchtime.events.models import Event, Movie
 

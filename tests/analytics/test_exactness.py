@@ -14,10 +14,10 @@ from django.conf import settings
 
 from tests.analytics import answers, scenarios
 from tests.analytics.reference import DAY, compute
-from watchtime.analytics.ledger import analytics_drift
+from watchtime.accounting.apply import events_apply
+from watchtime.accounting.audit.analytics import analytics_drift
+from watchtime.accounting.audit.totals import totals_drift
 from watchtime.definitions import definitions_from_settings, limits_from_settings
-from watchtime.events.apply import events_apply
-from watchtime.events.ledger import totals_drift
 from watchtime.events.models import Movie
 
 pytestmark = pytest.mark.django_db

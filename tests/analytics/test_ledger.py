@@ -15,7 +15,9 @@ from django.db.models import F
 from tests.analytics import answers, scenarios
 from tests.analytics.reference import DAY
 from tests.analytics.test_apis import get, movie, watch
-from watchtime.analytics import rebuild
+from watchtime.accounting import rebuild
+from watchtime.accounting.apply import events_apply
+from watchtime.accounting.audit.totals import totals_drift
 from watchtime.analytics.models import (
     Day,
     Hour,
@@ -30,8 +32,6 @@ from watchtime.analytics.models import (
     View,
 )
 from watchtime.definitions import definitions_from_settings, limits_from_settings
-from watchtime.events.apply import events_apply
-from watchtime.events.ledger import totals_drift
 from watchtime.events.models import Event, Movie, Stream, WatchTime
 from watchtime.events.validation import EventIn
 from watchtime.rule import coverage
@@ -293,7 +293,7 @@ BACKFILL = pytest.mark.django_db(transaction=True)
 def strip(user_id: int, movie_id: int) -> None:
     """Leave the user-movie as the release before the analytics left it: its events and totals
     stored, no analytics facts and no part in any aggregate."""
-    rebuild.remove_pairs([(user_id, movie_id)], definitions_from_settings())
+    rebuild.remove_pairs({(user_id, movie_id): 0}, definitions_from_settings())
     assert not UserMovieHour.objects.filter(user_id=user_id, movie_id=movie_id).exists()
     assert not View.objects.filter(user_id=user_id, movie_id=movie_id).exists()
 

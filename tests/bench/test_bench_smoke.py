@@ -125,8 +125,8 @@ def test_workload_streams_are_distinct_and_in_order():
 def test_read_dataset_totals_follow_the_rule():
     from django.db import connection
 
+    from watchtime.accounting.audit.totals import totals_drift
     from watchtime.definitions import limits_from_settings
-    from watchtime.events.ledger import totals_drift
 
     shape = workload.build_read_dataset(connection, 500)
     assert shape["events"] == 500
@@ -137,7 +137,7 @@ def test_read_dataset_totals_follow_the_rule():
 def test_read_dataset_analytics_follow_the_rule():
     from django.db import connection
 
-    from watchtime.analytics.ledger import analytics_drift
+    from watchtime.accounting.audit.analytics import analytics_drift
     from watchtime.analytics.models import MovieDay, View
     from watchtime.definitions import definitions_from_settings, limits_from_settings
 

@@ -75,7 +75,7 @@ def test_the_embedded_default_prunes_by_deleting_in_batches(tmp_path):
     run(env, "migrate")
     script = (
         "import uuid; from datetime import datetime, timedelta, UTC;"
-        "from watchtime.events.apply import events_apply; from watchtime.events.validation import EventIn;"
+        "from watchtime.accounting.apply import events_apply; from watchtime.events.validation import EventIn;"
         "t = datetime(2026, 2, 1, 23, 59, 30, tzinfo=UTC);"
         "events_apply(events=[EventIn(uuid.uuid4(), 'a', 'm', 10 * i, '', t + timedelta(seconds=10 * i), t) for i in range(7)])"
     )

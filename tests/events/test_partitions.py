@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.db import connection
 
+from watchtime.accounting.apply import events_apply
 from watchtime.events import partitions
-from watchtime.events.apply import events_apply
 from watchtime.events.models import Event, EventId, Stream
 from watchtime.events.validation import EventIn
 

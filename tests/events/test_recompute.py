@@ -10,9 +10,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tests import support
+from watchtime.accounting.apply import events_apply
+from watchtime.accounting.audit.totals import totals_drift
 from watchtime.definitions import limits_from_settings
-from watchtime.events.apply import events_apply
-from watchtime.events.ledger import totals_drift
 from watchtime.events.models import CustomUser, Event, Movie, Stream, WatchTime
 from watchtime.events.validation import parse_events
 from watchtime.rule.credit import stream_total

@@ -12,13 +12,14 @@ from django.test import override_settings
 
 from tests.analytics import answers, scenarios
 from tests.analytics.reference import DAY, compute
-from watchtime.analytics.ledger import analytics_drift, analytics_recompute
+from watchtime.accounting import retention
+from watchtime.accounting.apply import events_apply
+from watchtime.accounting.audit.analytics import analytics_drift, analytics_recompute
+from watchtime.accounting.audit.totals import totals_drift, totals_recompute
+from watchtime.accounting.ingest import events_ingest
 from watchtime.definitions import definitions_from_settings, limits_from_settings
 from watchtime.errors import DomainError
-from watchtime.events import partitions, retention
-from watchtime.events.apply import events_apply
-from watchtime.events.ingest import events_ingest
-from watchtime.events.ledger import totals_drift, totals_recompute
+from watchtime.events import partitions
 from watchtime.events.models import Event, Movie
 from watchtime.events.validation import EventIn
 from watchtime.timestamps import to_us

@@ -10,7 +10,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from watchtime.events.apply import events_apply
+from watchtime.accounting.apply import events_apply
 from watchtime.events.models import CustomUser
 from watchtime.events.validation import EventIn
 from watchtime.privacy.export import user_export

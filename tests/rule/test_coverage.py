@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from tests.rule.test_attribution import LIMITS, by_key, hb
 from watchtime.rule import coverage
 from watchtime.rule.attribution import Pair, pairs
-from watchtime.rule.coverage import bin_count, change, covered_bins, decode, difference, encode
+from watchtime.rule.coverage import bin_count, bin_deltas, change, covered_bins, decode, difference, encode, spans
 
 R = 10
 
@@ -198,3 +198,10 @@ def _checked(step, covered: set[int]) -> set[int]:
 
 def _runs(bins: set[int]) -> list:
     return change([], [(k, k + 1) for k in bins], []).runs
+
+
+def test_bin_deltas_walk_every_bin_gained_then_every_bin_lost():
+    """What the apply path, a rebuild and the audit add to each bin's viewers from a coverage change."""
+    assert list(bin_deltas([(0, 2), (5, 6)], [(3, 4)])) == [(0, 1), (1, 1), (5, 1), (3, -1)]
+    assert list(bin_deltas([], [])) == [] and list(bin_deltas([(2, 4)])) == [(2, 1), (3, 1)]
+    assert list(bin_deltas(spans([(0, 2, 3), (4, 5, 1)]))) == [(0, 1), (1, 1), (4, 1)]

@@ -7,7 +7,7 @@ import threading
 from django.db import connection
 
 from watchtime import metrics
-from watchtime.analytics.rebuild import backfill, pending_pairs
+from watchtime.accounting.rebuild import backfill, pending_pairs
 from watchtime.definitions import definitions_from_settings, limits_from_settings
 
 logger = logging.getLogger(__name__)

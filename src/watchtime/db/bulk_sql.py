@@ -116,15 +116,6 @@ def _typed(model, column: str, expression: str) -> str:
     return f"CAST({expression} AS {field.db_type(connection)})"
 
 
-def increment_locked(model, column: str, deltas: dict[int, int]) -> None:
-    """Add `deltas` (id -> delta) to `column`, locking the rows in id order first."""
-    ids = sorted(i for i, d in deltas.items() if d)
-    if not ids:
-        return
-    lock_by_id(model, ids)
-    update_from_values(model, (column,), [(i, deltas[i]) for i in ids], increment=True)
-
-
 def upsert_add(model, keys: tuple[str, ...], values: tuple[str, ...], rows: dict[tuple, tuple]) -> dict[tuple, tuple]:
     """Add each row's values to the stored row with that key, creating it; key -> values after.
 

@@ -9,9 +9,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from watchtime import metrics
+from watchtime.accounting import catalogue, ingest
 from watchtime.db.router import replica_reads
 from watchtime.errors import DomainError
-from watchtime.events import ingest, selectors, services
+from watchtime.events import selectors
 from watchtime.events.schema import (
     BODY_ERRORS,
     COMMON_ERRORS,
@@ -147,7 +148,7 @@ class MovieListCreateApi(APIView):
     def post(self, request):
         serializer = MovieInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        movie = services.movie_create(**serializer.validated_data)
+        movie = catalogue.movie_create(**serializer.validated_data)
         return Response(MovieOutputSerializer(movie).data, status=status.HTTP_201_CREATED)
 
 
@@ -167,10 +168,10 @@ class MovieDetailApi(APIView):
         movie = selectors.movie_get(movie_id=movie_pk)
         serializer = MovieInputSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
-        movie = services.movie_update(movie=movie, **serializer.validated_data)
+        movie = catalogue.movie_update(movie=movie, **serializer.validated_data)
         return Response(MovieOutputSerializer(movie).data)
 
     @extend_schema(parameters=HEADERS, responses={204: None, **NOT_FOUND, **COMMON_ERRORS})
     def delete(self, request, movie_pk: int):
-        services.movie_delete(movie=selectors.movie_get(movie_id=movie_pk))
+        catalogue.movie_delete(movie=selectors.movie_get(movie_id=movie_pk))
         return Response(status=status.HTTP_204_NO_CONTENT)

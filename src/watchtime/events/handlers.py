@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 from django.db import close_old_connections
 
 from watchtime import broker, metrics
+from watchtime.accounting.apply import events_apply
 from watchtime.broker import Delivery, Outcome, TransientFailure
 from watchtime.db.errors import is_outage
 from watchtime.events import messages
-from watchtime.events.apply import events_apply
 from watchtime.events.validation import EventIn
 
 logger = logging.getLogger(__name__)

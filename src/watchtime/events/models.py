@@ -88,7 +88,7 @@ class Stream(models.Model):
     head_key_us = models.BigIntegerField(null=True, blank=True)
     # The analytics View holding the head: in-order events extend it without a lookup.
     last_view_id = models.BigIntegerField(null=True, blank=True)
-    # What a prune folded (events.retention): the newest pruned heartbeat (the predecessor of the
+    # What a prune folded (accounting.retention): the newest pruned heartbeat (the predecessor of the
     # first kept one), the credit of the pruned pairs, and the state up to the anchor of the view
     # that holds it. From these and the kept events every figure is recomputed.
     anchor_event_id = models.UUIDField(null=True, blank=True)

@@ -6,8 +6,9 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from watchtime.accounting import erasure
 from watchtime.events.schema import COMMON_ERRORS, HEADERS, NOT_FOUND
-from watchtime.privacy import export, services
+from watchtime.privacy import export, tombstones
 
 
 class ErasureOutput(serializers.Serializer):
@@ -32,7 +33,7 @@ class UserErasureApi(APIView):
     def delete(self, request, username: str):
         query = ErasureQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
-        result = services.user_erase(username=username, suppress=query.validated_data["suppress"])
+        result = erasure.user_erase(username=username, suppress=query.validated_data["suppress"])
         return Response(ErasureOutput(result).data)
 
 
@@ -42,7 +43,7 @@ class UserSuppressionApi(APIView):
     @extend_schema(parameters=HEADERS, description="Accept the user's events again.",
                    responses={204: None, **NOT_FOUND, **COMMON_ERRORS})
     def delete(self, request, username: str):
-        services.suppression_lift(username=username)
+        tombstones.suppression_lift(username=username)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

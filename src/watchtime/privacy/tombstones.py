@@ -1,5 +1,9 @@
-"""What the apply path asks about erasures: which of a batch's events must be refused."""
+"""The tombstones an erasure leaves (Erasure rows): which of a batch's events the apply path must
+refuse, forgetting them once no queued event can predate them, and lifting a suppression."""
 
+from datetime import timedelta
+
+from watchtime.errors import DomainError
 from watchtime.events.validation import EventIn
 from watchtime.privacy.models import Erasure, user_hash
 from watchtime.timestamps import to_us
@@ -14,3 +18,20 @@ def refused(events: list[EventIn]) -> set:
         return set()
     return {e.event_id for e in events if e.user in erased
             and (erased[e.user][1] or to_us(e.received_at) <= erased[e.user][0])}
+
+
+# An erasure refuses the user's queued events for this long; a message waits in the queue for
+# minutes, or hours during an outage, never weeks.
+ERASURE_REMEMBERED = timedelta(days=30)
+
+
+def erasures_expire(*, now) -> int:
+    """Forget erasures without suppression once no queued event can predate them; how many."""
+    deleted, _ = Erasure.objects.filter(suppress=False, erased_at_us__lt=to_us(now - ERASURE_REMEMBERED)).delete()
+    return deleted
+
+
+def suppression_lift(*, username: str) -> None:
+    """Accept the user's events again (their data stays erased)."""
+    if not Erasure.objects.filter(user_hash=user_hash(username), suppress=True).update(suppress=False):
+        raise DomainError("not_found", f"No suppression for {username!r}.", status=404)

@@ -6,7 +6,7 @@ one second. Per viewer and movie the bins are kept as runs with a count of cover
 late heartbeat that replaces a pair takes away exactly what that pair gave.
 """
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from watchtime.rule.attribution import Pair
@@ -64,6 +64,20 @@ def change(runs: Iterable[Run], add: Iterable[BinRange], remove: Iterable[BinRan
     return CoverageChange(runs=new_runs, gained=gained, lost=lost, underflow=underflow)
 
 
+def bin_deltas(gained: Iterable[BinRange], lost: Iterable[BinRange] = ()) -> Iterator[tuple[int, int]]:
+    """(bin, +1) for every bin of `gained`, then (bin, -1) for every bin of `lost`: what a viewer's
+    coverage change moves in each bin's count of viewers (the retention curve)."""
+    for ranges, sign in ((gained, 1), (lost, -1)):
+        for lo, hi in ranges:
+            for k in range(lo, hi):
+                yield k, sign
+
+
+def spans(runs: Iterable[Run]) -> list[BinRange]:
+    """The bins that runs cover, without their counts."""
+    return [(lo, hi) for lo, hi, _ in runs]
+
+
 def _extend(runs: list[Run], run: Run) -> None:
     lo, hi, count = run
     if count == 0:
@@ -107,9 +121,7 @@ def bin_count(duration: int | None, furthest_bin_end: int, resolution: int) -> i
 
 def difference(old: list[Run], new: list[Run]) -> tuple[list[BinRange], list[BinRange]]:
     """(gained, lost): bins covered by `new` and not `old`, and the reverse."""
-    def covered(runs):
-        return [(lo, hi) for lo, hi, _ in runs]
-
+    covered = spans
     points = sorted({*(x for r in covered(old) + covered(new) for x in r)})
     gained: list[BinRange] = []
     lost: list[BinRange] = []

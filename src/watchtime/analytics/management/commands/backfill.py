@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand
 
-from watchtime.analytics.rebuild import backfill
+from watchtime.accounting.rebuild import backfill
 from watchtime.definitions import definitions_from_settings, limits_from_settings
 
 

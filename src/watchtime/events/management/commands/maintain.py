@@ -6,10 +6,11 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 from django.utils import timezone
 
-from watchtime.analytics.rebuild import pending_pairs
+from watchtime.accounting import retention
+from watchtime.accounting.rebuild import pending_pairs
 from watchtime.definitions import definitions_from_settings, limits_from_settings
-from watchtime.events import partitions, retention
-from watchtime.privacy.services import erasures_expire
+from watchtime.events import horizon, partitions
+from watchtime.privacy.tombstones import erasures_expire
 
 DAYS_AHEAD = 14
 
@@ -21,17 +22,17 @@ class Command(BaseCommand):
         if connection.vendor == "postgresql":
             # From today, or from the horizon if a prune cut later (no key before it is kept).
             today = timezone.now().date()
-            pruned = retention.pruned_before_us()
+            pruned = horizon.pruned_before_us()
             first = max(today, partitions.day_of_us(pruned)) if pruned is not None else today
             created = partitions.ensure_ahead(connection, first_day=first, days=DAYS_AHEAD)
             self.stdout.write(f"partitions: {len(created)} created, {DAYS_AHEAD} days ahead covered")
-        horizon = retention.nominal_horizon_us(timezone.now())
-        if horizon is None:
+        cut = horizon.nominal_horizon_us(timezone.now())
+        if cut is None:
             self.stdout.write("retention: WATCHTIME_EVENT_RETENTION_DAYS is unset, nothing pruned")
         elif pending_pairs(1):
             self.stdout.write("retention: the analytics backfill has not finished; the prune waits for it")
         else:
-            before = partitions.day_of_us(horizon)
+            before = partitions.day_of_us(cut)
             try:
                 result = retention.prune(before=before, limits=limits_from_settings(), definitions=definitions_from_settings())
             except RuntimeError as exc:

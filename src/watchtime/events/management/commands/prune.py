@@ -2,10 +2,11 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
+from watchtime.accounting import retention
 from watchtime.analytics.ranges import parse_moment
 from watchtime.definitions import definitions_from_settings, limits_from_settings
 from watchtime.errors import DomainError
-from watchtime.events import partitions, retention
+from watchtime.events import partitions
 
 
 class Command(BaseCommand):

@@ -2,9 +2,9 @@
 
 from django.core.management.base import BaseCommand
 
-from watchtime.analytics.ledger import analytics_recompute
+from watchtime.accounting.audit.analytics import analytics_recompute
+from watchtime.accounting.audit.totals import totals_recompute
 from watchtime.definitions import definitions_from_settings, limits_from_settings
-from watchtime.events.ledger import totals_recompute
 
 
 class Command(BaseCommand):

@@ -2,9 +2,9 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from watchtime.analytics.ledger import analytics_drift
+from watchtime.accounting.audit.analytics import analytics_drift
+from watchtime.accounting.audit.totals import totals_drift
 from watchtime.definitions import definitions_from_settings, limits_from_settings
-from watchtime.events.ledger import totals_drift
 
 
 class Command(BaseCommand):

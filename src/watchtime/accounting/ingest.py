@@ -6,10 +6,11 @@ from django.conf import settings
 from django.db import DatabaseError
 
 from watchtime import metrics
+from watchtime.accounting.apply import events_apply
 from watchtime.db.errors import is_outage
 from watchtime.errors import DomainError, unavailable
-from watchtime.events import messages, retention
-from watchtime.events.apply import events_apply
+from watchtime.events import messages
+from watchtime.events.horizon import nominal_horizon_us
 from watchtime.events.validation import EventIn
 from watchtime.timestamps import from_us, to_us
 
@@ -56,7 +57,7 @@ def _refuse_too_old(events: list[EventIn]) -> None:
     pruned). Events without `ts` are keyed by their receive time, never too old here."""
     if not events:
         return
-    horizon = retention.nominal_horizon_us(events[0].received_at)
+    horizon = nominal_horizon_us(events[0].received_at)
     if horizon is None:
         return
     old = {str(i): {"ts": [f"Older than the retention horizon {from_us(horizon).isoformat()}."]}

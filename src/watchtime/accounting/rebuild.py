@@ -1,7 +1,7 @@
-"""Rebuilding one user-movie's analytics from the event log, in one transaction and in the apply
-path's lock order: the backfill of an existing installation (and of user-movies the previous
+"""Rebuilding one user-movie's analytics from the event log, in one transaction and in the one
+lock order (locks): the backfill of an existing installation (and of user-movies the previous
 release's consumers touched during a rolling upgrade), and taking a user-movie's contribution
-out of every aggregate when its movie or user is deleted.
+out of every total and aggregate when its movie or user is deleted.
 
 Every aggregate is a function of the facts stored per user-movie (credit per hour, views,
 coverage), so subtracting what the stored facts contributed and adding what the log gives keeps
@@ -12,11 +12,12 @@ import logging
 
 from django.db import transaction
 
-from watchtime.analytics import rollups, view_store
+from watchtime.accounting import locks, rollups
+from watchtime.analytics import view_store
 from watchtime.analytics.models import UserMovieHour, View
 from watchtime.db import bulk_sql
+from watchtime.events.horizon import anchor_of, folded_hours_before
 from watchtime.events.models import Event, Stream, WatchTime
-from watchtime.events.retention import anchor_of, folded_hours_before
 from watchtime.rule import coverage
 from watchtime.rule.credit import Heartbeat, Limits
 from watchtime.rule.figures import PairFigures, pair_figures
@@ -39,9 +40,7 @@ def pending_pairs(limit: int) -> list[tuple[int, int]]:
 def rebuild_pair(*, user_id: int, movie_id: int, limits: Limits, definitions) -> bool:
     """Rebuild one user-movie if it still needs it; returns whether it did."""
     with transaction.atomic():
-        bulk_sql.lock_ids(Stream.objects.filter(user_id=user_id, movie_id=movie_id))
-        row = WatchTime.objects.select_for_update().filter(user_id=user_id, movie_id=movie_id).values_list(
-            "id", "coverage", "analytics_ready", "folded_coverage").first()
+        row = locks.pair(user_id, movie_id, ("id", "coverage", "analytics_ready", "folded_coverage"))
         if row is None:
             return False
         wt_id, runs, ready, folded = row
@@ -58,12 +57,16 @@ def rebuild_pair(*, user_id: int, movie_id: int, limits: Limits, definitions) ->
         return True
 
 
-def remove_pairs(pairs: list[tuple[int, int]], definitions) -> None:
+def remove_pairs(pairs: dict[tuple[int, int], int], definitions) -> None:
     """Take these user-movies out of every aggregate and delete their facts (a movie or user being
-    deleted); the caller holds their stream and watch-time locks, in the apply path's order."""
+    deleted), and each one's watch time ((user, movie) -> total; 0 leaves them) out of its user's
+    and movie's totals; the caller holds their stream and watch-time locks (locks.movie_pairs,
+    locks.user_pairs)."""
     changes = rollups.Changes()
     writes = []
-    for user_id, movie_id in sorted(pairs):
+    for (user_id, movie_id), total in sorted(pairs.items()):
+        changes.user_totals[user_id] -= total
+        changes.movie_totals[movie_id] -= total
         row = WatchTime.objects.filter(user_id=user_id, movie_id=movie_id).values_list("id", "coverage").first()
         if row is not None:
             writes.append(_replace_facts(user_id, movie_id, row[0], coverage.decode(row[1]), PairFigures(), changes,
@@ -93,11 +96,8 @@ def _replace_facts(user_id: int, movie_id: int, wt_id: int, runs: list, want: Pa
         stored_credit = {h: v for h, v in stored_credit.items() if h >= folded_before}
     for hour in {*stored_credit, *want.credit_by_hour}:
         changes.credit[(user_id, movie_id, hour)] = want.credit_by_hour.get(hour, 0) - stored_credit.get(hour, 0)
-    gained, lost = coverage.difference(runs, want.runs)
-    for ranges, sign in ((gained, 1), (lost, -1)):
-        for lo, hi in ranges:
-            for k in range(lo, hi):
-                changes.bins[(movie_id, k)] += sign
+    for k, sign in coverage.bin_deltas(*coverage.difference(runs, want.runs)):
+        changes.bins[(movie_id, k)] += sign
     if bool(runs) != bool(want.runs):
         changes.movie_viewers[movie_id] += 1 if want.runs else -1
     anchors = {s.id: s.anchor_view_started_us for s in Stream.objects.filter(

@@ -3,8 +3,7 @@ exactly once.
 
 Used by the consumer for a broker batch and by the API in the embedded mode. One transaction
 per batch: the event log's `event_id` uniqueness drops duplicates, the per-stream state makes
-every figure exact for any delivery order, and rows are locked table by table in a fixed order
-(streams, watch times, users, movies, the overall hour and day; sorted keys within a table) so
+every figure exact for any delivery order, and rows are locked in the one lock order (locks), so
 concurrent consumers queue behind each other instead of deadlocking.
 """
 
@@ -17,12 +16,12 @@ from uuid import UUID
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
-from watchtime.analytics import rollups, view_store
-from watchtime.analytics.rollups import UserErased
+from watchtime.accounting import locks, rollups
+from watchtime.analytics import view_store
 from watchtime.db import bulk_sql
 from watchtime.db.errors import should_retry_transaction
 from watchtime.definitions import Definitions, definitions_from_settings, limits_from_settings
-from watchtime.events import retention
+from watchtime.events.horizon import horizon_us
 from watchtime.events.log import StoredEvent, TailRequest, insert_events, read_with_event, stored_tails
 from watchtime.events.models import CustomUser, Movie, Stream, WatchTime
 from watchtime.events.validation import EventIn
@@ -42,7 +41,7 @@ UNUSABLE_PASSWORD = "!"  # viewers never log in; "!" marks the password unusable
 class ApplyResult:
     applied: list[EventIn] = field(default_factory=list)
     duplicates: int = 0
-    too_old: int = 0  # older than the horizon (events.retention): dropped
+    too_old: int = 0  # older than the horizon (events.horizon): dropped
     suppressed: int = 0  # of an erased user (received before the erasure) or a suppressed one
 
     @property
@@ -79,7 +78,7 @@ def events_apply(*, events: list[EventIn], limits: Limits | None = None, definit
         try:
             with transaction.atomic():
                 return _apply(events, limits, definitions)
-        except UserErased as exc:
+        except locks.UserErased as exc:
             logger.info("apply retried", extra={"attempt": attempt, "error": str(exc)})
             continue
         except DatabaseError as exc:
@@ -105,11 +104,11 @@ def _apply(events: list[EventIn], limits: Limits, definitions: Definitions) -> A
     user_ids = _ensure_named(CustomUser, "username", {e.user for e in distinct.values()})
     movie_ids = _ensure_named(Movie, "slug", {e.slug for e in distinct.values()})
     stream_keys = {(user_ids[e.user], movie_ids[e.slug], e.session) for e in distinct.values()}
-    stream_ids = bulk_sql.lock_keyed(Stream, ("user_id", "movie_id", "session"), stream_keys)
+    stream_ids = locks.batch_streams(stream_keys)
     # Read after locking, in a new statement: see bulk_sql.lock_keyed.
     streams = read_with_event(Stream, "head_id", "head_key_us", STREAM_COLUMNS, stream_ids.values())
-    # After the stream locks too: a prune folds a stream only under its lock (events.retention).
-    horizon = retention.horizon_us(timezone.now())
+    # After the stream locks too: a prune folds a stream only under its lock (accounting.retention).
+    horizon = horizon_us(timezone.now())
 
     # Under the stream locks no other batch can add events to these streams. The insert skips
     # events already in the log (redeliveries): what it returns is what is new.
@@ -217,8 +216,7 @@ def _apply_watch_times(work: dict[int, StreamWork], definitions: Definitions, ch
     by_pair: dict[tuple[int, int], list[StreamWork]] = defaultdict(list)
     for item in work.values():
         by_pair[(item.user_id, item.movie_id)].append(item)
-    # A user-movie seen for the first time has no events before this batch: its analytics are exact from here on.
-    wt_ids = bulk_sql.lock_keyed(WatchTime, ("user_id", "movie_id"), set(by_pair), created={"analytics_ready": True})
+    wt_ids = locks.batch_watch_times(set(by_pair))
     watch_times = read_with_event(WatchTime, "last_event_id", "last_watched_us", ("total", "coverage"), wt_ids.values())
     resolution = definitions.retention_resolution_seconds
     wt_rows = []  # (id, total, last_moment, last_event_id, last_watched_us, coverage)
@@ -239,12 +237,8 @@ def _apply_watch_times(work: dict[int, StreamWork], definitions: Definitions, ch
         covered = coverage.change(coverage.decode(runs), [b for b in add if b], [b for b in remove if b])
         if covered.underflow:
             rebuild.add((user_id, movie_id))
-        for lo, hi in covered.gained:
-            for k in range(lo, hi):
-                changes.bins[(movie_id, k)] += 1
-        for lo, hi in covered.lost:
-            for k in range(lo, hi):
-                changes.bins[(movie_id, k)] -= 1
+        for k, sign in coverage.bin_deltas(covered.gained, covered.lost):
+            changes.bins[(movie_id, k)] += sign
         if bool(runs) != bool(covered.runs):  # credited > 0 exactly when some bin is covered
             changes.movie_viewers[movie_id] += 1 if covered.runs else -1
         changes.user_totals[user_id] += delta

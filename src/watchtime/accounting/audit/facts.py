@@ -5,8 +5,8 @@ from collections.abc import Iterator
 from itertools import groupby
 
 from watchtime.analytics.models import UserMovieHour, View
+from watchtime.events.horizon import ANCHOR_FIELDS, anchor_of
 from watchtime.events.models import Event, Stream, WatchTime
-from watchtime.events.retention import ANCHOR_FIELDS, anchor_of
 from watchtime.rule import coverage
 from watchtime.rule.credit import Heartbeat
 from watchtime.rule.folding import Anchor

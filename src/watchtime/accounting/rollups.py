@@ -1,6 +1,6 @@
-"""Writing a batch's changes to the totals' neighbours: every rollup, in the apply path's
-transaction and lock order (user-movie rows under the watch-time locks the caller holds, then
-users, then movies, then the overall hour and day rows).
+"""Writing a batch's changes to the totals and every rollup, in the caller's transaction and the
+one lock order (locks: user-movie rows under the watch-time locks the caller holds, then users,
+then movies, then the overall hour and day rows).
 
 The caller collects what changed (credit per user-movie-hour, covered bins gained or lost,
 views before and after, totals) in `Changes`; `write` turns fact deltas into distinct-count
@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from django.db import connection
 
+from watchtime.accounting import locks, totals
 from watchtime.analytics.models import (
     Day,
     Hour,
@@ -26,16 +27,11 @@ from watchtime.analytics.models import (
 )
 from watchtime.analytics.models import View as ViewRow
 from watchtime.db import bulk_sql
-from watchtime.events.models import CustomUser, Movie
+from watchtime.events.models import Movie
 from watchtime.rule.attribution import HOURS_PER_DAY, day_of
 from watchtime.rule.views import View, ViewDefinition, counts, is_complete
 
 NEVER = -1  # MovieDayReach.previous_day of a viewer's first day on a movie
-
-
-class UserErased(Exception):
-    """A user of the batch was erased while the batch waited for its lock: apply it again, and
-    the erasure refuses the user's events (privacy.tombstones)."""
 
 
 @dataclass
@@ -104,10 +100,8 @@ def _write_users(changes: Changes, hour_credited, day_credited, overall, overall
     uh_deltas = _summed(((u, h), t) for (u, h, _), t in hour_credited.items())
     ud_deltas = _summed(((u, day), t) for (u, day, _), t in day_credited.items())
     user_totals = {k: v for k, v in changes.user_totals.items() if v}
-    wanted = {*changes.users, *user_totals, *(u for u, _ in uh_deltas), *(u for u, _ in ud_deltas)}
-    if missing := wanted - bulk_sql.lock_by_id(CustomUser, wanted):
-        raise UserErased(f"users {sorted(missing)} were erased while this batch waited for them")
-    bulk_sql.update_from_values(CustomUser, ("total_watch_time",), list(user_totals.items()), increment=True)
+    locks.users({*changes.users, *user_totals, *(u for u, _ in uh_deltas), *(u for u, _ in ud_deltas)})
+    totals.add_to_users(user_totals)
     uh = bulk_sql.upsert_add(UserHour, ("user_id", "hour"), ("credited_movies",), {k: (d,) for k, d in uh_deltas.items()})
     ud = bulk_sql.upsert_add(UserDay, ("user_id", "day"), ("credited_movies",), {k: (d,) for k, d in ud_deltas.items()})
     overall += [((h,), 1, t) for (_, h), t in _transitions(uh, uh_deltas).items()]
@@ -120,9 +114,8 @@ def _write_movies(changes: Changes, credit, hour_credited, reach, view_definitio
     )
     movie_ids = {*changes.movie_totals, *changes.movie_viewers, *(m for m, _ in mh_deltas), *(m for m, _ in changes.bins),
                  *(m for m, _, _ in changes.views), *(m for m, _, _ in reach)}
-    bulk_sql.lock_by_id(Movie, movie_ids)
-    movie_rows = [(m, changes.movie_totals.get(m, 0), changes.movie_viewers.get(m, 0)) for m in movie_ids]
-    bulk_sql.update_from_values(Movie, ("total_watch_time", "viewers"), [r for r in movie_rows if r[1] or r[2]], increment=True)
+    locks.movies(movie_ids)
+    totals.add_to_movies(changes.movie_totals, changes.movie_viewers)
 
     mh = bulk_sql.upsert_add(MovieHour, ("movie_id", "hour"), ("watch_time", "viewers"), mh_deltas)
     overall += [((h,), 0, d) for (_, h), (d, _) in mh_deltas.items()]

@@ -1,13 +1,11 @@
-"""The event log's retention: the horizon, and pruning what is older while every figure stays.
+"""Pruning the event log while every figure stays: the horizon moves, each stream's pruned
+heartbeats are folded into its anchor, then the old events go.
 
-The horizon is a UTC midnight: `WATCHTIME_EVENT_RETENTION_DAYS` before today, or where the last
-`prune` cut (Horizon). An event older than it cannot be placed exactly any more (its neighbours
-may be gone): the API refuses one with a `ts` (400 too_old) and the apply path drops any that
-slips through (outcome too_old). A prune first moves the horizon (so that batches from then on
-drop older events; they read it after their stream locks, so a batch holding a stream's lock
-finishes before that stream is folded), then folds each stream's pruned heartbeats into its
-anchor under the apply path's locks (rule.folding), then drops whole partitions (PostgreSQL) or
-deletes in batches (SQLite, and the part of the pre-partitioning table that is older).
+A prune first moves the horizon (events.horizon; batches from then on drop older events, and they
+read it after their stream locks, so a batch holding a stream's lock finishes before that stream
+is folded), then folds each stream's pruned heartbeats into its anchor under the apply path's
+locks (locks.fold_streams, rule.folding), then drops whole partitions (PostgreSQL) or deletes in
+batches (SQLite, and the part of the pre-partitioning table that is older).
 The dedupe window is the retention window: a retried event older than the horizon, or whose
 copy was pruned, is not recognised.
 """
@@ -15,16 +13,17 @@ copy was pruned, is not recognised.
 import logging
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date
 
-from django.conf import settings
 from django.db import connection, transaction
 
+from watchtime.accounting import locks
+from watchtime.accounting.rebuild import pending_pairs
 from watchtime.db import bulk_sql
 from watchtime.events import partitions
+from watchtime.events.horizon import ANCHOR_FIELDS, anchor_of
 from watchtime.events.models import Event, EventId, Horizon, Stream, WatchTime
 from watchtime.rule import coverage
-from watchtime.rule.attribution import HOUR_US
 from watchtime.rule.credit import Heartbeat, Limits
 from watchtime.rule.folding import Anchor, fold
 
@@ -32,31 +31,6 @@ logger = logging.getLogger(__name__)
 
 STREAMS_PER_FOLD = 500
 DELETE_CHUNK = 10_000
-
-
-def nominal_horizon_us(now: datetime) -> int | None:
-    """Midnight (UTC) of the oldest day kept under WATCHTIME_EVENT_RETENTION_DAYS, or None."""
-    days = settings.WATCHTIME_EVENT_RETENTION_DAYS
-    if not days:
-        return None
-    return partitions.day_start_us(now.astimezone(UTC).date() - timedelta(days=days))
-
-
-def pruned_before_us() -> int | None:
-    return Horizon.objects.values_list("pruned_before_us", flat=True).first()
-
-
-def folded_hours_before() -> int | None:
-    """Hours (since the epoch) before this one hold only credit of pruned pairs: it stays as
-    stored, nothing in the log can recompute it."""
-    cut = pruned_before_us()
-    return None if cut is None else cut // HOUR_US
-
-
-def horizon_us(now: datetime) -> int | None:
-    """What the apply path refuses older than: the later of the retention and the last prune."""
-    candidates = [h for h in (nominal_horizon_us(now), pruned_before_us()) if h is not None]
-    return max(candidates) if candidates else None
 
 
 @dataclass
@@ -70,8 +44,6 @@ class PruneResult:
 def prune(*, before: date, limits: Limits, definitions) -> PruneResult:
     """Remove events with a key before midnight of `before`, keeping every figure (idempotent,
     resumable: a stream is folded only up to its anchor, partitions are dropped once folded)."""
-    from watchtime.analytics.rebuild import pending_pairs
-
     if pending_pairs(1):
         raise RuntimeError("the analytics backfill has not finished: prune would lose what it has still to read")
     cut = partitions.day_start_us(before)
@@ -107,12 +79,7 @@ def _fold_some(cut: int, limits: Limits, definitions) -> int:
     if not ids:
         return 0
     with transaction.atomic():
-        # The apply path's lock order: streams, then watch times.
-        locked = Stream.objects.select_for_update().filter(id__in=ids).order_by("id")
-        rows = {s.id: s for s in locked}
-        pairs = sorted({(s.user_id, s.movie_id) for s in rows.values()})
-        wts = {(w.user_id, w.movie_id): w for w in WatchTime.objects.select_for_update().filter(
-            user_id__in={u for u, _ in pairs}, movie_id__in={m for _, m in pairs}).order_by("id")}
+        rows, wts = locks.fold_streams(ids)
         anchors = {stream_id: anchor_of(stream) for stream_id, stream in rows.items()}
         pruned = _heartbeats(ids, cut, anchors)
         uuid_param, _ = bulk_sql.param_adapters()
@@ -134,25 +101,6 @@ def _fold_some(cut: int, limits: Limits, definitions) -> int:
                 wt_rows.append((wt.id, coverage.encode(runs)))
         bulk_sql.update_from_values(WatchTime, ("folded_coverage",), wt_rows)
     return len(ids)
-
-
-ANCHOR_FIELDS = ("anchor_event_id", "anchor_at", "anchor_ts_us", "anchor_key_us", "folded_total",
-                 "anchor_view_started_us", "anchor_view_watch_time", "anchor_view_furthest")
-
-
-def anchored_streams() -> dict[int, tuple[int, int, Anchor]]:
-    """stream id -> (user id, movie id, its anchor) of every stream a prune folded."""
-    rows = Stream.objects.filter(anchor_key_us__isnull=False).only("id", "user_id", "movie_id", *ANCHOR_FIELDS)
-    return {s.id: (s.user_id, s.movie_id, anchor_of(s)) for s in rows.iterator(chunk_size=5000)}
-
-
-def anchor_of(stream: Stream) -> Anchor:
-    if stream.anchor_key_us is None:
-        return Anchor()
-    return Anchor(
-        Heartbeat(event_id=stream.anchor_event_id, at=stream.anchor_at, ts_us=stream.anchor_ts_us, key_us=stream.anchor_key_us),
-        stream.folded_total, stream.anchor_view_started_us, stream.anchor_view_watch_time, stream.anchor_view_furthest,
-    )
 
 
 def _heartbeats(stream_ids: list[int], cut: int, anchors: dict[int, Anchor]) -> dict[int, list[Heartbeat]]:

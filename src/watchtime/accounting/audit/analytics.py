@@ -1,7 +1,7 @@
 """Every analytics figure against the event log: `verify` reports drift, `recompute` rebuilds.
 
 Facts per user-movie (credit per hour, views, coverage, the newest event's time) are compared
-with what the rule gives from its kept events and what a prune folded (events.retention);
+with what the rule gives from its kept events and what a prune folded (events.horizon);
 every aggregate with its definition over the facts (expected.py); retention bins and movie
 viewers with the stored coverage.
 """
@@ -10,12 +10,13 @@ from collections import defaultdict
 
 from django.db import connection, transaction
 
-from watchtime.analytics import expected, facts, view_store
+from watchtime.accounting.audit import expected, facts
+from watchtime.analytics import view_store
 from watchtime.analytics.models import RetentionBin, UserMovieHour, View
 from watchtime.db import bulk_sql
 from watchtime.definitions import Definitions
+from watchtime.events.horizon import folded_hours_before
 from watchtime.events.models import Event, Movie, Stream, WatchTime
-from watchtime.events.retention import folded_hours_before
 from watchtime.rule import coverage
 from watchtime.rule.credit import Limits
 from watchtime.rule.figures import PairFigures, pair_figures
@@ -104,9 +105,8 @@ def _coverage_expected() -> tuple[dict, dict]:
     for (_, movie_id), (_, runs, _, _, _) in facts.stored_watch_times():
         if runs:
             viewers[movie_id] += 1
-        for lo, hi, _ in runs:
-            for k in range(lo, hi):
-                bins[(movie_id, k)] += 1
+        for k, sign in coverage.bin_deltas(coverage.spans(runs)):
+            bins[(movie_id, k)] += sign
     return bins, viewers
 
 

@@ -1,7 +1,8 @@
-"""The event log as the source of truth: recompute every stored total from it, report drift
-(`watchtime verify`) and rebuild (`watchtime recompute`). Memory stays bounded by the number of
-streams and user-movie pairs: events are streamed in stream order. After a prune, a stream
-continues from what was folded into it (its anchor and folded credit, events.retention)."""
+"""The event log as the source of truth of the totals: recompute every stored total (streams,
+watch times, users, movies) from it, report drift (`watchtime verify`) and rebuild (`watchtime
+recompute`). Memory stays bounded by the number of streams and user-movie pairs: events are
+streamed in stream order. After a prune, a stream continues from what was folded into it (its
+anchor and folded credit, events.horizon)."""
 
 from collections import defaultdict
 from collections.abc import Iterator
@@ -11,7 +12,7 @@ from django.db import transaction
 
 from watchtime.db import bulk_sql
 from watchtime.definitions import limits_from_settings
-from watchtime.events import retention
+from watchtime.events.horizon import anchored_streams
 from watchtime.events.models import CustomUser, Event, Movie, Stream, WatchTime
 from watchtime.rule.credit import Heartbeat, Limits, Newest, credit, newest
 from watchtime.rule.folding import Anchor
@@ -56,7 +57,7 @@ def streams_recomputed(*, limits: Limits, chunk_size: int = 5000) -> Iterator[St
 
     Holds one stream's previous event at a time, so memory does not grow with the log.
     """
-    anchored = retention.anchored_streams()
+    anchored = anchored_streams()
     rows = (
         Event.objects.order_by("stream_id", "sort_us", "at", "event_id")
         .values_list("id", "stream_id", "user_id", "movie_id", "event_id", "at", "ts_us", "sort_us")

@@ -1,6 +1,6 @@
 """Each aggregate table as a query over the rows below it: the one definition that `verify`
 compares with what is stored and `recompute` writes. Facts per viewer (UserMovieHour, views,
-coverage) are checked against the event log elsewhere (ledger.py); here every level is checked
+coverage) are checked against the event log elsewhere (audit.analytics); here every level is checked
 against the level under it, so together they tie every figure to the log.
 """
 

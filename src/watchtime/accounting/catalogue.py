@@ -1,13 +1,13 @@
-"""Writes to movie metadata: create, update, delete (with its watch time taken off its viewers)."""
+"""The movie catalogue's writes: create, update (a new duration restates completions), delete
+(with its watch time taken off its viewers and every figure it is part of)."""
 
 from django.db import IntegrityError, transaction
 
-from watchtime.analytics import rebuild, rollups
+from watchtime.accounting import locks, rebuild, rollups
 from watchtime.analytics.models import MovieDay, MovieDayReach, MovieHour, RetentionBin, UserMovieDay
-from watchtime.db import bulk_sql
 from watchtime.definitions import definitions_from_settings
 from watchtime.errors import DomainError
-from watchtime.events.models import CustomUser, Movie, Stream, WatchTime
+from watchtime.events.models import Movie
 
 
 def movie_create(*, title: str, slug: str, duration: int | None = None) -> Movie:
@@ -25,7 +25,7 @@ def movie_update(*, movie: Movie, **changes) -> Movie:
     """A new duration restates the movie's completions (counted from its stored views)."""
     if "slug" in changes and Movie.objects.filter(slug=changes["slug"]).exclude(pk=movie.pk).exists():
         raise DomainError("conflict", f"A movie with slug {changes['slug']!r} already exists.", status=409)
-    bulk_sql.lock_by_id(Movie, [movie.pk])
+    locks.movies([movie.pk])
     for name, value in changes.items():
         setattr(movie, name, value)
     movie.save(update_fields=list(changes))
@@ -38,12 +38,7 @@ def movie_update(*, movie: Movie, **changes) -> Movie:
 def movie_delete(*, movie: Movie) -> None:
     """Delete a movie with its events, taking its watch time off its viewers' totals and every
     analytics figure it is part of."""
-    # Same lock order as the apply path: streams, watch times, users, movies.
-    bulk_sql.lock_ids(Stream.objects.filter(movie=movie))
-    watch_times = WatchTime.objects.filter(id__in=bulk_sql.lock_ids(WatchTime.objects.filter(movie=movie)))
-    totals = {wt.user_id: -wt.total for wt in watch_times}
-    rebuild.remove_pairs([(user_id, movie.pk) for user_id in totals], definitions_from_settings())
-    bulk_sql.increment_locked(CustomUser, "total_watch_time", totals)
+    rebuild.remove_pairs(locks.movie_pairs(movie.pk), definitions_from_settings())
     for model in (UserMovieDay, MovieHour, MovieDay, MovieDayReach, RetentionBin):
         model.objects.filter(movie_id=movie.pk).delete()
     movie.delete()
