@@ -51,7 +51,7 @@ def exception_handler(exc, context):
     if isinstance(exc, DomainError):
         set_rollback()
         response = Response(error_body(exc.code, exc.message, exc.details), status=exc.status, headers=exc.headers)
-        response.database_outage = exc.code == "database_unavailable"  # see middleware.DatabaseReconnectMiddleware
+        response.database_outage = exc.code == "database_unavailable"  # see api.middleware.DatabaseReconnectMiddleware
         return response
     if isinstance(exc, exceptions.APIException):
         headers = {}

@@ -49,20 +49,20 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First, so that every answer (a 413 or 503 from further in included) can be read by an allowed page.
     "corsheaders.middleware.CorsMiddleware",
-    "watchtime.middleware.ProbeMiddleware",
-    "watchtime.middleware.RequestIdMiddleware",
-    "watchtime.middleware.BodySizeLimitMiddleware",
-    "watchtime.middleware.NulCharacterMiddleware",
+    "watchtime.api.middleware.ProbeMiddleware",
+    "watchtime.api.middleware.RequestIdMiddleware",
+    "watchtime.api.middleware.BodySizeLimitMiddleware",
+    "watchtime.api.middleware.NulCharacterMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "watchtime.middleware.AdminSessionMiddleware",
+    "watchtime.api.middleware.AdminSessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "watchtime.middleware.AdminAuthenticationMiddleware",
-    "watchtime.middleware.AdminMessageMiddleware",
+    "watchtime.api.middleware.AdminAuthenticationMiddleware",
+    "watchtime.api.middleware.AdminMessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "watchtime.middleware.RequestMetricsMiddleware",
-    "watchtime.middleware.DatabaseReconnectMiddleware",
+    "watchtime.api.middleware.RequestMetricsMiddleware",
+    "watchtime.api.middleware.DatabaseReconnectMiddleware",
 ]
 
 ROOT_URLCONF = "watchtime.urls"
@@ -109,7 +109,7 @@ def _postgres(name: str) -> dict | None:
         "PORT": url.port or 5432,
         # Persistent connections: a new PostgreSQL connection costs more than most requests.
         "CONN_MAX_AGE": env.get_int("DATABASE_CONN_MAX_AGE", 300, minimum=0),
-        # No health check per request: middleware.DatabaseReconnectMiddleware runs a read that met
+        # No health check per request: api.middleware.DatabaseReconnectMiddleware runs a read that met
         # a dropped connection once more instead.
         "CONN_HEALTH_CHECKS": False,
         "OPTIONS": {
@@ -192,7 +192,7 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
     + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
-    "DEFAULT_PARSER_CLASSES": ["watchtime.parsers.StrictJSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["watchtime.api.parsers.StrictJSONParser"],
     "DEFAULT_AUTHENTICATION_CLASSES": ["watchtime.apikeys.authentication.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["watchtime.apikeys.permissions.HasScope"],
     "DEFAULT_THROTTLE_CLASSES": ["watchtime.apikeys.throttling.ApiKeyRateThrottle"],

@@ -4,16 +4,16 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from watchtime.middleware import ADMIN_PREFIX
+from watchtime.api.middleware import ADMIN_PREFIX
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path(ADMIN_PREFIX.lstrip("/"), admin.site.urls),
     # The events API first: its total reads and POST / are the hot routes, and every route tried before costs them.
-    path("", include("watchtime.events.urls")),
-    path("", include("watchtime.analytics.urls")),
-    path("", include("watchtime.privacy.urls")),
+    path("", include("watchtime.api.events.urls")),
+    path("", include("watchtime.api.analytics.urls")),
+    path("", include("watchtime.api.privacy.urls")),
     path("sdk/", include("watchtime.sdk.urls")),
 ]
 

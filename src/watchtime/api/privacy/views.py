@@ -7,7 +7,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from watchtime.accounting import erasure
-from watchtime.events.schema import COMMON_ERRORS, HEADERS, NOT_FOUND
+from watchtime.api.schema import COMMON_ERRORS, HEADERS, NOT_FOUND
 from watchtime.privacy import export, tombstones
 
 

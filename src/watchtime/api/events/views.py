@@ -1,4 +1,4 @@
-"""Thin views: parse input, call one service or selector, serialize output."""
+"""Thin views of the events API: parse input, call one write (accounting) or selector, serialize output."""
 
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -10,30 +10,30 @@ from rest_framework.views import APIView
 
 from watchtime import metrics
 from watchtime.accounting import catalogue, ingest
-from watchtime.db.router import replica_reads
-from watchtime.errors import DomainError
-from watchtime.events import selectors
-from watchtime.events.schema import (
+from watchtime.api.events.serializers import (
+    EventBatchSerializer,
+    EventOutputSerializer,
+    IngestOutputSerializer,
+    MovieInputSerializer,
+    MovieOutputSerializer,
+    MovieTotalOutputSerializer,
+    RequiredBodySchema,
+    UserTotalOutputSerializer,
+    WatchTimeOutputSerializer,
+)
+from watchtime.api.schema import (
     BODY_ERRORS,
     COMMON_ERRORS,
     CURSOR_PARAMETERS,
     HEADERS,
     INGEST_UNAVAILABLE,
     NOT_FOUND,
-    EventBatchSerializer,
-    RequiredBodySchema,
     error,
     paginated,
 )
-from watchtime.events.serializers import (
-    EventOutputSerializer,
-    IngestOutputSerializer,
-    MovieInputSerializer,
-    MovieOutputSerializer,
-    MovieTotalOutputSerializer,
-    UserTotalOutputSerializer,
-    WatchTimeOutputSerializer,
-)
+from watchtime.db.router import replica_reads
+from watchtime.errors import DomainError
+from watchtime.events import selectors
 from watchtime.events.validation import EventsInvalid, parse_events
 
 INVALID_CURSOR = {404: error("Invalid cursor.")}

@@ -1,8 +1,13 @@
-"""Input and output shapes of the events API (also the source of the OpenAPI schema)."""
+"""Input and output shapes of the events API (also the source of the OpenAPI schema), and the
+ingest body's documentation: one event, or an array of 1..MAX_BATCH, with no fields beyond the
+documented ones."""
 
+from drf_spectacular.extensions import OpenApiSerializerExtension
+from drf_spectacular.openapi import AutoSchema
 from rest_framework import serializers
 
 from watchtime.events.models import SLUG_VALIDATOR, Movie
+from watchtime.events.validation import MAX_BATCH
 from watchtime.patterns import MAX_POSITION_SECONDS, SESSION_PATTERN, SLUG_PATTERN, USERNAME_PATTERN
 
 
@@ -84,3 +89,36 @@ class MovieInputSerializer(serializers.Serializer):
     title = StrictCharField(max_length=200)
     slug = StrictCharField(max_length=100, validators=[SLUG_VALIDATOR])
     duration = StrictIntegerField(min_value=0, max_value=MAX_POSITION_SECONDS, required=False, allow_null=True)
+
+
+class EventBatchSerializer(serializers.Serializer):
+    """Documents the ingest body; the view validates it with events.validation."""
+
+
+class EventBatchSchema(OpenApiSerializerExtension):
+    target_class = EventBatchSerializer
+
+    def get_name(self, auto_schema, direction):
+        return "EventOrBatch"
+
+    def map_serializer(self, auto_schema, direction):
+        event = auto_schema.resolve_serializer(EventInputSerializer, direction).ref
+        return {"oneOf": [event, {"type": "array", "items": event, "minItems": 1, "maxItems": MAX_BATCH}]}
+
+
+class EventInputSchema(OpenApiSerializerExtension):
+    """An event with an unknown field is refused, so the schema says so."""
+
+    target_class = EventInputSerializer
+
+    def map_serializer(self, auto_schema, direction):
+        schema = auto_schema._map_serializer(self.target_class, direction, bypass_extensions=True)
+        return {**schema, "additionalProperties": False}
+
+
+class RequiredBodySchema(AutoSchema):
+    """drf-spectacular cannot tell from the oneOf above that the ingest body is required."""
+
+    def _get_request_body(self, direction="request"):
+        body = super()._get_request_body(direction)
+        return body and {**body, "required": True}

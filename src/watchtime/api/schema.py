@@ -1,17 +1,10 @@
-"""OpenAPI documentation beyond what drf-spectacular infers from the views.
-
-The error shape and the error answers each operation can give, the paginated list bodies
-(the views paginate by hand), and the ingest body: one event, or an array of 1..MAX_BATCH,
-with no fields beyond the documented ones.
+"""OpenAPI documentation every area's views share, beyond what drf-spectacular infers from them:
+the error shape and the error answers each operation can give, the response headers, and the
+paginated list bodies (the views paginate by hand).
 """
 
-from drf_spectacular.extensions import OpenApiSerializerExtension
-from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import serializers
-
-from watchtime.events.serializers import EventInputSerializer
-from watchtime.events.validation import MAX_BATCH
 
 
 class ErrorDetailSerializer(serializers.Serializer):
@@ -74,36 +67,3 @@ CURSOR_PARAMETERS = [
     # DRF falls back to the default for a page size it cannot use, so any string is accepted.
     OpenApiParameter("page_size", str, description="An integer from 1 to 500; otherwise the default, 50."),
 ]
-
-
-class EventBatchSerializer(serializers.Serializer):
-    """Documents the ingest body; the view validates it with events.validation."""
-
-
-class EventBatchSchema(OpenApiSerializerExtension):
-    target_class = EventBatchSerializer
-
-    def get_name(self, auto_schema, direction):
-        return "EventOrBatch"
-
-    def map_serializer(self, auto_schema, direction):
-        event = auto_schema.resolve_serializer(EventInputSerializer, direction).ref
-        return {"oneOf": [event, {"type": "array", "items": event, "minItems": 1, "maxItems": MAX_BATCH}]}
-
-
-class EventInputSchema(OpenApiSerializerExtension):
-    """An event with an unknown field is refused, so the schema says so."""
-
-    target_class = EventInputSerializer
-
-    def map_serializer(self, auto_schema, direction):
-        schema = auto_schema._map_serializer(self.target_class, direction, bypass_extensions=True)
-        return {**schema, "additionalProperties": False}
-
-
-class RequiredBodySchema(AutoSchema):
-    """drf-spectacular cannot tell from the oneOf above that the ingest body is required."""
-
-    def _get_request_body(self, direction="request"):
-        body = super()._get_request_body(direction)
-        return body and {**body, "required": True}

@@ -9,11 +9,12 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from watchtime.analytics import selectors, serializers, services
+from watchtime.analytics import selectors, services
 from watchtime.analytics.ranges import DAY, INTERVALS, bucket_range, moment_range
+from watchtime.api.analytics import serializers
+from watchtime.api.schema import COMMON_ERRORS, CURSOR_PARAMETERS, HEADERS, NOT_FOUND, error
 from watchtime.db.router import replica_reads
 from watchtime.definitions import Definitions, definitions_from_settings
-from watchtime.events.schema import COMMON_ERRORS, CURSOR_PARAMETERS, HEADERS, NOT_FOUND, error
 from watchtime.rule.progress import percent
 from watchtime.rule.progress import state as progress_state
 from watchtime.timestamps import from_us

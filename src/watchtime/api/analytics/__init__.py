@@ -1,0 +1,1 @@
+"""The analytics API: series, top movies, engagement, retention, progress and views."""

@@ -1,0 +1,1 @@
+"""The privacy API: erasure, suppression and export (admin scope)."""
