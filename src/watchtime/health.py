@@ -1,5 +1,5 @@
-"""Dependency checks behind the readiness probes, answered from a short cache so that
-frequent probes from many pods cannot overload PostgreSQL or RabbitMQ."""
+"""Dependency checks behind the readiness probes: the API's, answered from a short cache so that
+frequent probes from many pods cannot overload PostgreSQL or RabbitMQ, and the consumer's."""
 
 import threading
 import time
@@ -71,3 +71,15 @@ def cached(name: str, check) -> Check:
 def readiness() -> tuple[bool, dict[str, str]]:
     results = {"database": cached("database", database_check), "broker": cached("broker", broker_check)}
     return all(result.ready for result in results.values()), {name: result.detail for name, result in results.items()}
+
+
+def consumer_readiness(state) -> tuple[bool, dict[str, str]]:
+    """The one place consumer readiness is computed (for its /readyz and watchtime_consumer_ready):
+    connected to the broker (`state`: the broker's ConsumerState), and the database answers."""
+    # Probe and scrape threads are short-lived: close their database connection after each check.
+    try:
+        db_ok, db_detail = database_ok()
+    finally:
+        connection.close()
+    checks = {"broker": "ok" if state.broker_connected else "not connected", "database": db_detail}
+    return state.broker_connected and db_ok, checks

@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 from watchtime import __version__, apikeys, env
+from watchtime.db.config import databases
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 VAR_DIR = Path(env.get_str("WATCHTIME_VAR_DIR", "var")).resolve()
@@ -44,6 +45,7 @@ INSTALLED_APPS = [
     "watchtime.analytics",
     "watchtime.privacy",
     "watchtime.apikeys",
+    "watchtime.ops",  # no models: the management commands
 ]
 
 MIDDLEWARE = [
@@ -83,71 +85,7 @@ TEMPLATES = [
     }
 ]
 
-
-def _database() -> dict:
-    raw = env.get_str("DATABASE_URL").strip()
-    if raw.startswith("sqlite:///"):  # sqlite:////absolute/path.sqlite3
-        return _sqlite(Path(raw.removeprefix("sqlite://")))
-    if (database := _postgres("DATABASE_URL")) is not None:
-        return database
-    VAR_DIR.mkdir(parents=True, exist_ok=True)
-    return _sqlite(VAR_DIR / "watchtime.sqlite3")
-
-
-def _postgres(name: str) -> dict | None:
-    if (url := env.get_service_url(name, schemes={"postgres", "postgresql"}, user_var="DATABASE_USER",
-                                   password_var="DATABASE_PASSWORD")) is None:
-        return None
-    if not url.path:
-        raise env.ConfigurationError(f"{name} names no database (postgres://host:5432/NAME)")
-    return {
-        "ENGINE": "django.db.backends.postgresql",
-        "NAME": url.path,
-        "USER": url.username,
-        "PASSWORD": url.password,
-        "HOST": url.host,
-        "PORT": url.port or 5432,
-        # Persistent connections: a new PostgreSQL connection costs more than most requests.
-        "CONN_MAX_AGE": env.get_int("DATABASE_CONN_MAX_AGE", 300, minimum=0),
-        # No health check per request: api.middleware.DatabaseReconnectMiddleware runs a read that met
-        # a dropped connection once more instead.
-        "CONN_HEALTH_CHECKS": False,
-        "OPTIONS": {
-            "connect_timeout": env.get_int("DATABASE_CONNECT_TIMEOUT", 5, minimum=1),
-            # Notice a silently dead peer (network partition) in ~1 min instead of TCP's hours.
-            "keepalives": 1,
-            "keepalives_idle": 30,
-            "keepalives_interval": 10,
-            "keepalives_count": 3,
-        },
-        "TEST": {"NAME": f"test_{url.path}"},
-    }
-
-
-def _replica(primary: dict) -> dict:
-    """{"replica": the read replica of DATABASE_READ_URL} (README "Read replica"), or nothing."""
-    if (replica := _postgres("DATABASE_READ_URL")) is None:
-        return {}
-    if primary["ENGINE"] != replica["ENGINE"]:  # a replica of SQLite cannot be
-        raise env.ConfigurationError("DATABASE_READ_URL needs a PostgreSQL DATABASE_URL")
-    # Credentials the URL lacks are the primary's; read-only even where the URL reaches a primary.
-    replica.update(USER=replica["USER"] or primary["USER"], PASSWORD=replica["PASSWORD"] or primary["PASSWORD"])
-    replica["OPTIONS"]["options"] = "-c default_transaction_read_only=on"
-    return {"replica": {**replica, "TEST": {"MIRROR": "default"}}}  # tests read the test database
-
-
-def _sqlite(path: Path) -> dict:
-    return {
-        "ENGINE": "django.db.backends.sqlite3",
-        "NAME": path,
-        # IMMEDIATE takes the write lock at BEGIN, so concurrent writers wait instead of failing
-        # with "database is locked" half-way through a transaction.
-        "OPTIONS": {"transaction_mode": "IMMEDIATE", "timeout": 20, "init_command": "PRAGMA journal_mode=WAL;"},
-    }
-
-
-_primary = _database()
-DATABASES = {"default": _primary, **_replica(_primary)}
+DATABASES = databases(VAR_DIR)
 # Only the read endpoints use it (watchtime.db.router); without a replica, no router at all.
 DATABASE_ROUTERS = ["watchtime.db.router.ReplicaRouter"] if "replica" in DATABASES else []
 # Replica reads fall back to the primary while the replica trails it by more (0: no limit).

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 import pytest
 
 from watchtime.broker.types import Delivery
-from watchtime.events.handlers import Applied, apply_isolating_failures
 from watchtime.events.validation import EventIn
+from watchtime.ops.consumer import Applied, apply_isolating_failures
 
 T = datetime(2026, 1, 1, tzinfo=UTC)
 

@@ -1,6 +1,8 @@
-"""The consumer's batch handler (decode -> apply, one transaction per batch) and its wiring to
-the broker (`consume_and_save`). The broker gives deliveries; the handler says what became of each."""
+"""The consumer: its batch handler (decode -> apply, one transaction per batch), its wiring to the
+broker (`consume_and_save`) and its probes. The broker gives deliveries; the handler says what
+became of each."""
 
+import json
 import logging
 import time
 import uuid
@@ -8,6 +10,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.db import close_old_connections
 
 from watchtime import broker, metrics
@@ -16,6 +19,7 @@ from watchtime.broker import Delivery, Outcome, TransientFailure
 from watchtime.db.errors import is_outage
 from watchtime.events import messages
 from watchtime.events.validation import EventIn
+from watchtime.health import consumer_readiness
 
 logger = logging.getLogger(__name__)
 
@@ -136,3 +140,22 @@ def _dead_letter(delivery: Delivery, reason: str, batch_id: str) -> Outcome:
     )
     metrics.EVENTS_PROCESSED.labels(outcome="dead_lettered").inc()
     return Outcome(delivery.delivery_tag, dead_letter_reason=reason)
+
+
+def probe_routes(state: broker.ConsumerState) -> dict:
+    """The consumer's /livez and /readyz, served on its metrics port."""
+    return {"/livez": lambda: _livez(state), "/readyz": lambda: _readyz(state)}
+
+
+def _livez(state: broker.ConsumerState):
+    stalled = time.monotonic() - state.last_tick
+    # A loop that has neither made progress nor idled (its 1 s tick) for this long is wedged.
+    ok = stalled < settings.WATCHTIME_CONSUMER_LIVENESS_SECONDS
+    body = {"status": "ok" if ok else "wedged", "seconds_since_loop_tick": round(stalled, 1)}
+    return (200 if ok else 503), "application/json", json.dumps(body).encode()
+
+
+def _readyz(state: broker.ConsumerState):
+    ready, checks = consumer_readiness(state)
+    body = {"status": "ok" if ready else "unavailable", "checks": checks}
+    return (200 if ready else 503), "application/json", json.dumps(body).encode()
