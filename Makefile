@@ -74,7 +74,7 @@ test-faults: setup ## fault injection against own RabbitMQ/PostgreSQL instances
 	$(PYTEST) tests/faults
 
 lint: setup ## ruff (pyflakes errors, imports) over all Python code
-	$(BIN)/ruff check src tests k8s-tests bench charts/watchtime/hack
+	$(BIN)/ruff check src testkit tests k8s-tests bench charts/watchtime/hack
 
 bench: setup services ## full benchmark suite -> bench/results/latest.{json,md}
 	$(BIN)/python -m bench

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 import pika
 from pika.adapters.select_connection import SelectConnection
 
-from tests.support import RABBITMQ_URL
+from testkit.rabbitmq import RABBITMQ_URL
 
 PERSISTENT = pika.BasicProperties(delivery_mode=pika.DeliveryMode.Persistent, content_type="application/json")
 WINDOW = 2000  # unconfirmed messages in flight

@@ -74,7 +74,7 @@ def broker_queues(queue: str) -> dict[str, tuple[int | None, int | None]]:
             return found
     except (OSError, subprocess.TimeoutExpired):
         pass
-    from tests.support import queue_depth
+    from testkit.rabbitmq import queue_depth
 
     out: dict[str, tuple[int | None, int | None]] = {}
     for name in (queue, f"{queue}.dead-letter"):

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from bench import confirmed, diagnose, loadgen, workload
 from bench.diagnose import Stalled, wait_for
 from bench.stack import Stack, applied, children, http_ok, rss_bytes, scrape
-from tests.support import free_port
+from testkit.ports import free_port
 
 API_WORKERS = 2
 API_THREADS = 8

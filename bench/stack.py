@@ -21,8 +21,9 @@ from pathlib import Path
 import pika
 
 # One implementation of these for the tests and the bench.
-from tests.faults.instances import PostgresCluster, ensure_installed
-from tests.support import RABBITMQ_URL, declare_queues, delete_queues, free_port, queue_depth
+from testkit.instances import PostgresCluster, ensure_installed
+from testkit.ports import free_port
+from testkit.rabbitmq import RABBITMQ_URL, declare_queues, delete_queues, queue_depth
 
 WATCHTIME = str(Path(sys.executable).with_name("watchtime"))
 API_KEY_PREFIX = "bench"

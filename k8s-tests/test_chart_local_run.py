@@ -28,7 +28,8 @@ import pytest
 import requests
 from chartlib import Rendered, render
 
-from tests.support import delete_queues, free_port
+from testkit.ports import free_port
+from testkit.rabbitmq import delete_queues
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -17,6 +17,9 @@ from pathlib import Path
 import pytest
 import requests
 
+from testkit.ports import free_port
+from testkit.rabbitmq import RABBITMQ_URL, delete_queues
+from testkit.waiting import wait_until
 from tests import support
 from tests.security.server import LiveServer, create_database, drop_database, new_api_key, start_server, stop_server
 
@@ -74,7 +77,7 @@ class Relay:
 
     def __init__(self, upstream: tuple[str, int]):
         self.upstream = upstream
-        self.port = support.free_port()
+        self.port = free_port()
         self._listener: socket.socket | None = None
         self._sockets: set[socket.socket] = set()
         self._lock = threading.Lock()
@@ -139,7 +142,7 @@ def _create_key(env: dict, name: str, scope: str) -> str:
 @pytest.fixture(scope="session")
 def page_port() -> int:
     """The port the player pages are served on (the APIs allow http://localhost:<it> for CORS)."""
-    return support.free_port()
+    return free_port()
 
 
 @pytest.fixture(scope="session")
@@ -158,20 +161,20 @@ def start_embedded(workdir: Path, **extra_env: str) -> Api:
         "WATCHTIME_AUTH": "true",
         "WATCHTIME_BOOTSTRAP_API_KEY": read_key,
         "WATCHTIME_BOOTSTRAP_API_KEY_SCOPES": "ingest,read,admin",
-        "WATCHTIME_METRICS_PORT": str(support.free_port()),
+        "WATCHTIME_METRICS_PORT": str(free_port()),
         "WATCHTIME_LOG_LEVEL": "WARNING",
         **extra_env,
     }
     migrated = subprocess.run([support.WATCHTIME, "migrate"], env=env, capture_output=True, text=True, timeout=120)
     assert migrated.returncode == 0, migrated.stdout + migrated.stderr
     ingest_key = _create_key(env, "player-page", "ingest")
-    port = support.free_port()
+    port = free_port()
     log_path = workdir / "dev.log"
     with log_path.open("w") as log:
         process = subprocess.Popen([support.WATCHTIME, "dev", "--port", str(port)], env=env, stdout=log,
                                    stderr=subprocess.STDOUT)
     api = Api("embedded", f"http://127.0.0.1:{port}", read_key, ingest_key, log_path, [process])
-    support.wait_until(lambda: _answers(api, process), timeout=60, message="watchtime dev")
+    wait_until(lambda: _answers(api, process), timeout=60, message="watchtime dev")
     return api
 
 
@@ -196,7 +199,7 @@ def full_stack(tmp_path_factory, page_origin):
     queue = f"watchtime-stack-{uuid.uuid4().hex[:10]}"
     static_root = workdir / "static"
     common = {
-        "RABBITMQ_URL": support.RABBITMQ_URL,
+        "RABBITMQ_URL": RABBITMQ_URL,
         "WATCHTIME_QUEUE": queue,
         "WATCHTIME_CORS_ALLOWED_ORIGINS": page_origin,
         "DJANGO_STATIC_ROOT": str(static_root),
@@ -217,13 +220,13 @@ def full_stack(tmp_path_factory, page_origin):
             assert result.returncode == 0, result.stdout + result.stderr
             server = start_server(workdir, name=database, **common)
             servers.append(server)
-            consumer_env = {**server.env, **common, "WATCHTIME_METRICS_PORT": str(support.free_port())}
+            consumer_env = {**server.env, **common, "WATCHTIME_METRICS_PORT": str(free_port())}
             consumer = support.start("consumer", consumer_env)
-            relayed_url = support.RABBITMQ_URL.replace(f":{_broker_address()[1]}/", f":{relay.port}/", 1)
+            relayed_url = RABBITMQ_URL.replace(f":{_broker_address()[1]}/", f":{relay.port}/", 1)
             relayed = pool.submit(start_server, workdir, name=database, api_key=server.api_key, migrate=False,
                                   WEB_CONCURRENCY="1", **{**common, "RABBITMQ_URL": relayed_url})
             ingest_key = pool.submit(_create_key, server.env, "player-page", "ingest")
-            support.wait_until(lambda: _consumer_ready(consumer, consumer_env), timeout=60,
+            wait_until(lambda: _consumer_ready(consumer, consumer_env), timeout=60,
                                message="consumer readiness")
             servers.append(relayed.result())
             apis = [Api(name, s.base_url, s.api_key, ingest_key.result(), s.log_path, [s.process])
@@ -235,14 +238,14 @@ def full_stack(tmp_path_factory, page_origin):
             if consumer is not None:
                 support.stop(consumer)
             relay.cut()
-            support.delete_queues(queue)
+            delete_queues(queue)
             drop_database(database)
 
 
 def _broker_address() -> tuple[str, int]:
     import pika
 
-    params = pika.URLParameters(support.RABBITMQ_URL)
+    params = pika.URLParameters(RABBITMQ_URL)
     return params.host, params.port
 
 

@@ -4,13 +4,15 @@ import subprocess
 
 import requests
 
+from testkit.ports import free_port
+from testkit.waiting import wait_until
 from tests import support
 from tests.conftest import heartbeat
 
 
 def test_dev_runs_embedded_on_sqlite_and_applies_in_process(tmp_path):
     """`make run`'s mode: no PostgreSQL, no RabbitMQ, no key; totals right after the 202."""
-    port = support.free_port()
+    port = free_port()
     env = {
         "PATH": "/usr/bin:/bin",
         "HOME": str(tmp_path),
@@ -24,7 +26,7 @@ def test_dev_runs_embedded_on_sqlite_and_applies_in_process(tmp_path):
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        support.wait_until(lambda: _answers(f"{base}/readyz"), timeout=60, message="dev server")
+        wait_until(lambda: _answers(f"{base}/readyz"), timeout=60, message="dev server")
         session = requests.Session()
         for at in (0, 10, 20, 30):
             assert session.post(f"{base}/", json=heartbeat(at=at, ts=at)).status_code == 202

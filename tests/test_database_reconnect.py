@@ -5,6 +5,8 @@ import pytest
 import requests
 from django.db import connection
 
+from testkit.ports import free_port
+from testkit.waiting import wait_until
 from tests import support
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -15,13 +17,13 @@ def test_a_read_on_a_dropped_connection_is_answered_from_a_new_one(tmp_path):
                               WATCHTIME_BOOTSTRAP_API_KEY_SCOPES="ingest,read", WEB_CONCURRENCY="1",
                               GUNICORN_THREADS="1", PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "prom"))
     env.pop("RABBITMQ_URL")
-    port = support.free_port()
+    port = free_port()
     assert support.start("migrate", env).wait(timeout=120) == 0
     api = support.start("api", env, "--port", str(port))
     headers = {"Authorization": "Bearer wt_reconnect_0123456789abcdefghij"}
     url = f"http://127.0.0.1:{port}/stats/watch-time/"
     try:
-        support.wait_until(lambda: _status(url, headers) == 200, timeout=60, message="the API answering")
+        wait_until(lambda: _status(url, headers) == 200, timeout=60, message="the API answering")
         for _ in range(3):
             with connection.cursor() as cursor:  # what a database restart does to the API's connection
                 cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database()"

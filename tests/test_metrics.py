@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from testkit.ports import free_port
+from testkit.waiting import wait_until
 from tests import support
 from tests.conftest import heartbeat
 from watchtime.apikeys.services import apikey_create
@@ -23,7 +25,7 @@ def sample(text: str, name: str, labels: str = "") -> float:
 
 def test_counts_from_every_worker_are_summed_on_the_metrics_port(tmp_path):
     _, key = apikey_create(name="metrics-test", scopes=["ingest", "read"])
-    port, metrics_port = support.free_port(), support.free_port()
+    port, metrics_port = free_port(), free_port()
     multiproc = tmp_path / "prometheus"
     env = support.service_env(
         "unused", PORT=str(port), WATCHTIME_METRICS_PORT=str(metrics_port), WEB_CONCURRENCY="2",
@@ -33,7 +35,7 @@ def test_counts_from_every_worker_are_summed_on_the_metrics_port(tmp_path):
     api = support.start("api", env)
     base = f"http://127.0.0.1:{port}"
     try:
-        support.wait_until(lambda: _status(f"{base}/readyz") == 200, timeout=30, message="api readiness")
+        wait_until(lambda: _status(f"{base}/readyz") == 200, timeout=30, message="api readiness")
         requests_sent = 60
         with ThreadPoolExecutor(8) as pool:  # fresh connections, so both workers take some
             statuses = list(pool.map(

@@ -18,9 +18,9 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests import support
+from testkit.instances import PostgresCluster, StandbyCluster
+from testkit.waiting import wait_until
 from tests.conftest import heartbeat
-from tests.faults.instances import PostgresCluster, StandbyCluster
 from tests.security.server import LiveServer, start_server, stop_server
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -40,7 +40,7 @@ def clusters():
         # Every statement on the standby is logged: the proof that `migrate` sent it none.
         standby = StandbyCluster(primary, workdir, settings={"log_statement": "all"})
         standby.start()
-        support.wait_until(lambda: _database_visible(standby), timeout=30, message="the standby to show the database")
+        wait_until(lambda: _database_visible(standby), timeout=30, message="the standby to show the database")
         yield primary, standby
     finally:
         for cluster in (standby, primary):
@@ -127,7 +127,7 @@ def primary_total(primary, user: str) -> int:
 
 def pause_replay(standby) -> None:
     sql(standby, "SELECT pg_wal_replay_pause()")
-    support.wait_until(lambda: sql(standby, "SELECT pg_get_wal_replay_pause_state()")[0][0] == "paused",
+    wait_until(lambda: sql(standby, "SELECT pg_get_wal_replay_pause_state()")[0][0] == "paused",
                        timeout=10, message="replay to pause")
 
 
@@ -151,7 +151,7 @@ def test_total_and_analytics_reads_come_from_the_replica_and_writes_go_to_the_pr
     primary, standby = clusters
     user = new_user()
     post(api, heartbeat(user=user, at=0, ts=0), heartbeat(user=user, at=10, ts=10))
-    support.wait_until(lambda: total(api, user) == 10, timeout=10, message="the replica to replay the first write")
+    wait_until(lambda: total(api, user) == 10, timeout=10, message="the replica to replay the first write")
 
     pause_replay(standby)
     try:
@@ -166,7 +166,7 @@ def test_total_and_analytics_reads_come_from_the_replica_and_writes_go_to_the_pr
         assert series_total(api, user) == 10
     finally:
         resume_replay(standby)
-    support.wait_until(lambda: total(api, user) == 20, timeout=10, message="the replica to replay the second write")
+    wait_until(lambda: total(api, user) == 20, timeout=10, message="the replica to replay the second write")
     assert series_total(api, user) == 20
 
 
@@ -176,15 +176,15 @@ def test_the_lag_is_exported_and_over_the_limit_reads_go_to_the_primary(clusters
     try:
         user = new_user()
         post(api, heartbeat(user=user, at=0, ts=0), heartbeat(user=user, at=10, ts=10))
-        support.wait_until(lambda: total(api, user) == 10, timeout=10, message="the replica to replay the write")
-        support.wait_until(lambda: metric(strict, "watchtime_database_replica_lag_seconds") == 0, timeout=10,
+        wait_until(lambda: total(api, user) == 10, timeout=10, message="the replica to replay the write")
+        wait_until(lambda: metric(strict, "watchtime_database_replica_lag_seconds") == 0, timeout=10,
                            message="the strict server to measure no lag")
         assert metric(strict, "watchtime_dependency_up", dependency="replica") == 1
 
         pause_replay(standby)
         try:
             post(api, heartbeat(user=user, at=20, ts=20))
-            support.wait_until(lambda: (metric(strict, "watchtime_database_replica_lag_seconds") or 0) > 1, timeout=15,
+            wait_until(lambda: (metric(strict, "watchtime_database_replica_lag_seconds") or 0) > 1, timeout=15,
                                message="the lag to exceed DATABASE_READ_MAX_LAG_SECONDS=1")
             assert metric(api, "watchtime_database_replica_lag_seconds") > 0
             assert total(api, user) == 10  # no limit: still the replica's value
@@ -193,7 +193,7 @@ def test_the_lag_is_exported_and_over_the_limit_reads_go_to_the_primary(clusters
             assert metric(strict, "watchtime_database_replica_fallback_reads_total", reason="lagging") >= 2
         finally:
             resume_replay(standby)
-        support.wait_until(lambda: metric(strict, "watchtime_database_replica_lag_seconds") == 0, timeout=15,
+        wait_until(lambda: metric(strict, "watchtime_database_replica_lag_seconds") == 0, timeout=15,
                            message="the lag to go back to 0")
         lagging = metric(strict, "watchtime_database_replica_fallback_reads_total", reason="lagging")
         assert total(strict, user) == 20
@@ -207,20 +207,20 @@ def test_a_stopped_replica_leaves_the_reads_to_the_primary(clusters, api):
     primary, standby = clusters
     user = new_user()
     post(api, heartbeat(user=user, at=0, ts=0), heartbeat(user=user, at=10, ts=10))
-    support.wait_until(lambda: total(api, user) == 10, timeout=10, message="the replica to replay the write")
+    wait_until(lambda: total(api, user) == 10, timeout=10, message="the replica to replay the write")
 
     standby.stop()
     try:
         post(api, heartbeat(user=user, at=20, ts=20))
         assert total(api, user) == 20  # 200, from the primary: the first read may meet the dead connection
         assert series_total(api, user) == 20
-        support.wait_until(lambda: metric(api, "watchtime_dependency_up", dependency="replica") == 0, timeout=10,
+        wait_until(lambda: metric(api, "watchtime_dependency_up", dependency="replica") == 0, timeout=10,
                            message="the poller to notice the replica is gone")
         assert total(api, user) == 20
         assert metric(api, "watchtime_database_replica_fallback_reads_total", reason="unavailable") >= 2
         assert "read replica unavailable" in api.log()
     finally:
         standby.start()
-    support.wait_until(lambda: metric(api, "watchtime_dependency_up", dependency="replica") == 1, timeout=20,
+    wait_until(lambda: metric(api, "watchtime_dependency_up", dependency="replica") == 1, timeout=20,
                        message="the replica back in use")
     assert total(api, user) == 20

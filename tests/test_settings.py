@@ -9,6 +9,7 @@ import subprocess
 
 import pytest
 
+from testkit.ports import free_port
 from tests import support
 
 SECRET = "hunter2-do-not-print"
@@ -63,7 +64,7 @@ def test_migrate_refuses_a_bad_setting_with_a_clear_message(base_env, variable, 
 
 
 def test_the_api_refuses_auth_off_before_starting_gunicorn(base_env):
-    result = run({**base_env, "WATCHTIME_AUTH": "false"}, "api", "--port", str(support.free_port()))
+    result = run({**base_env, "WATCHTIME_AUTH": "false"}, "api", "--port", str(free_port()))
     assert result.returncode == 2 and "WATCHTIME_AUTH=false is only allowed" in result.stderr
     assert "gunicorn" not in result.stdout.lower()
 

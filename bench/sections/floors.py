@@ -11,7 +11,7 @@ from bench.diagnose import wait_for
 from bench.floor_app import FLOOR_ROWS, FLOOR_TABLE
 from bench.results import figure
 from bench.stack import http_ok
-from tests.support import free_port
+from testkit.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 SETUP = (

@@ -5,7 +5,8 @@ import random
 
 import pytest
 
-from tests import support
+from testkit.rabbitmq import queue_depth
+from testkit.waiting import wait_until
 from tests.analytics import answers, scenarios
 from tests.analytics.reference import DAY, compute
 from tests.events.conftest import publish_raw
@@ -24,9 +25,9 @@ def test_three_consumers_give_the_reference_analytics(client_all, queue, consume
     publish_raw(queue, [messages.encode(batch) for batch in scenarios.delivered(rng, events)])
     consumers(3)
     distinct = {e.event_id for e in events}
-    support.wait_until(lambda: Event.objects.count() == len(distinct), timeout=120, interval=0.5,
+    wait_until(lambda: Event.objects.count() == len(distinct), timeout=120, interval=0.5,
                        message=f"{len(distinct)} events applied")
-    support.wait_until(lambda: support.queue_depth(queue) == 0, timeout=30, message="queue drained")
+    wait_until(lambda: queue_depth(queue) == 0, timeout=30, message="queue drained")
 
     definitions = definitions_from_settings()
     ref = compute(scenarios.reference_events(events), limits=limits_from_settings(),

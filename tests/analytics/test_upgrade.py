@@ -16,6 +16,9 @@ import psycopg2
 import pytest
 import requests
 
+from testkit.ports import free_port
+from testkit.rabbitmq import delete_queues
+from testkit.waiting import wait_until
 from tests import support
 from tests.events.conftest import publish_raw
 from watchtime.events import messages
@@ -67,10 +70,10 @@ def test_rolling_upgrade_with_the_previous_release_consumers_running(tmp_path, s
         return result.stdout
 
     def consumer(environment):
-        environment = {**environment, "WATCHTIME_METRICS_PORT": str(support.free_port())}
+        environment = {**environment, "WATCHTIME_METRICS_PORT": str(free_port())}
         process = support.start("consumer", environment)
         process.metrics_port = int(environment["WATCHTIME_METRICS_PORT"])
-        support.wait_until(lambda: _ready(process), timeout=60, message="consumer readiness")
+        wait_until(lambda: _ready(process), timeout=60, message="consumer readiness")
         started.append(process)
         return process
 
@@ -87,19 +90,19 @@ def test_rolling_upgrade_with_the_previous_release_consumers_running(tmp_path, s
         run(old_env, "migrate")
         old = consumer(old_env)
         publish(0)
-        support.wait_until(lambda: count_events(scratch_database) == sent, timeout=60, message="previous release applied phase 0")
+        wait_until(lambda: count_events(scratch_database) == sent, timeout=60, message="previous release applied phase 0")
         publish(1)  # still arriving while the new release migrates
         run(env, "migrate")
         publish(2)
         new = consumer(env)
         publish(3)  # old and new consumers share the queue
-        support.wait_until(lambda: count_events(scratch_database) == sent, timeout=90, message="phases 1-3 applied")
+        wait_until(lambda: count_events(scratch_database) == sent, timeout=90, message="phases 1-3 applied")
         returncode, output = support.stop(old)
         assert returncode == 0, output
         publish(4)
-        support.wait_until(lambda: count_events(scratch_database) == sent, timeout=60, message="phase 4 applied")
+        wait_until(lambda: count_events(scratch_database) == sent, timeout=60, message="phase 4 applied")
         # The new consumers' background backfill finishes without an operator's step...
-        support.wait_until(lambda: _backfill_pending(new) == 0, timeout=90, interval=1, message="background backfill")
+        wait_until(lambda: _backfill_pending(new) == 0, timeout=90, interval=1, message="background backfill")
         # ... and the documented command finds nothing left.
         assert "backfilled 0 user-movies" in run(env, "backfill")
         run(env, "verify")
@@ -107,7 +110,7 @@ def test_rolling_upgrade_with_the_previous_release_consumers_running(tmp_path, s
         for process in started:  # whatever went wrong, the consumers' own words say why
             returncode, output = support.stop(process)
             print(f"consumer exited {returncode}:\n{output[-4000:]}")
-        support.delete_queues(queue)
+        delete_queues(queue)
     with psycopg2.connect(scratch_database) as conn, conn.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM analytics_view")
         assert cursor.fetchone()[0] >= 40

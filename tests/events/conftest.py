@@ -8,6 +8,8 @@ import pytest
 import requests
 from django.test import override_settings
 
+from testkit.rabbitmq import RABBITMQ_URL, broker_settings, declare_queues, delete_queues
+from testkit.waiting import wait_until
 from tests import support
 from watchtime import broker
 
@@ -15,10 +17,10 @@ from watchtime import broker
 @pytest.fixture
 def queue():
     name = f"watchtime-test-{uuid.uuid4().hex[:10]}"
-    with override_settings(RABBITMQ=support.broker_settings(name)):
+    with override_settings(RABBITMQ=broker_settings(name)):
         yield name
         broker.close()
-    support.delete_queues(name)
+    delete_queues(name)
 
 
 @pytest.fixture
@@ -32,7 +34,7 @@ def consumers(queue):
             process.metrics_port = int(environment["WATCHTIME_METRICS_PORT"])
             started.append(process)
         for process in started[-count:]:
-            support.wait_until(lambda p=process: _ready(p), timeout=30, message="consumer readiness")
+            wait_until(lambda p=process: _ready(p), timeout=30, message="consumer readiness")
         return started[-count:]
 
     yield start
@@ -49,10 +51,10 @@ def _ready(process) -> bool:
 
 
 def publish_raw(queue: str, bodies: list[bytes]) -> None:
-    conn = pika.BlockingConnection(pika.URLParameters(support.RABBITMQ_URL))
+    conn = pika.BlockingConnection(pika.URLParameters(RABBITMQ_URL))
     try:
         channel = conn.channel()
-        support.declare_queues(channel, queue)
+        declare_queues(channel, queue)
         channel.confirm_delivery()
         for body in bodies:
             channel.basic_publish("", queue, body, pika.BasicProperties(delivery_mode=2), mandatory=True)

@@ -9,7 +9,7 @@ import pytest
 import requests
 from django.db import connection
 
-from tests import support
+from testkit.waiting import wait_until
 from tests.conftest import heartbeat
 from tests.events.conftest import publish_raw
 from watchtime.events import messages
@@ -41,14 +41,14 @@ def test_livez_fails_while_the_loop_is_wedged_and_recovers(queue, consumers):
             cursor.execute("LOCK TABLE events_event IN ACCESS EXCLUSIVE MODE")
             events = parse_events(heartbeat(at=0, ts=0), now=datetime.now(UTC))
             publish_raw(queue, [messages.encode(events)])
-            support.wait_until(lambda: get(process, "/livez")[0] == 503, timeout=15, message="livez failing")
+            wait_until(lambda: get(process, "/livez")[0] == 503, timeout=15, message="livez failing")
             status, body = get(process, "/livez")
             assert json.loads(body)["status"] == "wedged"
     finally:
         blocker.rollback()
         blocker.close()
-    support.wait_until(lambda: get(process, "/livez")[0] == 200, timeout=15, message="livez recovering")
-    support.wait_until(lambda: Event.objects.count() == 1, timeout=15, message="event applied after the lock")
+    wait_until(lambda: get(process, "/livez")[0] == 200, timeout=15, message="livez recovering")
+    wait_until(lambda: Event.objects.count() == 1, timeout=15, message="event applied after the lock")
 
 
 def test_metrics_after_a_batch(queue, consumers):
@@ -56,13 +56,13 @@ def test_metrics_after_a_batch(queue, consumers):
     body = messages.encode(events)
     publish_raw(queue, [body, body, b"not json"])
     (process,) = consumers(1)
-    support.wait_until(lambda: Event.objects.count() == 3, timeout=20, message="applied")
+    wait_until(lambda: Event.objects.count() == 3, timeout=20, message="applied")
 
     def processed():
         text = get(process, "/metrics")[1]
         return text if metric(text, "watchtime_events_processed_total", '{outcome="dead_lettered"}') == 1 else None
 
-    text = support.wait_until(processed, timeout=10, message="metrics updated")
+    text = wait_until(processed, timeout=10, message="metrics updated")
     assert metric(text, "watchtime_events_processed_total", '{outcome="applied"}') == 3
     assert metric(text, "watchtime_events_processed_total", '{outcome="duplicate"}') == 3
     assert metric(text, "watchtime_event_lag_seconds_count") == 3

@@ -10,6 +10,7 @@ import psycopg2
 import pytest
 import requests
 
+from testkit.waiting import wait_until
 from tests import support
 from tests.analytics import scenarios
 from tests.events.conftest import publish_raw
@@ -42,14 +43,14 @@ def test_maintain_is_idempotent_and_prunes_beside_running_consumers(queue, consu
     batches = scenarios.delivered(rng, events)
     publish_raw(queue, [messages.encode(b) for b in batches[: len(batches) // 2]])
     workers = consumers(2, DATABASE_URL=scratch_database)
-    support.wait_until(lambda: _stored_events(scratch_database) > 0, timeout=60, message="the consumers at work")
+    wait_until(lambda: _stored_events(scratch_database) > 0, timeout=60, message="the consumers at work")
     publish_raw(queue, [messages.encode(b) for b in batches[len(batches) // 2 :]])
     # While the consumers apply the rest: a prune of the first day, twice.
     out = run(env, "prune", "--before", (first + timedelta(days=1)).isoformat())
     assert "pruned before" in out
     run(env, "prune", "--before", (first + timedelta(days=1)).isoformat())
     sent = sum(len(b) for b in batches)
-    support.wait_until(lambda: sum(_processed(w) for w in workers) == sent, timeout=120, interval=0.5,
+    wait_until(lambda: sum(_processed(w) for w in workers) == sent, timeout=120, interval=0.5,
                        message=f"all {sent} events processed")
     run(env, "maintain")
     again = run(env, "maintain")

@@ -11,6 +11,9 @@ import pytest
 from django.test import override_settings
 from rest_framework.test import APIClient
 
+from testkit.ports import free_port
+from testkit.rabbitmq import broker_settings, queue_depth
+from testkit.waiting import wait_until
 from tests import support
 from tests.conftest import heartbeat
 from tests.events.conftest import publish_raw
@@ -33,7 +36,7 @@ def test_api_publishes_and_consumer_applies(make_client, queue, consumers):
         response = client.post("/", heartbeat(at=at, ts=at), format="json")
         assert response.status_code == 202
     consumers(1)
-    support.wait_until(lambda: Event.objects.count() == 4, timeout=20, message="4 events applied")
+    wait_until(lambda: Event.objects.count() == 4, timeout=20, message="4 events applied")
     assert CustomUser.objects.get(username="alice").total_watch_time == 30
     movie = Movie.objects.get(slug="m1")
     assert movie.total_watch_time == 30
@@ -41,7 +44,7 @@ def test_api_publishes_and_consumer_applies(make_client, queue, consumers):
 
 
 def test_broker_unreachable_is_503_with_retry_after_and_the_event_ids(make_client):
-    closed = support.broker_settings("unused", port=support.free_port(), publish_timeout=1)
+    closed = broker_settings("unused", port=free_port(), publish_timeout=1)
     given = str(uuid.uuid4())
     with override_settings(RABBITMQ=closed):
         try:
@@ -64,7 +67,7 @@ def test_redelivered_message_counts_once(queue, consumers):
     body = messages.encode(events)
     publish_raw(queue, [body, body])
     consumers(1)
-    support.wait_until(lambda: support.queue_depth(queue) == 0 and Event.objects.count() == 3, timeout=20,
+    wait_until(lambda: queue_depth(queue) == 0 and Event.objects.count() == 3, timeout=20,
                        message="both copies consumed")
     assert CustomUser.objects.get(username="alice").total_watch_time == 20
 
@@ -83,10 +86,10 @@ def test_poison_messages_are_dead_lettered_and_good_ones_applied(queue, consumer
     publish_raw(queue, bodies)
     consumers(1)
     dead_letter_queue = f"{queue}.dead-letter"
-    support.wait_until(lambda: support.queue_depth(dead_letter_queue) == 4, timeout=20, message="4 dead letters")
-    support.wait_until(lambda: Event.objects.count() == 3, timeout=20, message="good events applied")
+    wait_until(lambda: queue_depth(dead_letter_queue) == 4, timeout=20, message="4 dead letters")
+    wait_until(lambda: Event.objects.count() == 3, timeout=20, message="good events applied")
     assert CustomUser.objects.get(username="alice").total_watch_time == 20
-    assert support.queue_depth(queue) == 0
+    assert queue_depth(queue) == 0
 
 
 def test_three_consumers_on_shuffled_duplicated_load_give_exact_totals(queue, consumers):
@@ -116,7 +119,7 @@ def test_three_consumers_on_shuffled_duplicated_load_give_exact_totals(queue, co
     publish_raw(queue, bodies)
     consumers(3)
     distinct = {e.event_id: e for e in events}
-    support.wait_until(lambda: Event.objects.count() == len(distinct), timeout=120, interval=0.5,
+    wait_until(lambda: Event.objects.count() == len(distinct), timeout=120, interval=0.5,
                        message=f"{len(distinct)} events applied")
 
     streams = defaultdict(list)

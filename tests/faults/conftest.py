@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from testkit.instances import PostgresCluster, RabbitNode, ensure_installed
+from testkit.waiting import wait_until
 from tests.faults import ledger
-from tests.faults.instances import PostgresCluster, RabbitNode, ensure_installed
 from tests.faults.load import Heartbeat, LoadDriver, LoadResult, Prober, make_workload
 from tests.faults.stack import API_KEY, Stack, base_env, run_command
-from tests.support import wait_until
 
 RESULTS = Path(__file__).parent / "results" / "latest.md"
 TEMPLATE_DATABASE = "faults_template"

@@ -10,8 +10,10 @@ from pathlib import Path
 
 import requests
 
-from tests.faults.instances import PostgresCluster, RabbitNode
-from tests.support import WATCHTIME, free_port, wait_until
+from testkit.instances import PostgresCluster, RabbitNode
+from testkit.ports import free_port
+from testkit.waiting import wait_until
+from tests.support import WATCHTIME
 
 API_KEY = "wt_faults01_" + "k" * 24
 SECRET_KEY = "fault-suite-secret-key-0123456789abcdefghijklmnop"

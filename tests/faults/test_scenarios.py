@@ -11,9 +11,9 @@ from datetime import UTC, datetime
 import pika
 import pytest
 
+from testkit.waiting import wait_until
 from tests.faults.load import EPOCH, Heartbeat
 from tests.faults.stack import Service, kill
-from tests.support import wait_until
 
 pytestmark = [pytest.mark.slow]
 

@@ -12,8 +12,8 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
+from testkit.waiting import wait_until
 from tests.faults.stack import API_KEY
-from tests.support import wait_until
 
 pytestmark = [pytest.mark.slow]
 

@@ -27,7 +27,7 @@ import pytest
 import requests
 import yaml
 
-from tests.support import free_port
+from testkit.ports import free_port
 
 from .artefacts import (
     DASHBOARD_FILE,

@@ -6,6 +6,8 @@ import random
 import pytest
 import requests
 
+from testkit.rabbitmq import queue_depth
+from testkit.waiting import wait_until
 from tests import support
 from tests.analytics import scenarios
 from tests.events.conftest import publish_raw
@@ -26,7 +28,7 @@ def test_queued_events_of_an_erased_user_bring_nothing_back(client_all, queue, c
     publish_raw(queue, [messages.encode(b) for b in scenarios.delivered(rng, first)])
     (consumer,) = consumers(1)
     distinct_first = {e.event_id for e in first}
-    support.wait_until(lambda: Event.objects.count() == len(distinct_first), timeout=60, message="the first half applied")
+    wait_until(lambda: Event.objects.count() == len(distinct_first), timeout=60, message="the first half applied")
     support.stop(consumer)
 
     # The second half is queued (received before the erasure), then the user is erased.
@@ -34,7 +36,7 @@ def test_queued_events_of_an_erased_user_bring_nothing_back(client_all, queue, c
     assert client_all.delete(f"/users/{victim}/").status_code == 200
     (consumer,) = consumers(1)
     others = {e.event_id for e in events if e.user != victim}
-    support.wait_until(lambda: support.queue_depth(queue) == 0 and Event.objects.count() == len(others),
+    wait_until(lambda: queue_depth(queue) == 0 and Event.objects.count() == len(others),
                        timeout=90, message="the backlog applied without the erased user")
     assert not CustomUser.objects.filter(username=victim).exists()
     assert not Event.objects.filter(event_id__in=[e.event_id for e in events if e.user == victim]).exists()

@@ -14,6 +14,8 @@ from urllib.parse import urlsplit
 import psycopg2
 import requests
 
+from testkit.ports import free_port
+from testkit.waiting import wait_until
 from tests import support
 
 
@@ -96,7 +98,7 @@ def start_server(
     """`watchtime api` on database `name`; `migrate` applies migrations and installs `api_key`
     (a new key with every scope when None) as the bootstrap key."""
     url = urlsplit(os.environ["DATABASE_URL"])
-    port = support.free_port()
+    port = free_port()
     api_key = api_key or new_api_key()
     env = {
         "PATH": os.environ["PATH"],
@@ -106,7 +108,7 @@ def start_server(
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
         "WATCHTIME_BOOTSTRAP_API_KEY": api_key,
         "WATCHTIME_BOOTSTRAP_API_KEY_SCOPES": "ingest,read,admin",
-        "WATCHTIME_METRICS_PORT": str(support.free_port()),
+        "WATCHTIME_METRICS_PORT": str(free_port()),
         "WATCHTIME_LOG_LEVEL": "WARNING",
         "WEB_CONCURRENCY": "2",
         "GUNICORN_THREADS": "4",
@@ -123,7 +125,7 @@ def start_server(
     api_env = {**env, "PORT": str(port), "PROMETHEUS_MULTIPROC_DIR": str(workdir / f"{name}-{port}-prometheus")}
     with server.log_path.open("w") as log:  # a file, not a pipe: thousands of access lines must not block gunicorn
         server.process = subprocess.Popen([support.WATCHTIME, "api"], env=api_env, stdout=log, stderr=subprocess.STDOUT)
-    support.wait_until(lambda: _ready(server), timeout=60, message=f"watchtime api on port {port}")
+    wait_until(lambda: _ready(server), timeout=60, message=f"watchtime api on port {port}")
     return server
 
 

@@ -17,7 +17,8 @@ from pathlib import Path
 import pika
 import psycopg2
 
-from tests.support import free_port, wait_until
+from testkit.ports import free_port
+from testkit.waiting import wait_until
 
 RABBITMQ_BIN = Path("/usr/lib/rabbitmq/bin")
 IPTABLES = Path("/usr/sbin/iptables")
