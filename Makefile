@@ -32,37 +32,36 @@ run: setup ## start the service on the embedded default (SQLite, no broker, auth
 services: ## make sure PostgreSQL, RabbitMQ and the test tools are here (installs them with apt when root)
 	tests/ensure-prerequisites.sh
 
-test: setup services lint ## the whole suite: lint, service, chart, image, observability, security, faults
+test: setup services lint ## the whole suite: lint, then every test of tests/ and k8s-tests/ (all six kinds)
 	$(PYTEST) tests k8s-tests
 
-test-fast: setup ## inner loop: the pure rule and validation, no services (seconds)
-	$(PYTEST) tests/rule tests/broker tests/events/test_validation.py tests/events/test_messages.py tests/events/test_handlers.py \
-	  tests/test_client.py::TestPureParts
+# Every test has one kind marker (tests/markers.py): unit, service, browser, faults, chart, image.
+test-fast: setup ## inner loop: the unit tests (no services, no processes; seconds)
+	$(PYTEST) tests -m unit
 
-test-service: setup services ## the service's own tests (API, pipeline, settings)
-	$(PYTEST) tests --ignore=tests/faults --ignore=tests/observability --ignore=tests/security --ignore=tests/bench \
-	  --ignore=tests/browser
+test-service: setup services ## every test of tests/ but the browser and fault suites: the unit and service kinds
+	$(PYTEST) tests -m "unit or service"
 
-test-analytics: setup services ## analytics, retention and privacy against the reference recompute (PostgreSQL and SQLite)
-	$(PYTEST) tests/analytics tests/privacy tests/events/test_retention.py tests/events/test_partitions.py
+test-analytics: setup services ## tests/accounting: every write that moves a figure against the reference recompute (PostgreSQL and SQLite)
+	$(PYTEST) tests/accounting
 
 test-browser: setup services ## the player SDK in headless Chromium (both API modes), /docs/ and the admin offline
-	$(PYTEST) tests/browser
+	$(PYTEST) tests -m browser
 
 test-k8s: setup ## chart and image tests
-	$(PYTEST) k8s-tests
+	$(PYTEST) k8s-tests -m "chart or image"
 
 test-chart: setup ## chart tests only: render matrix, schemas, lint, checkov, chart-driven local run
-	$(PYTEST) k8s-tests --ignore=k8s-tests/test_image.py --ignore=k8s-tests/test_image_static.py
+	$(PYTEST) k8s-tests -m chart
 
 test-chart-fast: setup ## chart inner loop (no checkov, no local run; ~20 s)
-	$(PYTEST) k8s-tests --ignore=k8s-tests/test_image.py --ignore=k8s-tests/test_image_static.py -m "not slow"
+	$(PYTEST) k8s-tests -m "chart and not slow"
 
 image: ## build the container image locally (own debootstrap base; no registry needed)
 	docker/build-local.sh
 
-test-image: setup services ## build the image and run it against PostgreSQL and RabbitMQ
-	$(PYTEST) k8s-tests/test_image.py
+test-image: setup services ## the image: its Dockerfile's static checks, then build it and run it against PostgreSQL and RabbitMQ
+	$(PYTEST) k8s-tests -m image
 
 test-observability: setup services ## alert rules (promtool) and a real Prometheus scraping the service
 	$(PYTEST) tests/observability
@@ -71,7 +70,7 @@ test-security: setup services ## hostile inputs, fuzzing against the OpenAPI sch
 	$(PYTEST) tests/security tests/apikeys tests/test_settings.py
 
 test-faults: setup ## fault injection against own RabbitMQ/PostgreSQL instances
-	$(PYTEST) tests/faults
+	$(PYTEST) tests -m faults
 
 lint: setup ## ruff (pyflakes errors, imports) over all Python code
 	$(BIN)/ruff check src testkit tests k8s-tests bench charts/watchtime/hack

@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from rest_framework.test import APIClient
 
+from tests.consumers import consumers, queue  # noqa: F401 (fixtures)
 from tests.security.server import create_database, drop_database
 from tests.stacks import embedded_api, full_stack, page_origin, page_port  # noqa: F401 (fixtures)
 from watchtime.apikeys.authentication import forget_cached_keys

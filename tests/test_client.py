@@ -110,6 +110,7 @@ def _wait_for(fetch, count, timeout=30):
     return value
 
 
+@pytest.mark.unit  # no services, no processes
 class TestPureParts:
     def test_batches_by_count_and_by_size(self):
         small = [{"n": i} for i in range(2001)]

@@ -2,7 +2,11 @@
 
 import logging
 
+import pytest
+
 from watchtime.jsonlog import DropServiceUnavailable
+
+pytestmark = pytest.mark.unit  # no services, no processes
 
 
 def record(status: int) -> logging.LogRecord:

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.unit  # no services, no processes
+
 SRC = Path(__file__).resolve().parent.parent / "src" / "watchtime"
 MAX_MODULE_LINES = 300
 

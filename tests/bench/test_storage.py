@@ -1,7 +1,11 @@
 """The storage soak's arithmetic: bytes per row from the growth between days, not from the fixed
 cost of empty tables, and the projection from them."""
 
+import pytest
+
 from bench.storage import EVENTS_PER_VIEWER_DAY, GROUPS, DaySize, marginal_bytes, markdown, projection
+
+pytestmark = pytest.mark.unit  # no services, no processes
 
 
 def day(n: int, applied: int, **sizes: int) -> DaySize:

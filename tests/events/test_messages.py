@@ -9,6 +9,8 @@ import pytest
 from watchtime.events import messages
 from watchtime.events.validation import parse_events
 
+pytestmark = pytest.mark.unit  # no services, no processes
+
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 
 

@@ -12,6 +12,8 @@ from .artefacts import (
     PANELS_WITH_DATA_UNDER_LOAD,
 )
 
+pytestmark = pytest.mark.unit  # no services, no processes
+
 ROWS = ["Ingest (API)", "Pipeline (consumer)", "Maintenance", "Queue (RabbitMQ)", "Pods"]
 DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
 

@@ -11,6 +11,8 @@ from django.test import Client
 
 from watchtime.sdk import sdk_file
 
+pytestmark = pytest.mark.unit  # no services, no processes
+
 ROOT = Path(__file__).resolve().parents[2]
 SOURCE = ROOT / "clients" / "js" / "watchtime-player.js"
 

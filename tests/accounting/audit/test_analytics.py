@@ -12,9 +12,9 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db.models import F
 
-from tests.analytics import answers, scenarios
-from tests.analytics.reference import DAY
-from tests.analytics.test_apis import get, movie, watch
+from tests.accounting import answers, scenarios
+from tests.accounting.reference import DAY
+from tests.api.test_analytics import get, movie, watch
 from watchtime.accounting import rebuild
 from watchtime.accounting.apply import events_apply
 from watchtime.accounting.audit.totals import totals_drift

@@ -6,7 +6,7 @@ import random
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from tests.analytics.reference import Event
+from tests.accounting.reference import Event
 from watchtime.events.validation import EventIn
 from watchtime.timestamps import to_us
 

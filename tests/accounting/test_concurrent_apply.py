@@ -1,5 +1,5 @@
 """Concurrent consumer processes on a shuffled, duplicated backlog: every analytics answer equals
-the reference recompute from the event set, as in one process (test_exactness)."""
+the reference recompute from the event set, as in one process (test_apply)."""
 
 import random
 
@@ -7,9 +7,9 @@ import pytest
 
 from testkit.rabbitmq import queue_depth
 from testkit.waiting import wait_until
-from tests.analytics import answers, scenarios
-from tests.analytics.reference import DAY, compute
-from tests.events.conftest import publish_raw
+from tests.accounting import answers, scenarios
+from tests.accounting.reference import DAY, compute
+from tests.consumers import publish_raw
 from watchtime.definitions import definitions_from_settings, limits_from_settings
 from watchtime.events import messages
 from watchtime.events.models import Event, Movie

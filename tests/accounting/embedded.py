@@ -1,5 +1,5 @@
 """Run as a program: the exactness scenario of one seed on a database of its own (the embedded
-default: SQLite), printing every analytics answer as JSON. test_exactness runs it on SQLite and
+default: SQLite), printing every analytics answer as JSON. test_apply runs it on SQLite and
 compares with the reference, so the embedded default is proven to answer the same."""
 
 import json
@@ -16,13 +16,13 @@ def main(seed: int) -> None:
     call_command("migrate", verbosity=0)
     from rest_framework.test import APIClient
 
-    from tests.analytics import test_exactness
+    from tests.accounting import test_apply
 
     client = APIClient()
     rng = random.Random(seed)
-    got, want = test_exactness.answers_for(client, rng, test_exactness.scenarios.viewing(rng))
-    limits, definitions = test_exactness.limits_from_settings(), test_exactness.definitions_from_settings()
-    drift = test_exactness.totals_drift(limits=limits) + test_exactness.analytics_drift(limits=limits, definitions=definitions)
+    got, want = test_apply.answers_for(client, rng, test_apply.scenarios.viewing(rng))
+    limits, definitions = test_apply.limits_from_settings(), test_apply.definitions_from_settings()
+    drift = test_apply.totals_drift(limits=limits) + test_apply.analytics_drift(limits=limits, definitions=definitions)
     print(json.dumps({"mismatched": [repr(k) for k in want if got.get(k) != want[k]], "compared": len(want), "drift": drift}))
 
 

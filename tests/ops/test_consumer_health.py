@@ -11,7 +11,7 @@ from django.db import connection
 
 from testkit.waiting import wait_until
 from tests.conftest import heartbeat
-from tests.events.conftest import publish_raw
+from tests.consumers import publish_raw
 from watchtime.events import messages
 from watchtime.events.models import Event
 from watchtime.events.validation import parse_events

@@ -10,8 +10,8 @@ import pytest
 from django.db import connection
 from django.test import override_settings
 
-from tests.analytics import answers, scenarios
-from tests.analytics.reference import DAY, compute
+from tests.accounting import answers, scenarios
+from tests.accounting.reference import DAY, compute
 from watchtime.accounting import retention
 from watchtime.accounting.apply import events_apply
 from watchtime.accounting.audit.analytics import analytics_drift, analytics_recompute

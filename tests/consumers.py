@@ -1,4 +1,5 @@
-"""Fixtures for tests that run consumer processes against the machine's RabbitMQ."""
+"""Fixtures for tests that run consumer processes against the machine's RabbitMQ (a queue of the
+test's own, real consumer processes), and publishing raw messages to it."""
 
 import subprocess
 import uuid

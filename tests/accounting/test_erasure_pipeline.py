@@ -9,9 +9,9 @@ import requests
 from testkit.rabbitmq import queue_depth
 from testkit.waiting import wait_until
 from tests import support
-from tests.analytics import scenarios
-from tests.events.conftest import publish_raw
-from tests.privacy.test_erasure import clean
+from tests.accounting import scenarios
+from tests.accounting.test_erasure import clean
+from tests.consumers import publish_raw
 from watchtime.events import messages
 from watchtime.events.models import CustomUser, Event, Movie
 

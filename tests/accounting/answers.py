@@ -3,7 +3,7 @@ in one comparable shape (definitions and as_of left out; floats rounded to 9 pla
 
 from datetime import timedelta
 
-from tests.analytics.reference import DAY, HOUR, Reference
+from tests.accounting.reference import DAY, HOUR, Reference
 from watchtime.rule.progress import ProgressDefinition, percent, state
 from watchtime.timestamps import EPOCH
 

@@ -1,6 +1,6 @@
 """Property: random viewing delivered shuffled, late, twice and in random batches leaves every
 analytics answer of the API exactly what a straightforward recompute from the event set gives,
-and `verify` finds nothing. (The same with concurrent consumer processes: test_pipeline.py.)"""
+and `verify` finds nothing. (The same with concurrent consumer processes: test_concurrent_apply.py.)"""
 
 import json
 import os
@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from tests.analytics import answers, scenarios
-from tests.analytics.reference import DAY, compute
+from tests.accounting import answers, scenarios
+from tests.accounting.reference import DAY, compute
 from watchtime.accounting.apply import events_apply
 from watchtime.accounting.audit.analytics import analytics_drift
 from watchtime.accounting.audit.totals import totals_drift
@@ -78,7 +78,7 @@ def test_the_embedded_default_sqlite_answers_the_same(tmp_path, seed):
     """The same apply code and reads on SQLite, in a process of its own (embedded mode, auth off)."""
     env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path}/embedded.sqlite3", "DJANGO_DEBUG": "true",
            "WATCHTIME_AUTH": "false", "WATCHTIME_LOG_LEVEL": "WARNING", "DJANGO_SETTINGS_MODULE": "watchtime.settings"}
-    result = subprocess.run([sys.executable, "-m", "tests.analytics.embedded", str(seed)], env=env, cwd=REPO,
+    result = subprocess.run([sys.executable, "-m", "tests.accounting.embedded", str(seed)], env=env, cwd=REPO,
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     outcome = json.loads(result.stdout.strip().splitlines()[-1])

@@ -10,6 +10,8 @@ from watchtime.broker.types import Delivery
 from watchtime.events.validation import EventIn
 from watchtime.ops.consumer import Applied, apply_isolating_failures
 
+pytestmark = pytest.mark.unit  # no services, no processes
+
 T = datetime(2026, 1, 1, tzinfo=UTC)
 
 

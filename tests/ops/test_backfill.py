@@ -20,7 +20,7 @@ from testkit.ports import free_port
 from testkit.rabbitmq import delete_queues
 from testkit.waiting import wait_until
 from tests import support
-from tests.events.conftest import publish_raw
+from tests.consumers import publish_raw
 from watchtime.events import messages
 from watchtime.events.validation import EventIn
 

@@ -8,8 +8,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from tests.analytics import answers, scenarios
-from tests.analytics.reference import DAY, compute
+from tests.accounting import answers, scenarios
+from tests.accounting.reference import DAY, compute
 from watchtime.accounting.apply import events_apply
 from watchtime.accounting.audit.analytics import analytics_drift
 from watchtime.accounting.audit.totals import totals_drift

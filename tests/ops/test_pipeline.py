@@ -16,7 +16,7 @@ from testkit.rabbitmq import broker_settings, queue_depth
 from testkit.waiting import wait_until
 from tests import support
 from tests.conftest import heartbeat
-from tests.events.conftest import publish_raw
+from tests.consumers import publish_raw
 from watchtime import broker
 from watchtime.events import messages
 from watchtime.events.models import CustomUser, Event, Movie, WatchTime

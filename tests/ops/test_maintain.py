@@ -12,8 +12,8 @@ import requests
 
 from testkit.waiting import wait_until
 from tests import support
-from tests.analytics import scenarios
-from tests.events.conftest import publish_raw
+from tests.accounting import scenarios
+from tests.consumers import publish_raw
 from watchtime.events import messages, partitions
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
