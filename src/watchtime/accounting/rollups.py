@@ -14,6 +14,7 @@ from django.db import connection
 
 from watchtime.accounting import locks, totals
 from watchtime.analytics.models import (
+    NEVER,
     Day,
     Hour,
     MovieDay,
@@ -30,8 +31,6 @@ from watchtime.db import bulk_sql
 from watchtime.events.models import Movie
 from watchtime.rule.attribution import HOURS_PER_DAY, day_of
 from watchtime.rule.views import View, ViewDefinition, counts, is_complete
-
-NEVER = -1  # MovieDayReach.previous_day of a viewer's first day on a movie
 
 
 @dataclass

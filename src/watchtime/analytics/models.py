@@ -72,9 +72,11 @@ class MovieDay(models.Model):
     class Meta:
         indexes = [models.Index(fields=["day", "movie"], name="movieday_day_idx")]  # top movies over a range
 
+NEVER = -1  # MovieDayReach.previous_day of a viewer's first day on a movie
+
 
 class MovieDayReach(models.Model):
-    """Viewers of a movie on a day, by the day each last viewed it before (-1: never).
+    """Viewers of a movie on a day, by the day each last viewed it before (NEVER: never).
 
     Viewers over a range [F, T) are the rows with F <= day < T and previous_day < F: each viewer
     is counted once, on their first day in the range, so the count is exact for any range while

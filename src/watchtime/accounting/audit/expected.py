@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from django.db import connection
 
 from watchtime.analytics.models import (
+    NEVER,
     Day,
     Hour,
     MovieDay,
@@ -25,8 +26,6 @@ from watchtime.db.bulk_sql import table
 from watchtime.events.models import Movie
 from watchtime.rule.attribution import DAY_US, HOURS_PER_DAY
 from watchtime.rule.views import ViewDefinition
-
-NEVER = -1  # MovieDayReach.previous_day of a viewer's first day on a movie
 
 
 @dataclass(frozen=True)
