@@ -2,6 +2,7 @@
 a fresh profile per browser, autoplay allowed; plus the player pages' own little web server."""
 
 import http.server
+import json
 import shutil
 import tempfile
 import threading
@@ -12,7 +13,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 
-from watchtime.sdk import sdk_file
+from watchtime.sdk import ENTRY, sdk
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
@@ -59,13 +60,19 @@ def quit(driver: webdriver.Chrome) -> None:
         pass
 
 
-def sdk_url(api_base: str) -> str:
-    return f"{api_base}/sdk/{sdk_file().version}/watchtime-player.js"
+def import_map(api_base: str, integrity: str | None = None, pin: str = ENTRY) -> str:
+    """The import map of the README for the SDK of `api_base`; `integrity` replaces the hash of the
+    module at `pin` (a path under /sdk/<version>/)."""
+    pinned = sdk().import_map(api_base)
+    if integrity is not None:
+        pinned["integrity"][sdk().url(api_base, pin)] = integrity
+    return json.dumps(pinned, indent=1)
 
 
 class PageServer:
-    """Serves the player page (`/player.html?api=<API base URL>&ingest=<ingest base URL>&label=..`; the SDK
-    file comes from `api`, heartbeats go to `ingest`), the harness and the clip
+    """Serves the player page (`/player.html?api=<API base URL>&ingest=<ingest base URL>&label=..`; the SDK's
+    modules come from `api`, heartbeats go to `ingest`; `integrity` and `pin` put another hash in the import
+    map for the module at `pin`, the entry point by default), the harness and the clip
     on 127.0.0.1:<port>, so pages at http://localhost:<port> call the APIs on 127.0.0.1 cross-origin."""
 
     def __init__(self, port: int, clip: Path, integrity: str | None = None):
@@ -80,8 +87,8 @@ class PageServer:
                 if url.path == "/player.html":
                     query = {name: values[0] for name, values in parse_qs(url.query).items()}
                     body = template.substitute(
-                        sdk_url=sdk_url(query["api"]),
-                        integrity=query.get("integrity", integrity or sdk_file().integrity),
+                        import_map=import_map(query["api"], query.get("integrity", integrity),
+                                              query.get("pin", ENTRY)),
                         ingest_url=f"{query['ingest']}/", label=query.get("label", ""),
                     ).encode()
                     content_type = "text/html; charset=utf-8"

@@ -31,7 +31,8 @@
     line.textContent = `heartbeats ${store.list("beats").length} · requests ${requests.length} · last answer ` +
       `${last ? (last.status ?? "pending") : "-"} · queued ${window.tracker ? window.tracker.pending : "-"}`;
   };
-  const calledBySdk = () => (new Error().stack || "").includes("watchtime-player.js");
+  // The SDK's modules are the scripts under the API's /sdk/ (watchtime-player.js and lib/*.js).
+  const calledBySdk = () => /\/sdk\/\S*\.js/.test(new Error().stack || "");
 
   // Listeners and timers the SDK holds right now.
   const sdkListeners = [];

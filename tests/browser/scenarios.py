@@ -280,6 +280,7 @@ class Run:
                     drain_ms = 60_000 if scenario.expected is not None else 3_000
                     left = session.steps(["drain", drain_ms])[0]["value"]
                     session.screenshot("end")
+                    session.facts["held_before_stop"] = session.js("return harness.leaks()")
                     session.steps(["stop"])
                     time.sleep(1)  # let the last keepalive send settle
                 else:
@@ -327,6 +328,9 @@ def _check(result: Result, scenario: Scenario, api: Api, user: str, records: dic
     checks["requests carry only heartbeats the page made (a retry reuses its event_ids)"] = (
         {i for r in requests for i in r["ids"]} <= set(beat_ids))
     checks["no listener or timer of the SDK left after stop()"] = facts["leaks"] == {"listeners": [], "timers": []}
+    if "held_before_stop" in facts:
+        # The harness sees what the SDK's modules (any file under /sdk/) add: 8 media, 1 document, 3 window listeners.
+        checks["the harness saw the SDK's 12 listeners before stop()"] = len(facts["held_before_stop"]["listeners"]) == 12
     facts["sessions"] = len({beat["session"] for beat in beats})
     checks[f"{scenario.sessions} session(s), one per playback"] = facts["sessions"] == scenario.sessions
 

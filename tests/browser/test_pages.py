@@ -1,6 +1,6 @@
 """The API's own pages in headless Chromium with no network but loopback: /docs/ (Swagger UI from
 drf-spectacular-sidecar, served by the API) lists every operation, /admin/login/ shows its styled
-form; and a player page refuses an SDK file whose hash is not the one its import map pins."""
+form; and a player page refuses an SDK module whose hash is not the one its import map pins."""
 
 import time
 
@@ -8,7 +8,7 @@ import pytest
 import requests
 from selenium.webdriver.common.by import By
 
-from watchtime.sdk import sdk_file
+from watchtime.sdk import sdk
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -62,14 +62,16 @@ def test_admin_login_renders_its_form(browser, api, tmp_path):
     assert _foreign_resources(browser, api.base_url) == []
 
 
-def test_player_page_refuses_an_sdk_with_another_hash(browser, pages, embedded_api, tmp_path):
+@pytest.mark.parametrize("pin", ["watchtime-player.js", "lib/queue.js"])
+def test_player_page_refuses_an_sdk_module_with_another_hash(browser, pages, embedded_api, tmp_path, pin):
+    """The import map pins every module: a wrong hash for the entry point or for one it imports fails the load."""
     driver = browser
     wrong = "sha384-" + "A" * 64
-    driver.get(pages.url(embedded_api.base_url, integrity=wrong, label="wrong integrity"))
+    driver.get(pages.url(embedded_api.base_url, integrity=wrong, pin=pin, label=f"wrong integrity of {pin}"))
     error = _wait(lambda: driver.execute_script("return window.sdkError"), timeout=15)
     driver.save_screenshot(str(tmp_path / "wrong-integrity.png"))
     assert "watchtime-player.js" in error
-    assert any("integrity" in entry["message"] for entry in driver.get_log("browser"))
+    assert any("integrity" in entry["message"] and pin in entry["message"] for entry in driver.get_log("browser"))
 
 
 def test_player_page_loads_the_sdk_it_pins(browser, pages, embedded_api):
@@ -77,4 +79,8 @@ def test_player_page_loads_the_sdk_it_pins(browser, pages, embedded_api):
     driver.get(pages.url(embedded_api.base_url, label="pinned"))
     _wait(lambda: driver.execute_script("return window.sdkError === null"), timeout=15)
     assert driver.execute_script("return import('watchtime-player').then((m) => m.VERSION)") == (
-        sdk_file().version)
+        sdk().version)
+    # Every module came from the API's versioned URLs, as the import map pins them.
+    loaded = driver.execute_script("return performance.getEntriesByType('resource').map((e) => e.name)")
+    assert {name for name in loaded if "/sdk/" in name} == {sdk().url(embedded_api.base_url, path)
+                                                          for path in sdk().files}

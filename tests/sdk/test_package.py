@@ -1,6 +1,7 @@
 """clients/js as npm would publish it: the declarations type-check against their use (TypeScript
-pinned in package.json, installed on first run), the package holds exactly its four files, and
-the module imports without a DOM (server-side rendering imports it too)."""
+pinned in package.json, installed on first run), the package holds exactly its modules, declarations
+and README (not its unit tests), and the entry point imports without a DOM (server-side rendering
+imports it too)."""
 
 import json
 import subprocess
@@ -28,10 +29,11 @@ def test_declarations_type_check(typescript):
     npm("run", "check")
 
 
-def test_the_package_holds_the_module_its_declarations_and_readme():
+def test_the_package_holds_the_modules_their_declarations_and_readme():
     (packed,) = json.loads(npm("pack", "--dry-run", "--json").stdout)
-    assert sorted(entry["path"] for entry in packed["files"]) == [
-        "README.md", "package.json", "watchtime-player.d.ts", "watchtime-player.js"]
+    modules = ["watchtime-player.js"] + sorted(f"lib/{p.name}" for p in (PACKAGE / "lib").glob("*.js"))
+    assert sorted(entry["path"] for entry in packed["files"]) == sorted(
+        ["README.md", "package.json", "watchtime-player.d.ts", *modules])
 
 
 def test_imports_without_a_dom_and_exports_what_the_declarations_say():

@@ -1,6 +1,12 @@
-"""`python -m watchtime.sdk`: the SDK's version and integrity hash, for the README's script tag."""
+"""`python -m watchtime.sdk [BASE_URL]`: the SDK's version and the import map that pins each of its
+modules to its integrity hash, for a player page (and the READMEs) that load it from BASE_URL."""
 
-from watchtime.sdk import sdk_file
+import sys
 
-sdk = sdk_file()
-print(f"version {sdk.version}\nintegrity {sdk.integrity}")
+from watchtime.sdk import EXAMPLE_BASE_URL, sdk
+
+base_url = sys.argv[1] if len(sys.argv) > 1 else EXAMPLE_BASE_URL
+print(f"version {sdk().version}")
+print('<script type="importmap">')
+print(sdk().import_map_json(base_url))
+print("</script>")

@@ -1,35 +1,41 @@
-"""GET /sdk/watchtime-player.js (revalidated with its ETag) and /sdk/<version>/watchtime-player.js
-(immutable): no key, and `Access-Control-Allow-Origin: *`, since any player page may load it as a
-module script (which browsers fetch in CORS mode, as they do for an integrity check)."""
+"""GET /sdk/<path> (revalidated with its ETag) and /sdk/<version>/<path> (immutable) for each module
+of the SDK (watchtime-player.js, lib/*.js) and nothing else: no key, and
+`Access-Control-Allow-Origin: *`, since any player page may load them as module scripts (which
+browsers fetch in CORS mode, as they do for an integrity check). The entry point imports its
+modules by relative URL, so a page gets them all from the same /sdk/ or /sdk/<version>/."""
 
 from django.http import Http404, HttpResponse
 from django.utils.cache import get_conditional_response
 from django.views.decorators.http import require_safe
 
-from watchtime.sdk import sdk_file
+from watchtime.sdk import sdk
 
-LATEST_CACHE = "public, max-age=300"  # a new image's SDK reaches pages within 5 minutes
+# Revalidated at each use: a page never mixes modules of two versions for longer than a deploy
+# takes, which separately cached modules could (the versioned URLs never change).
+LATEST_CACHE = "public, no-cache"
 VERSIONED_CACHE = "public, max-age=31536000, immutable"
 
 
 @require_safe
-def latest(request):
-    return _serve(request, LATEST_CACHE)
+def latest(request, path: str):
+    return _serve(request, path, LATEST_CACHE)
 
 
 @require_safe
-def versioned(request, version: str):
-    if version != sdk_file().version:
+def versioned(request, version: str, path: str):
+    if version != sdk().version:
         raise Http404("This API serves another SDK version.")
-    return _serve(request, VERSIONED_CACHE)
+    return _serve(request, path, VERSIONED_CACHE)
 
 
-def _serve(request, cache_control: str) -> HttpResponse:
-    sdk = sdk_file()
-    response = get_conditional_response(request, etag=sdk.etag) or HttpResponse(
-        sdk.body, content_type="text/javascript; charset=utf-8"
+def _serve(request, path: str, cache_control: str) -> HttpResponse:
+    file = sdk().files.get(path)  # the SDK's own modules only: no other path reaches the disk
+    if file is None:
+        raise Http404("The SDK has no such file.")
+    response = get_conditional_response(request, etag=file.etag) or HttpResponse(
+        file.body, content_type="text/javascript; charset=utf-8"
     )
-    response["ETag"] = sdk.etag
+    response["ETag"] = file.etag
     response["Cache-Control"] = cache_control
     response["Access-Control-Allow-Origin"] = "*"
     response["Cross-Origin-Resource-Policy"] = "cross-origin"
