@@ -1,4 +1,4 @@
-"""gunicorn settings for `watchtime api` (read from the environment, see README)."""
+"""gunicorn settings for `watchtime api` (read from the environment, see docs/operations.md)."""
 
 import os
 import shutil

@@ -152,7 +152,7 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
 }
 
-# --- CORS: player pages on other origins send heartbeats (README "Track a player") -------------
+# --- CORS: player pages on other origins send heartbeats (docs/api.md, "Tracking a player") -------------
 CORS_ALLOWED_ORIGINS = env.get_list("WATCHTIME_CORS_ALLOWED_ORIGINS")
 for _origin in CORS_ALLOWED_ORIGINS:
     if not re.fullmatch(r"https?://[^/?#\s]+", _origin):
@@ -168,7 +168,7 @@ CORS_ALLOW_CREDENTIALS = False  # API keys, never cookies
 # --- watchtime ---------------------------------------------------------------------------------
 WATCHTIME_MAX_CREDIT_SECONDS = env.get_int("WATCHTIME_MAX_CREDIT_SECONDS", 120, minimum=1)
 WATCHTIME_MAX_STEP_SECONDS = env.get_int("WATCHTIME_MAX_STEP_SECONDS", 15, minimum=1)
-# The analytics definitions (README "Analytics"). The view gap and the retention resolution shape
+# The analytics definitions (docs/analytics.md). The view gap and the retention resolution shape
 # what is stored: changing them needs `watchtime recompute`. The thresholds apply when reading.
 WATCHTIME_VIEW_GAP_SECONDS = env.get_int("WATCHTIME_VIEW_GAP_SECONDS", 1800, minimum=1)
 WATCHTIME_RETENTION_RESOLUTION_SECONDS = env.get_int("WATCHTIME_RETENTION_RESOLUTION_SECONDS", 10, minimum=1, maximum=3600)

@@ -1,5 +1,5 @@
 """A straightforward recompute of every analytics figure from the set of events, written from the
-README's definitions and nothing of the service but the pair credit itself: what the stored,
+the definitions in docs/analytics.md and nothing of the service but the pair credit itself: what the stored,
 incrementally maintained figures must equal."""
 
 from collections import defaultdict

@@ -1,5 +1,5 @@
 """The player scenarios: what each one does to a real <video>, its network and its API, and the total
-the API must then report, derived from README's accounting rule (each adjacent pair a -> b earns
+the API must then report, derived from the accounting rule (docs/architecture.md) (each adjacent pair a -> b earns
 min(b.at - a.at, floor(b.ts - a.ts) + 1) when positive, both carrying ts)."""
 
 import json

@@ -42,7 +42,7 @@ COMMON_ERRORS = {
     503: error("The database (or, for ingest, the broker) is unavailable; retry after Retry-After seconds."),
 }
 NOT_FOUND = {404: error("No such resource.")}
-# Ingest's 503s say whether the events may be stored (README "The 503 contract").
+# Ingest's 503s say whether the events may be stored (docs/architecture.md, "The 503 contract").
 INGEST_UNAVAILABLE = {503: error(
     "`broker_unavailable`: nothing was accepted; `broker_unconfirmed`: not known to be stored, retry with the same "
     "event_ids; `database_unavailable` (embedded mode). `details.event_ids` lists the request's event ids in order. "

@@ -53,7 +53,7 @@ def _postgres(name: str) -> dict | None:
 
 
 def _replica(primary: dict) -> dict:
-    """{"replica": the read replica of DATABASE_READ_URL} (README "Read replica"), or nothing."""
+    """{"replica": the read replica of DATABASE_READ_URL} (docs/operations.md, "Read replica"), or nothing."""
     if (replica := _postgres("DATABASE_READ_URL")) is None:
         return {}
     if primary["ENGINE"] != replica["ENGINE"]:  # a replica of SQLite cannot be
