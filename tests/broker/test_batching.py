@@ -4,7 +4,7 @@ and settling a handled slice (nack the rejected, one multiple-ack for the rest).
 import pytest
 
 from watchtime.broker.batching import Settlement, next_slice, settlement
-from watchtime.broker.types import Delivery, Outcome
+from watchtime.broker.types import DeadLetter, Delivery, Outcome
 
 
 def deliveries(*sizes: int, first_tag: int = 1) -> list[Delivery]:
@@ -51,3 +51,11 @@ def test_all_rejected_leaves_nothing_to_ack():
 def test_outcomes_must_account_for_exactly_the_batch(outcomes):
     with pytest.raises(ValueError, match="do not match"):
         settlement(deliveries(1, 1), outcomes)
+
+
+def test_the_bad_parts_of_partly_applied_messages_are_dead_lettered_before_the_ack():
+    letter = DeadLetter(b'{"v":1,"events":[]}', "rejected when applied: DataError")
+    outcomes = [Outcome(1), Outcome(2, dead_letters=(letter,)), Outcome(3, "bad", dead_letters=(letter,))]
+    plan = settlement(deliveries(1, 1, 1), outcomes)
+    # The whole of message 3 goes to the dead-letter queue by its nack: its parts are not published too.
+    assert plan == Settlement(dead_letter_tags=[3], ack_through=2, dead_letters=(letter,))

@@ -36,7 +36,8 @@ def events_ingest(*, events: list[EventIn]) -> None:
     details = {"event_ids": [str(event.event_id) for event in events]}
     try:
         with metrics.PUBLISH_SECONDS.time():
-            broker.publish(messages.encode(events), content_type=messages.CONTENT_TYPE)
+            broker.publish_part(messages.encode_part(events), items=len(events), combine=messages.combine,
+                                content_type=messages.CONTENT_TYPE)
     except broker.PublishUnconfirmed as exc:
         logger.warning("publish unconfirmed", extra={"error": str(exc), "events": len(events)})
         raise unavailable(

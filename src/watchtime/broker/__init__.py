@@ -1,9 +1,12 @@
 """The RabbitMQ client: the only package that imports pika. It moves message bytes and calls the
 handler it is given; it never imports the domain.
 
-- `publish(body, content_type=...)` / `close()`: confirmed publishing from this process, behind a
-  circuit that refuses at once while the broker is unreachable, stalled or blocking (publisher.py,
-  circuit.py); `PublishUnconfirmed` (a `BrokerUnavailable`) when the message may be stored anyway.
+- `publish_part(body, items=..., combine=..., content_type=...)`: confirmed publishing from this
+  process with group commit (the parts of concurrent requests go out as one message, gathering.py);
+  `publish(body, content_type=...)` for a message of its own; `close()`. Behind a circuit that
+  refuses at once while the broker is unreachable, stalled or blocking (publisher.py,
+  publisher_loop.py, circuit.py); `PublishUnconfirmed` (a `BrokerUnavailable`) when the message
+  may be stored anyway.
 - `consume(handle_batch, state=...)`: consume until SIGTERM, reconnecting (consumer.py).
 - Topology (topology.py), connection parameters (connection.py), the consumer's pure
   bookkeeping (batching.py) and the plain values callers exchange with it (types.py).
@@ -11,14 +14,22 @@ handler it is given; it never imports the domain.
 
 from watchtime.broker.circuit import State as CircuitState
 from watchtime.broker.consumer import ConsumerState, consume
-from watchtime.broker.publisher import close, publish, publisher
+from watchtime.broker.publisher import close, publish, publish_part, publisher
 from watchtime.broker.topology import queue_arguments, queue_names
-from watchtime.broker.types import BrokerUnavailable, Delivery, Outcome, PublishUnconfirmed, TransientFailure
+from watchtime.broker.types import (
+    BrokerUnavailable,
+    DeadLetter,
+    Delivery,
+    Outcome,
+    PublishUnconfirmed,
+    TransientFailure,
+)
 
 __all__ = [
     "BrokerUnavailable",
     "CircuitState",
     "ConsumerState",
+    "DeadLetter",
     "Delivery",
     "Outcome",
     "PublishUnconfirmed",
@@ -26,6 +37,7 @@ __all__ = [
     "close",
     "consume",
     "publish",
+    "publish_part",
     "publisher",
     "queue_arguments",
     "queue_names",

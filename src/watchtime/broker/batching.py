@@ -3,7 +3,7 @@ handler at once, and how to settle a handled slice with the broker."""
 
 from dataclasses import dataclass
 
-from watchtime.broker.types import Delivery, Outcome
+from watchtime.broker.types import DeadLetter, Delivery, Outcome
 
 # A consumer transaction holds at most this many message bytes (~10,000 events), whatever the prefetch.
 MAX_BATCH_BYTES = 2 * 1024 * 1024
@@ -27,10 +27,14 @@ class Settlement:
 
     dead_letter_tags: list[int]  # nack(requeue=False), one by one
     ack_through: int | None  # one multiple-ack up to this tag, if anything is left to ack
+    # Published to the dead-letter exchange, and confirmed, before any of the above: the parts of
+    # messages that are acked once their bad parts are safe in the dead-letter queue.
+    dead_letters: tuple[DeadLetter, ...] = ()
 
 
 def settlement(batch: list[Delivery], outcomes: list[Outcome]) -> Settlement:
-    """Dead-letter the deliveries the handler rejected, ack the rest with one multiple-ack.
+    """Dead-letter the deliveries the handler rejected, ack the rest with one multiple-ack (after
+    the bad parts of partly applied ones are published to the dead-letter exchange).
 
     Deliveries are settled in order, so after the nacks a multiple-ack up to the highest
     remaining tag covers exactly this slice. Raises ValueError when the outcomes do not
@@ -42,4 +46,5 @@ def settlement(batch: list[Delivery], outcomes: list[Outcome]) -> Settlement:
         raise ValueError(f"outcomes for tags {sorted(o.delivery_tag for o in outcomes)} do not match the batch {sorted(tags)}")
     rejected = [o.delivery_tag for o in outcomes if o.dead_letter_reason is not None]
     remaining = set(tags) - set(rejected)
-    return Settlement(dead_letter_tags=rejected, ack_through=max(remaining) if remaining else None)
+    parts = tuple(letter for o in outcomes if o.dead_letter_reason is None for letter in o.dead_letters)
+    return Settlement(dead_letter_tags=rejected, ack_through=max(remaining) if remaining else None, dead_letters=parts)

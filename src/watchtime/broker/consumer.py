@@ -12,11 +12,12 @@ import threading
 import time
 from collections.abc import Callable
 
+import pika
 from pika.adapters.select_connection import SelectConnection
 
-from watchtime.broker.batching import next_slice, settlement
+from watchtime.broker.batching import Settlement, next_slice, settlement
 from watchtime.broker.connection import config, connection_parameters
-from watchtime.broker.topology import declare_topology
+from watchtime.broker.topology import declare_topology, queue_names
 from watchtime.broker.types import Delivery, Outcome, TransientFailure
 
 logger = logging.getLogger(__name__)
@@ -30,8 +31,10 @@ class Consumer:
     Deliveries are collected into batches (up to `batch_size`, or whatever arrived within
     `max_wait`) and handed to `handle_batch`, which applies them in one transaction and returns
     one Outcome per delivery. Only then are they settled: dead-letters with
-    `nack(requeue=False)`, the rest with one multiple-ack. A TransientFailure keeps the batch and
-    retries it after a capped backoff; the prefetch window stops new deliveries meanwhile.
+    `nack(requeue=False)`, the rest with one multiple-ack. A message applied but for some bad
+    parts is acked only once those parts, published to the dead-letter exchange on this channel
+    (in confirm mode), are confirmed; no later batch is settled meanwhile. A TransientFailure keeps
+    the batch and retries it after a capped backoff; the prefetch window stops new deliveries meanwhile.
     """
 
     def __init__(self, handle_batch: BatchHandler, *, state: "ConsumerState"):
@@ -48,6 +51,9 @@ class Consumer:
         self._batch: list[Delivery] = []
         self._flush_timer = None
         self._retry_delay = 0.0
+        # A handled slice (its plan, the publishes it waits for, its size) whose dead letters are not confirmed yet.
+        self._unsettled: tuple[Settlement, set[int], int] | None = None
+        self._published = 0  # publish sequence numbers on this channel (confirm mode)
         self._closing = False
         self._stop_requested = False  # set from the signal handler, read between slices
         self.was_consuming = False
@@ -101,12 +107,14 @@ class Consumer:
 
     def on_channel_open(self, channel) -> None:
         self._channel = channel
+        self._published = 0
         channel.add_on_close_callback(self.on_channel_closed)
-        declare_topology(channel, self.on_topology_ready)
+        channel.confirm_delivery(self.on_dead_letter_confirm, callback=lambda _: declare_topology(channel, self.on_topology_ready))
 
     def on_channel_closed(self, channel, reason) -> None:
         logger.warning("consumer channel closed", extra={"reason": str(reason)})
         self._channel = None
+        self._unsettled = None  # its deliveries go back to the queue with the channel
         self._close_connection()
 
     def on_topology_ready(self) -> None:
@@ -148,7 +156,8 @@ class Consumer:
         if self._flush_timer is not None:
             self._connection.ioloop.remove_timeout(self._flush_timer)
             self._flush_timer = None
-        while self._batch and self._channel is not None and self._channel.is_open and not self._stop_requested:
+        while (self._batch and self._unsettled is None and self._channel is not None and self._channel.is_open
+               and not self._stop_requested):
             # After an outage up to `prefetch` messages wait here: apply them in bounded slices.
             count = next_slice(self._batch, max_count=self._batch_size)
             if not self._apply_and_settle(self._batch[:count]):
@@ -167,12 +176,44 @@ class Consumer:
             return False
         self._retry_delay = 0.0
         plan = settlement(batch, outcomes)
+        self._state.tick()
+        if not plan.dead_letters:
+            self._settle(plan)
+            return True
+        _, dlx, _ = queue_names(self._queue)
+        for letter in plan.dead_letters:
+            self._channel.basic_publish(dlx, self._queue, letter.body, pika.BasicProperties(
+                content_type=letter.content_type, delivery_mode=pika.DeliveryMode.Persistent,
+                headers={"x-watchtime-dead-letter-reason": letter.reason[:1000]}))
+        first = self._published + 1
+        self._published += len(plan.dead_letters)
+        self._unsettled = (plan, set(range(first, self._published + 1)), len(batch))
+        return False  # settled (and the rest of the batch flushed) once they are confirmed
+
+    def on_dead_letter_confirm(self, frame) -> None:
+        if self._unsettled is None:
+            return
+        plan, waiting, count = self._unsettled
+        method = frame.method
+        if isinstance(method, pika.spec.Basic.Nack):
+            # Not known to be stored: hand the slice back with the channel (at-least-once: its
+            # good events are duplicates when they come again, its bad ones dead-lettered again).
+            logger.warning("dead letter not confirmed; returning the batch to the queue")
+            self._unsettled = None
+            self._channel.close()
+            return
+        waiting.difference_update({t for t in waiting if t <= method.delivery_tag} if method.multiple else {method.delivery_tag})
+        if not waiting:
+            self._unsettled = None
+            self._settle(plan)
+            del self._batch[:count]
+            self.flush()
+
+    def _settle(self, plan: Settlement) -> None:
         for tag in plan.dead_letter_tags:
             self._channel.basic_nack(tag, multiple=False, requeue=False)
         if plan.ack_through is not None:
             self._channel.basic_ack(plan.ack_through, multiple=True)
-        self._state.tick()
-        return True
 
     # housekeeping ----------------------------------------------------------------------------
 

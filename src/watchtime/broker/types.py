@@ -24,8 +24,20 @@ class Delivery:
 
 
 @dataclass(frozen=True)
+class DeadLetter:
+    """A new message for the dead-letter queue: the part of a delivered message that can never be
+    applied (say, one poison event among good ones), and why."""
+
+    body: bytes
+    reason: str
+    content_type: str = "application/json"
+
+
+@dataclass(frozen=True)
 class Outcome:
-    """What became of one delivered message: done (ack) or dead-lettered with a reason."""
+    """What became of one delivered message: done (ack), dead-lettered whole with a reason, or done
+    once `dead_letters` (its bad parts, as new messages) are confirmed in the dead-letter queue."""
 
     delivery_tag: int
     dead_letter_reason: str | None = None
+    dead_letters: tuple[DeadLetter, ...] = ()

@@ -15,7 +15,7 @@ from django.db import close_old_connections
 
 from watchtime import broker, metrics
 from watchtime.accounting.apply import events_apply
-from watchtime.broker import Delivery, Outcome, TransientFailure
+from watchtime.broker import DeadLetter, Delivery, Outcome, TransientFailure
 from watchtime.db.errors import is_outage
 from watchtime.events import messages
 from watchtime.events.validation import EventIn
@@ -35,7 +35,15 @@ class Applied:
 
     events: list[EventIn] = field(default_factory=list)
     skipped: Counter = field(default_factory=Counter)  # outcome (duplicate, too_old, ...) -> events
-    rejected: list[tuple[Delivery, str]] = field(default_factory=list)  # (delivery, reason)
+    rejected: list[tuple[Delivery, str]] = field(default_factory=list)  # (delivery, reason): the whole message
+    # (delivery, event, reason): events of a message whose other events were applied
+    rejected_events: list[tuple[Delivery, EventIn, str]] = field(default_factory=list)
+
+    def add(self, other: "Applied") -> None:
+        self.events += other.events
+        self.skipped += other.skipped
+        self.rejected += other.rejected
+        self.rejected_events += other.rejected_events
 
 
 def handle_batch(deliveries: list[Delivery]) -> list[Outcome]:
@@ -43,11 +51,16 @@ def handle_batch(deliveries: list[Delivery]) -> list[Outcome]:
     started = time.monotonic()
     outcomes: list[Outcome] = []
     decoded: list[tuple[Delivery, list[EventIn]]] = []
+    bad_parts: dict[int, list[DeadLetter]] = {}  # delivery tag -> its events that can never be applied
     for delivery in deliveries:
         try:
-            decoded.append((delivery, messages.decode(delivery.body)))
+            message = messages.decode(delivery.body)
         except messages.PoisonMessage as exc:
             outcomes.append(_dead_letter(delivery, str(exc), batch_id))
+            continue
+        decoded.append((delivery, message.events))
+        for rejected in message.rejected:
+            bad_parts.setdefault(delivery.delivery_tag, []).append(_dead_letter_part(delivery, rejected, batch_id))
 
     close_old_connections()
     try:
@@ -63,7 +76,11 @@ def handle_batch(deliveries: list[Delivery]) -> list[Outcome]:
         logger.warning("batch failed, isolated the messages at fault", extra={"batch_id": batch_id})
     outcomes += [_dead_letter(delivery, reason, batch_id) for delivery, reason in applied.rejected]
     rejected_tags = {delivery.delivery_tag for delivery, _ in applied.rejected}
-    outcomes += [Outcome(d.delivery_tag) for d, _ in decoded if d.delivery_tag not in rejected_tags]
+    for delivery, event, reason in applied.rejected_events:
+        rejected = messages.Rejected(messages.encode([event]), reason)
+        bad_parts.setdefault(delivery.delivery_tag, []).append(_dead_letter_part(delivery, rejected, batch_id))
+    outcomes += [Outcome(d.delivery_tag, dead_letters=tuple(bad_parts.get(d.delivery_tag, ())))
+                 for d, _ in decoded if d.delivery_tag not in rejected_tags]
 
     committed = time.time()
     elapsed = time.monotonic() - started
@@ -85,6 +102,7 @@ def handle_batch(deliveries: list[Delivery]) -> list[Outcome]:
             "applied": len(applied.events),
             **{outcome: count for outcome, count in applied.skipped.items() if count},
             "dead_lettered": len(deliveries) - len(decoded) + len(applied.rejected),
+            "events_dead_lettered": sum(len(parts) for tag, parts in bad_parts.items() if tag not in rejected_tags),
             "duration_ms": round(elapsed * 1000, 2),
         },
     )
@@ -104,8 +122,10 @@ def apply_isolating_failures(
 ) -> Applied:
     """Apply all messages in one transaction (`apply`: events -> (applied, skipped by outcome)). If that
     fails on the data rather than an outage, apply each half of the batch on its own,
-    recursively, so only the message at fault is rejected, at a cost of a few transactions per
-    poison message. An outage propagates: the caller keeps the whole batch.
+    recursively, so only what is at fault is rejected: a message, or, in a message that holds the
+    events of several requests (group commit), the events at fault, so that one poison event never
+    takes the good events of other requests down with it. A poison message or event costs a few
+    transactions. An outage propagates: the caller keeps the whole batch.
 
     Any other exception counts as the data's fault: an unforeseen one (say, a string the
     database cannot encode) must not crash every consumer in turn, each crash handing its
@@ -121,15 +141,46 @@ def apply_isolating_failures(
         if is_outage(exc):
             raise
         if len(decoded) == 1:
-            return Applied(rejected=[(decoded[0][0], f"rejected when applied: {type(exc).__name__}: {exc}")])
+            delivery, message_events = decoded[0]
+            if len(message_events) == 1:
+                return Applied(rejected=[(delivery, _reason(exc))])
+            result = _isolate_events(delivery, message_events, apply=apply, is_outage=is_outage)
+            if len(result.rejected_events) == len(message_events):  # nothing of it applies: dead-letter it whole
+                return Applied(rejected=[(delivery, result.rejected_events[0][2])])
+            return result
     result = Applied()
     middle = len(decoded) // 2
     for half in (decoded[:middle], decoded[middle:]):
-        part = apply_isolating_failures(half, apply=apply, is_outage=is_outage)
-        result.events += part.events
-        result.skipped += part.skipped
-        result.rejected += part.rejected
+        result.add(apply_isolating_failures(half, apply=apply, is_outage=is_outage))
     return result
+
+
+def _isolate_events(delivery: Delivery, events: list[EventIn], *, apply, is_outage) -> Applied:
+    """One message's events, bisected until each event at fault stands alone."""
+    if len(events) > 1:
+        result = Applied()
+        middle = len(events) // 2
+        for half in (events[:middle], events[middle:]):
+            try:
+                applied, skipped = apply(half)
+                result.add(Applied(events=applied, skipped=Counter(skipped)))
+            except Exception as exc:
+                if is_outage(exc):
+                    raise
+                result.add(_isolate_events(delivery, half, apply=apply, is_outage=is_outage) if len(half) > 1
+                           else Applied(rejected_events=[(delivery, half[0], _reason(exc))]))
+        return result
+    try:
+        applied, skipped = apply(events)
+        return Applied(events=applied, skipped=Counter(skipped))
+    except Exception as exc:
+        if is_outage(exc):
+            raise
+        return Applied(rejected_events=[(delivery, events[0], _reason(exc))])
+
+
+def _reason(exc: Exception) -> str:
+    return f"rejected when applied: {type(exc).__name__}: {exc}"
 
 
 def _dead_letter(delivery: Delivery, reason: str, batch_id: str) -> Outcome:
@@ -140,6 +191,17 @@ def _dead_letter(delivery: Delivery, reason: str, batch_id: str) -> Outcome:
     )
     metrics.EVENTS_PROCESSED.labels(outcome="dead_lettered").inc()
     return Outcome(delivery.delivery_tag, dead_letter_reason=reason)
+
+
+def _dead_letter_part(delivery: Delivery, rejected: messages.Rejected, batch_id: str) -> DeadLetter:
+    """One event of a message whose other events are applied, as a message of its own for the
+    dead-letter queue (the same format: once the cause is fixed, it can be moved back)."""
+    logger.warning(
+        "event dead-lettered",
+        extra={"batch_id": batch_id, "delivery_tag": delivery.delivery_tag, "reason": rejected.reason[:500]},
+    )
+    metrics.EVENTS_PROCESSED.labels(outcome="dead_lettered").inc()
+    return DeadLetter(rejected.body, rejected.reason, messages.CONTENT_TYPE)
 
 
 def probe_routes(state: broker.ConsumerState) -> dict:
