@@ -208,8 +208,9 @@ def test_broker_unreachable_answers_503_never_202(scenario):
           f"{durations[len(durations) // 2] * 1000:.0f} ms); {row.rejected_503} 503s in all")
 
 
-def poison_bodies(template: dict) -> list[tuple[str, bytes]]:
-    """Messages no consumer can apply, each with what is wrong with it."""
+def poison_bodies(template: dict, mixed_good: dict) -> list[tuple[str, bytes]]:
+    """Messages no consumer can apply, each with what is wrong with it (the last one holds a good
+    event, `mixed_good`, beside its bad one: only the bad one is dead-lettered)."""
     def message(**changes) -> bytes:
         return json.dumps({"v": 1, "events": [{**template, "event_id": str(uuid.uuid4()), **changes}]}).encode()
 
@@ -232,7 +233,7 @@ def poison_bodies(template: dict) -> list[tuple[str, bytes]]:
         ("received_at at the end of the calendar", message(received_at="9999-12-31T23:59:59Z")),
         ("refused by the database", message(user="refused-by-db")),
         ("a good event and a bad one", json.dumps({"v": 1, "events": [
-            {**template, "event_id": str(uuid.uuid4())}, {**template, "event_id": str(uuid.uuid4()), "slug": ""}]}).encode()),
+            mixed_good, {**template, "event_id": str(uuid.uuid4()), "slug": ""}]}).encode()),
     ]
 
 
@@ -266,7 +267,9 @@ def test_poison_messages_are_dead_lettered_and_the_rest_applied(scenario):
     received_at = datetime.now(UTC).isoformat()
     good = direct_heartbeats(1500, seed=6)
     template = {**good[0].as_json(), "received_at": received_at}
-    poison = poison_bodies(template) * 4
+    # A message holds the events of many requests (group commit): its good events are applied.
+    mixed = Heartbeat(str(uuid.uuid4()), good[0].user, good[0].slug, "mixed", good[0].at, good[0].ts_us)
+    poison = poison_bodies(template, {**mixed.as_json(), "received_at": received_at}) * 4
     good_bodies = [
         json.dumps({"v": 1, "events": [{**hb.as_json(), "received_at": received_at} for hb in good[i : i + 5]]}).encode()
         for i in range(0, len(good), 5)
@@ -293,15 +296,22 @@ def test_poison_messages_are_dead_lettered_and_the_rest_applied(scenario):
             channel.basic_publish("", s.stack.queue, body, pika.BasicProperties(delivery_mode=2), mandatory=True)
     finally:
         connection.close()
-    s.finish(direct={hb.event_id: hb for hb in good}, expect_dead_letters=len(poison))
+    s.finish(direct={hb.event_id: hb for hb in [*good, mixed]}, expect_dead_letters=len(poison))
 
-    logged = s.stack.consumer_log("message dead-lettered")
+    logged = s.stack.consumer_log("message dead-lettered") + s.stack.consumer_log("event dead-lettered")
     assert len(logged) == len(poison) and all(entry["reason"] for entry in logged)
+    assert len(s.stack.consumer_log("event dead-lettered")) == 4  # the bad event beside a good one, 4 copies
     connection = s.rabbit.connect()
     try:
         channel = connection.channel()
-        method, properties, _body = channel.basic_get(s.stack.dead_letter_queue, auto_ack=False)
-        death = properties.headers["x-death"][0]
-        assert (death["reason"], death["queue"]) == ("rejected", s.stack.queue)
+        headers = []
+        for _ in range(len(poison)):
+            method, properties, _body = channel.basic_get(s.stack.dead_letter_queue, auto_ack=False)
+            headers.append(properties.headers or {})
+        # Rejected whole by the consumer (nack): RabbitMQ's x-death; an event dead-lettered alone: its reason.
+        deaths = [h["x-death"][0] for h in headers if "x-death" in h]
+        assert len(deaths) == len(poison) - 4
+        assert all((d["reason"], d["queue"]) == ("rejected", s.stack.queue) for d in deaths)
+        assert all("x-watchtime-dead-letter-reason" in h for h in headers if "x-death" not in h)
     finally:
-        connection.close()  # the unacknowledged dead letter goes back to its queue
+        connection.close()  # the unacknowledged dead letters go back to their queue

@@ -7,7 +7,9 @@ import uuid
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 
+import pika
 import pytest
+from django.db import connection
 from django.test import override_settings
 from rest_framework.test import APIClient
 
@@ -90,6 +92,52 @@ def test_poison_messages_are_dead_lettered_and_good_ones_applied(queue, consumer
     wait_until(lambda: Event.objects.count() == 3, timeout=20, message="good events applied")
     assert CustomUser.objects.get(username="alice").total_watch_time == 20
     assert queue_depth(queue) == 0
+
+
+REFUSE_USER_SQL = """
+CREATE FUNCTION refuse_user() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF NEW.username = 'refused-by-db' THEN RAISE EXCEPTION 'user % refused', NEW.username; END IF;
+  RETURN NEW;
+END $$;
+CREATE TRIGGER refuse_user BEFORE INSERT ON events_customuser FOR EACH ROW EXECUTE FUNCTION refuse_user();
+"""
+
+
+def dead_letters(queue: str) -> list[tuple[dict, dict]]:
+    """(body, headers) of every message in the queue's dead-letter queue."""
+    conn = pika.BlockingConnection(pika.URLParameters(support.RABBITMQ_URL))
+    try:
+        channel, out = conn.channel(), []
+        while (got := channel.basic_get(f"{queue}.dead-letter", auto_ack=True))[0] is not None:
+            out.append((json.loads(got[2]), got[1].headers or {}))
+        return out
+    finally:
+        conn.close()
+
+
+def test_a_bad_event_among_other_requests_events_is_dead_lettered_alone(queue, consumers):
+    """Group commit puts many requests' events in one message: an event the decoder refuses and one
+    the database refuses each go to the dead-letter queue as a message of their own, with the reason;
+    the message's other events are applied and it is acked."""
+    with connection.cursor() as cursor:
+        cursor.execute(REFUSE_USER_SQL)
+    events = parse_events([heartbeat(at=a, ts=a) for a in (0, 10, 20)], now=datetime.now(UTC))
+    refused = parse_events(heartbeat(user="refused-by-db", at=5, ts=5), now=datetime.now(UTC))
+    good = json.loads(messages.encode(events))["events"]
+    undecodable = {**good[0], "event_id": "not-a-uuid"}
+    body = {"v": 1, "events": [good[0], undecodable, *json.loads(messages.encode(refused))["events"], good[1], good[2]]}
+    publish_raw(queue, [json.dumps(body).encode()])
+    consumers(1)
+    support.wait_until(lambda: support.queue_depth(f"{queue}.dead-letter") == 2, timeout=30, message="2 dead letters")
+    support.wait_until(lambda: support.queue_depth(queue) == 0, timeout=20, message="the message acked")
+    assert Event.objects.count() == 3 and CustomUser.objects.get(username="alice").total_watch_time == 20
+    letters = dead_letters(queue)
+    assert sorted(len(b["events"]) for b, _ in letters) == [1, 1]
+    assert {b["events"][0]["event_id"] for b, _ in letters} == {"not-a-uuid", str(refused[0].event_id)}
+    reasons = {b["events"][0]["event_id"]: h["x-watchtime-dead-letter-reason"] for b, h in letters}
+    assert "event_id" in reasons["not-a-uuid"]
+    assert "refused-by-db refused" in reasons[str(refused[0].event_id)]
 
 
 def test_three_consumers_on_shuffled_duplicated_load_give_exact_totals(queue, consumers):
