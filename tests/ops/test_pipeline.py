@@ -14,7 +14,7 @@ from django.test import override_settings
 from rest_framework.test import APIClient
 
 from testkit.ports import free_port
-from testkit.rabbitmq import broker_settings, queue_depth
+from testkit.rabbitmq import RABBITMQ_URL, broker_settings, queue_depth
 from testkit.waiting import wait_until
 from tests import support
 from tests.conftest import heartbeat
@@ -106,7 +106,7 @@ CREATE TRIGGER refuse_user BEFORE INSERT ON events_customuser FOR EACH ROW EXECU
 
 def dead_letters(queue: str) -> list[tuple[dict, dict]]:
     """(body, headers) of every message in the queue's dead-letter queue."""
-    conn = pika.BlockingConnection(pika.URLParameters(support.RABBITMQ_URL))
+    conn = pika.BlockingConnection(pika.URLParameters(RABBITMQ_URL))
     try:
         channel, out = conn.channel(), []
         while (got := channel.basic_get(f"{queue}.dead-letter", auto_ack=True))[0] is not None:
@@ -129,8 +129,8 @@ def test_a_bad_event_among_other_requests_events_is_dead_lettered_alone(queue, c
     body = {"v": 1, "events": [good[0], undecodable, *json.loads(messages.encode(refused))["events"], good[1], good[2]]}
     publish_raw(queue, [json.dumps(body).encode()])
     consumers(1)
-    support.wait_until(lambda: support.queue_depth(f"{queue}.dead-letter") == 2, timeout=30, message="2 dead letters")
-    support.wait_until(lambda: support.queue_depth(queue) == 0, timeout=20, message="the message acked")
+    wait_until(lambda: queue_depth(f"{queue}.dead-letter") == 2, timeout=30, message="2 dead letters")
+    wait_until(lambda: queue_depth(queue) == 0, timeout=20, message="the message acked")
     assert Event.objects.count() == 3 and CustomUser.objects.get(username="alice").total_watch_time == 20
     letters = dead_letters(queue)
     assert sorted(len(b["events"]) for b, _ in letters) == [1, 1]

@@ -21,6 +21,8 @@ from watchtime.api.events.serializers import (
     UserTotalOutputSerializer,
     WatchTimeOutputSerializer,
 )
+from watchtime.api.lean import LeanApi, json_response
+from watchtime.api.parsers import parse_strict_json
 from watchtime.api.schema import (
     BODY_ERRORS,
     COMMON_ERRORS,
@@ -53,10 +55,35 @@ class ByIdPagination(CursorPagination):
     max_page_size = 500
 
 
-class EventListIngestApi(APIView):
+class EventListIngestApi(LeanApi):
     schema = RequiredBodySchema()
     required_scopes = {"GET": "read", "POST": "ingest"}
     counts_ingest_rejections = True
+    lean_methods = frozenset({"POST"})
+
+    def lean_post(self, request):
+        """A JSON body that parses and validates; anything else is DRF's (see api.lean)."""
+        if request.content_type != "application/json" or not request.body:
+            return None
+        try:
+            events = parse_events(parse_strict_json(request.body), now=timezone.now())
+        except Exception:
+            return None  # DRF's path parses it again and refuses it (and counts the refusal)
+        self._ingest(events)
+        return json_response(self._accepted(events), status=status.HTTP_202_ACCEPTED)
+
+    @staticmethod
+    def _ingest(events) -> None:
+        try:
+            ingest.events_ingest(events=events)
+        except DomainError as exc:
+            metrics.INGEST_REJECTED.labels(reason=exc.code).inc()
+            raise
+        metrics.EVENTS_INGESTED.inc(len(events))
+
+    @staticmethod
+    def _accepted(events) -> dict:
+        return {"accepted": len(events), "event_ids": [str(e.event_id) for e in events]}
 
     @extend_schema(
         operation_id="events_ingest",
@@ -71,14 +98,8 @@ class EventListIngestApi(APIView):
         except (EventsInvalid, ParseError):
             metrics.INGEST_REJECTED.labels(reason="invalid").inc()
             raise
-        try:
-            ingest.events_ingest(events=events)
-        except DomainError as exc:
-            metrics.INGEST_REJECTED.labels(reason=exc.code).inc()
-            raise
-        metrics.EVENTS_INGESTED.inc(len(events))
-        body = {"accepted": len(events), "event_ids": [str(e.event_id) for e in events]}
-        return Response(body, status=status.HTTP_202_ACCEPTED)
+        self._ingest(events)
+        return Response(self._accepted(events), status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(
         operation_id="events_list",
@@ -92,8 +113,14 @@ class EventListIngestApi(APIView):
         return paginator.get_paginated_response(EventOutputSerializer(page, many=True).data)
 
 
-class UserTotalApi(APIView):
+class UserTotalApi(LeanApi):
     required_scopes = {"GET": "read"}
+    lean_methods = frozenset({"GET"})
+
+    @replica_reads
+    def lean_get(self, request, username: str):
+        user = selectors.user_total_get(username=username)
+        return json_response({"username": user.username, "total_watch_time": user.total_watch_time})
 
     @extend_schema(parameters=HEADERS, responses={200: UserTotalOutputSerializer, **NOT_FOUND, **COMMON_ERRORS})
     @replica_reads
@@ -102,8 +129,15 @@ class UserTotalApi(APIView):
         return Response(UserTotalOutputSerializer(user).data)
 
 
-class MovieTotalApi(APIView):
+class MovieTotalApi(LeanApi):
     required_scopes = {"GET": "read"}
+    lean_methods = frozenset({"GET"})
+
+    @replica_reads
+    def lean_get(self, request, movie_pk: int):
+        movie = selectors.movie_total_get(movie_id=movie_pk)
+        return json_response({"id": movie.id, "title": movie.title, "slug": movie.slug,
+                              "total_watch_time": movie.total_watch_time})
 
     @extend_schema(parameters=HEADERS, responses={200: MovieTotalOutputSerializer, **NOT_FOUND, **COMMON_ERRORS})
     @replica_reads
@@ -111,8 +145,15 @@ class MovieTotalApi(APIView):
         return Response(MovieTotalOutputSerializer(selectors.movie_total_get(movie_id=movie_pk)).data)
 
 
-class WatchTimeApi(APIView):
+class WatchTimeApi(LeanApi):
     required_scopes = {"GET": "read"}
+    lean_methods = frozenset({"GET"})
+
+    @replica_reads
+    def lean_get(self, request, username: str, movie_pk: int):
+        wt = selectors.watch_time_get(username=username, movie_id=movie_pk)
+        return json_response({"username": wt.username, "movie": wt.movie, "slug": wt.slug,
+                              "total_watch_time": wt.total_watch_time, "last_moment": wt.last_moment})
 
     @extend_schema(
         parameters=HEADERS,
