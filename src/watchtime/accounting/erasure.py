@@ -37,8 +37,10 @@ def user_erase(*, username: str, suppress: bool = False) -> ErasureResult:
     rebuild.remove_pairs(watch_times, definitions_from_settings())
     log, ids = bulk_sql.table(Event), bulk_sql.table(EventId)
     with connection.cursor() as cursor:
-        cursor.execute(f"DELETE FROM {ids} WHERE event_id IN (SELECT event_id FROM {log} WHERE user_id = %s)", [user])
-        cursor.execute(f"DELETE FROM {log} WHERE user_id = %s", [user])
+        # Through the user's streams: the log keeps no index by user (events.models.Event).
+        of_user = f"stream_id IN (SELECT id FROM {bulk_sql.table(Stream)} WHERE user_id = %s)"
+        cursor.execute(f"DELETE FROM {ids} WHERE event_id IN (SELECT event_id FROM {log} WHERE {of_user})", [user])
+        cursor.execute(f"DELETE FROM {log} WHERE {of_user}", [user])
         events_deleted = cursor.rowcount
     for model in (UserMovieDay, UserHour, UserDay):
         model.objects.filter(user_id=user).delete()

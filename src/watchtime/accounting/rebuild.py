@@ -78,7 +78,8 @@ def remove_pairs(pairs: dict[tuple[int, int], int], definitions) -> None:
 
 def _events_by_stream(user_id: int, movie_id: int) -> dict[int, list[Heartbeat]]:
     streams: dict[int, list[Heartbeat]] = {}
-    rows = Event.objects.filter(user_id=user_id, movie_id=movie_id).order_by("stream_id", "sort_us", "at", "event_id")
+    pair_streams = Stream.objects.filter(user_id=user_id, movie_id=movie_id).values("id")  # the log's index is by stream
+    rows = Event.objects.filter(stream__in=pair_streams).order_by("stream_id", "sort_us", "at", "event_id")
     for stream_id, event_id, at, ts_us, sort_us in rows.values_list("stream_id", "event_id", "at", "ts_us", "sort_us"):
         streams.setdefault(stream_id, []).append(Heartbeat(event_id=event_id, at=at, ts_us=ts_us, key_us=sort_us))
     return streams

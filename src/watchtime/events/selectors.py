@@ -8,7 +8,7 @@ from django.db.models import QuerySet
 
 from watchtime.db import router
 from watchtime.errors import DomainError
-from watchtime.events.models import CustomUser, Event, Movie, WatchTime
+from watchtime.events.models import CustomUser, Event, Movie, Stream, WatchTime
 
 # The three total reads are the hot paths (every player and dashboard polls them): one statement
 # each, written out (the ORM took longer to build one than PostgreSQL to run it), and prepared
@@ -121,8 +121,9 @@ def event_list(*, user: str | None = None, slug: str | None = None) -> QuerySet[
     events = Event.objects.select_related("user", "movie").only(
         "id", "event_id", "at", "session", "ts", "received_at", "user__username", "movie__slug"
     )
+    # Through the streams: the log keeps no index by user or by movie (models.Event).
     if user:
-        events = events.filter(user__username=user)
+        events = events.filter(stream__in=Stream.objects.filter(user__username=user).values("id"))
     if slug:
-        events = events.filter(movie__slug=slug)
+        events = events.filter(stream__in=Stream.objects.filter(movie__slug=slug).values("id"))
     return events

@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterator
 
 from watchtime.errors import DomainError
-from watchtime.events.models import CustomUser, Event, WatchTime
+from watchtime.events.models import CustomUser, Event, Stream, WatchTime
 
 CHUNK = 2000
 
@@ -26,7 +26,8 @@ def _lines(user: dict) -> Iterator[bytes]:
     for wt in watch_times.iterator(chunk_size=CHUNK):
         yield _line({"type": "watch_time", "movie": wt.movie_id, "slug": wt.movie.slug, "title": wt.movie.title,
                      "total_watch_time": wt.total, "last_moment": wt.last_moment})
-    events = (Event.objects.filter(user_id=user["id"]).select_related("movie")
+    streams = Stream.objects.filter(user_id=user["id"]).values("id")  # the log keeps no index by user
+    events = (Event.objects.filter(stream__in=streams).select_related("movie")
               .order_by("sort_us", "at", "event_id")
               .values_list("event_id", "movie__slug", "at", "session", "ts", "received_at"))
     for event_id, slug, at, session, ts, received_at in events.iterator(chunk_size=CHUNK):
