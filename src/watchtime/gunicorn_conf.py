@@ -3,6 +3,8 @@
 import os
 import shutil
 
+from gunicorn import glogging
+
 from watchtime import env
 
 bind = f"0.0.0.0:{env.get_int('PORT', 8000, minimum=1)}"
@@ -23,6 +25,25 @@ control_socket_disable = True
 reuse_port = True
 accesslog = "-"
 access_log_format = '%(h)s "%(r)s" %(s)s %(B)s %(M)sms'
+
+
+class AccessLogger(glogging.Logger):
+    """gunicorn's logger, its access line built from the atoms `access_log_format` uses: the stock
+    one builds about a hundred per request (a strftime, every request and response header, every
+    environ variable) for a line that prints five."""
+
+    def atoms(self, resp, req, environ, request_time):
+        status = resp.status
+        return {
+            "h": environ.get("REMOTE_ADDR", "-"),
+            "r": f"{environ['REQUEST_METHOD']} {environ['RAW_URI']} {environ['SERVER_PROTOCOL']}",
+            "s": status.split(None, 1)[0] if isinstance(status, str) else status,
+            "B": getattr(resp, "sent", None),
+            "M": request_time.seconds * 1000 + request_time.microseconds // 1000,
+        }
+
+
+logger_class = AccessLogger
 logconfig_dict = {
     "version": 1,
     "disable_existing_loggers": False,
