@@ -12,7 +12,7 @@
 // This is the one public entry point. The internals (lib/) touch no browser API of their own:
 // this module gives them the browser's, below.
 
-import { randomId } from "./lib/heartbeat.js";
+import { eventId, randomId } from "./lib/heartbeat.js";
 import { Tracker } from "./lib/tracker.js";
 
 export const VERSION = "0.1.0";
@@ -39,6 +39,7 @@ function browser() {
     clearTimeout: (id) => globalThis.clearTimeout(id),
     random: () => Math.random(),
     randomId: () => randomId(globalThis.crypto),
+    eventId: (nowMs) => eventId(globalThis.crypto, nowMs),
     openStorage,
     warn: (...args) => console.warn(...args),
     error: (...args) => console.error(...args),

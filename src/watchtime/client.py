@@ -21,9 +21,10 @@ import random
 import time
 import urllib.error
 import urllib.request
-import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+
+from watchtime.ids import uuid7
 
 MAX_BATCH = 1000  # events per request (the API's limit)
 MAX_BODY_BYTES = 1000 * 1000  # the API refuses bodies over 1 MiB
@@ -69,7 +70,7 @@ class Client:
 
     def send(self, events: Iterable[dict]) -> SendResult:
         """Deliver `events` (dicts of the API's event fields); returns what was accepted and dropped."""
-        pending = [event if "event_id" in event else {**event, "event_id": str(uuid.uuid4())} for event in events]
+        pending = [event if "event_id" in event else {**event, "event_id": str(uuid7())} for event in events]
         result = SendResult()
         started = time.monotonic()
         failures = 0

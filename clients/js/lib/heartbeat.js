@@ -115,14 +115,36 @@ export function seekedWait(nowMs, lastSeekedBeatMs) {
 }
 
 /**
- * A random v4 UUID from `crypto` (the Web Crypto object): `randomUUID` where the page is a
- * secure context, the same format from `getRandomValues` elsewhere (a page on plain http).
+ * A heartbeat's event id: a version 7 UUID (RFC 9562), its first 48 bits the wall clock in
+ * milliseconds and the rest random from `crypto.getRandomValues`. Ids made close in time sit next
+ * to each other in the API's index of event ids, so storing them writes less than random ones.
+ */
+export function eventId(crypto, nowMs) {
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  let ms = Math.max(0, Math.floor(nowMs));
+  for (let i = 5; i >= 0; i--) {
+    b[i] = ms % 256;
+    ms = Math.floor(ms / 256);
+  }
+  b[6] = (b[6] & 0x0f) | 0x70;
+  b[8] = (b[8] & 0x3f) | 0x80;
+  return formatUuid(b);
+}
+
+function formatUuid(b) {
+  const hex = Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+/**
+ * A random v4 UUID from `crypto` (the Web Crypto object), for sessions and storage keys:
+ * `randomUUID` where the page is a secure context, the same format from `getRandomValues`
+ * elsewhere (a page on plain http).
  */
 export function randomId(crypto) {
   if (typeof crypto.randomUUID === "function") return crypto.randomUUID();
   const b = crypto.getRandomValues(new Uint8Array(16));
   b[6] = (b[6] & 0x0f) | 0x40;
   b[8] = (b[8] & 0x3f) | 0x80;
-  const hex = Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+  return formatUuid(b);
 }

@@ -10,7 +10,7 @@ export class Tracker {
    * @param {HTMLMediaElement} media
    * @param {object} options track()'s options (README.md, "Options")
    * @param {object} env the browser: `fetch`, `now` (wall clock, ms), `monotonic` (performance.now),
-   *   `setTimeout`, `clearTimeout`, `random`, `randomId`, `openStorage` (localStorage or null),
+   *   `setTimeout`, `clearTimeout`, `random`, `randomId` (sessions), `eventId(nowMs)`, `openStorage` (localStorage or null),
    *   `warn`, `error`, and the `document` and `window` of a media element that has no ownerDocument
    */
   constructor(media, options, env) {
@@ -18,12 +18,13 @@ export class Tracker {
       throw new TypeError("watchtime.track: the first argument must be an HTMLMediaElement");
     }
     const { endpoint, key, user, slug, session, intervalMs, maxBackoff, storage, onHeartbeat } = readOptions(options);
-    const { setTimeout, clearTimeout, monotonic, now, randomId, warn, error } = env;
+    const { setTimeout, clearTimeout, monotonic, now, randomId, eventId, warn, error } = env;
     this._setTimeout = (callback, ms) => setTimeout(callback, ms);
     this._clearTimeout = (id) => clearTimeout(id);
     this._monotonic = () => monotonic();
     this._now = () => now();
     this._randomId = () => randomId();
+    this._eventId = (nowMs) => eventId(nowMs);
     this._warn = (...args) => warn(...args);
     this._error = (...args) => error(...args);
 
@@ -130,13 +131,14 @@ export class Tracker {
     }
     if (skip) return;
     if (this._session === null) this._session = this._randomId();
+    const nowMs = this._now();
     const event = newHeartbeat({
-      eventId: this._randomId(),
+      eventId: this._eventId(nowMs),
       user: this._user,
       slug: this._slug,
       at,
       session: this._session,
-      nowMs: this._now(),
+      nowMs,
     });
     this._sessionBeats += 1;
     this._lastAt = at;

@@ -67,8 +67,10 @@ test("track() sends a playing element's heartbeat with fetch to POST <endpoint>/
   assert.equal(headers.authorization, "Bearer wt_key");
   assert.equal(events.length, 1);
   assert.equal(events[0].at, 12);
-  assert.match(events[0].event_id, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  assert.match(events[0].event_id, /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
   assert.ok(Math.abs(Date.parse(events[0].ts) - Date.now()) < 5000);
+  // A version 7 id carries its heartbeat's millisecond: the one of its `ts`.
+  assert.equal(parseInt(events[0].event_id.replace("-", "").slice(0, 12), 16), Date.parse(events[0].ts));
   assert.equal(events[0].session, tracker.session);
   media.paused = true;
   tracker.stop(); // its interval timer is cleared: node exits when the tests are done

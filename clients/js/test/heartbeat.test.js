@@ -8,6 +8,7 @@ import {
   checkIdentity,
   newHeartbeat,
   positionToAt,
+  eventId,
   randomId,
   readOptions,
   seekedWait,
@@ -119,4 +120,13 @@ test("ids are crypto.randomUUID's where there is one, and v4 UUIDs from getRando
   assert.match(id, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
   const zero = randomId({ getRandomValues: (array) => array });
   assert.equal(zero, "00000000-0000-4000-8000-000000000000");
+});
+
+test("event ids are version 7 UUIDs that carry their millisecond and sort by it", () => {
+  const bytes = (fill) => ({ getRandomValues: (array) => (array.fill(fill), array) });
+  const id = eventId(bytes(0xff), 0x0123456789ab);
+  assert.equal(id, "01234567-89ab-7fff-bfff-ffffffffffff");
+  assert.match(id, /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  assert.ok(eventId(bytes(0xff), 1_765_000_000_000) < eventId(bytes(0x00), 1_765_000_000_001));
+  assert.equal(eventId(bytes(0x00), 0), "00000000-0000-7000-8000-000000000000");
 });

@@ -25,6 +25,7 @@ function attach(options = {}, { media = new FakeMedia(), respond } = {}) {
     clearTimeout: clock.clearTimeout,
     random: () => 0.5,
     randomId: () => `id-${++ids}`,
+    eventId: (nowMs) => `event-${nowMs}-${++ids}`,
     openStorage: () => {
       opened += 1;
       return storage;

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from watchtime.errors import DomainError
+from watchtime.ids import uuid7
 from watchtime.patterns import (
     MAX_POSITION_SECONDS,
     SESSION_HELP,
@@ -76,7 +77,7 @@ def parse_event(raw, *, received_at: datetime, fields: frozenset = CLIENT_FIELDS
 
     event_id = raw.get("event_id")
     if event_id is None:
-        event_id = uuid.uuid4()
+        event_id = uuid7()
     else:
         try:
             if not isinstance(event_id, str) or len(event_id) > 36:
