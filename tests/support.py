@@ -1,9 +1,12 @@
 """Helpers for tests that run the service's real processes: the `watchtime` entry point, the
-environment of a service process on the test database, starting and stopping it."""
+environment of a service process on the test database, starting and stopping it, and the code of
+an earlier release to run them from."""
 
 import os
 import subprocess
 import sys
+import tarfile
+from io import BytesIO
 from pathlib import Path
 
 from django.db import connection
@@ -41,3 +44,17 @@ def stop(process: subprocess.Popen, timeout: float = 20) -> tuple[int, str]:
         process.kill()
         output, _ = process.communicate()
     return process.returncode, output
+
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def release_src(commit: str, directory: Path) -> Path:
+    """The `src/` of an earlier commit of this repository (`git archive`), to run a previous
+    release's processes from the same virtualenv (PYTHONPATH=<this>)."""
+    full = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--verify", f"{commit}^{{commit}}"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    archive = subprocess.run(["git", "-C", str(REPO), "archive", full, "src"], capture_output=True, check=True).stdout
+    with tarfile.open(fileobj=BytesIO(archive)) as tar:
+        tar.extractall(directory, filter="data")
+    return directory / "src"

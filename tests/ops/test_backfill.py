@@ -6,10 +6,8 @@ The previous release's code comes from this repository's history (`git archive`)
 the same virtualenv (its dependencies are the same)."""
 
 import subprocess
-import tarfile
 import uuid
 from datetime import UTC, datetime, timedelta
-from io import BytesIO
 from pathlib import Path
 
 import psycopg2
@@ -28,17 +26,11 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 # The last release before the analytics (its schema: events migrations 0001-0003).
 PREVIOUS_RELEASE = "81196e8"
-REPO = Path(__file__).resolve().parents[2]
 T0 = datetime(2026, 5, 1, tzinfo=UTC)
 
 
 def previous_release_src(tmp_path: Path) -> Path:
-    commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--verify", f"{PREVIOUS_RELEASE}^{{commit}}"],
-                            capture_output=True, text=True, check=True).stdout.strip()
-    archive = subprocess.run(["git", "-C", str(REPO), "archive", commit, "src"], capture_output=True, check=True).stdout
-    with tarfile.open(fileobj=BytesIO(archive)) as tar:
-        tar.extractall(tmp_path / "previous", filter="data")
-    return tmp_path / "previous" / "src"
+    return support.release_src(PREVIOUS_RELEASE, tmp_path / "previous")
 
 
 def events_for(phase: int, count: int) -> list[EventIn]:

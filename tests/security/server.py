@@ -112,6 +112,8 @@ def start_server(
         "WATCHTIME_LOG_LEVEL": "WARNING",
         "WEB_CONCURRENCY": "2",
         "GUNICORN_THREADS": "4",
+        # The code under test, where the virtualenv's editable install points at another checkout.
+        **({"PYTHONPATH": os.environ["PYTHONPATH"]} if "PYTHONPATH" in os.environ else {}),
         **extra_env,
     }
     server = LiveServer(
