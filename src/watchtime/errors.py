@@ -4,7 +4,7 @@
 """
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.db import DatabaseError
+from django.db import Error as DatabaseDriverError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions
 from rest_framework.response import Response
@@ -44,7 +44,7 @@ def exception_handler(exc, context):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
-    elif isinstance(exc, DatabaseError) and is_outage(exc):
+    elif isinstance(exc, DatabaseDriverError) and is_outage(exc):  # InterfaceError is no DatabaseError
         # The database is unreachable (restart, failover): the client should retry, not see a 500.
         exc = unavailable("database_unavailable", "The database is unavailable; retry later.")
 

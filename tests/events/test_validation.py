@@ -18,7 +18,7 @@ def errors_of(payload):
 def test_minimal_event_gets_defaults():
     (event,) = parse_events({"user": "alice", "slug": "m-1", "at": 0}, now=NOW)
     assert (event.session, event.ts, event.received_at) == ("", None, NOW)
-    assert event.event_id.version == 4
+    assert event.event_id.version == 7  # time-ordered (watchtime.ids)
 
 
 def test_array_keeps_its_order_in_received_at():

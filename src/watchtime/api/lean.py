@@ -11,6 +11,7 @@ were; the lean handler answers with the same bytes and headers DRF would.
 """
 
 from django.conf import settings
+from django.db import Error as DatabaseDriverError
 from django.http import HttpResponse
 from rest_framework.renderers import JSONRenderer
 from rest_framework.views import APIView
@@ -44,7 +45,11 @@ class LeanApi(APIView):
     def dispatch(self, request, *args, **kwargs):
         method = request.method
         if method in self.lean_methods and not settings.WATCHTIME_RATE_LIMIT and _accepts_json(request):
-            principal = cached_principal(request.META.get("HTTP_AUTHORIZATION", ""))
+            try:
+                principal = cached_principal(request.META.get("HTTP_AUTHORIZATION", ""))
+            except DatabaseDriverError as exc:  # the key's first check met an outage: 503, as DRF's path answers
+                self.args, self.kwargs, self.request = args, kwargs, request
+                return self._lean_error(exc)
             needed = self.required_scopes.get(method)
             if principal is not None and (needed is None or needed in principal.scopes):
                 self.args, self.kwargs, self.request = args, kwargs, request
