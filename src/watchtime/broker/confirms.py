@@ -39,6 +39,11 @@ class Confirms:
         """The publish did not happen (the client library refused it before writing)."""
         self._pending.pop(tag, None)
 
+    @property
+    def idle(self) -> bool:
+        """No message handed over awaits its confirm."""
+        return not self._pending
+
     def waiting(self, future: Future) -> bool:
         return any(pending is future for pending in self._pending.values())
 

@@ -1,10 +1,11 @@
 """Publishing with confirms (API side): one connection per process on its own I/O thread, behind a
 circuit (circuit.py) that refuses at once whenever a handed-over message could not be confirmed.
 
-Group commit: requests hand the publisher parts (their encoded items) and wait; the parts of
-concurrent requests are gathered into one message (gathering.py) until it holds `group_items`
-items or its first part has waited `group_wait` seconds, which is published once and confirmed
-once for all of them. Never a silent success; each request gets its own answer, saying whether
+Group commit: requests hand the publisher parts (their encoded items) and wait; while a message
+awaits its confirm, the parts of concurrent requests are gathered into one message (gathering.py)
+until it holds `group_items` items or its first part has waited `group_wait` seconds, which is
+published once and confirmed once for all of them; with none awaiting its confirm a part goes at
+once. Never a silent success; each request gets its own answer, saying whether
 its items can be stored:
 - `BrokerUnavailable`: nothing was handed to the broker (circuit open or blocked), or the broker
   returned it unroutable. It is not stored.
@@ -110,7 +111,12 @@ class Publisher(PublisherLoop):
     # Below: the I/O thread's part of publishing (its connection's lifecycle is in PublisherLoop).
 
     def _arm_timer(self, group: Group) -> None:
-        if self._connection is not None:
+        """A group opened. With no message awaiting its confirm nothing is gained by waiting: it goes
+        at once (a lone request at low load pays no group wait). Otherwise it gathers the requests
+        arriving meanwhile until it is full or its first part has waited `group_wait`."""
+        if self._confirms.idle:
+            self._on_group_due(group)
+        elif self._connection is not None:
             self._connection.ioloop.call_later(self._group_wait, functools.partial(self._on_group_due, group))
 
     def _on_group_due(self, group: Group) -> None:
