@@ -94,7 +94,8 @@ def bench_results(s: Sources) -> str:
 
 def bench_capacity(s: Sources) -> str:
     """bench.capacity's model from the run's measured costs."""
-    return capacity.markdown(capacity.inputs(s.latest["figures"])).rstrip("\n")
+    figures = s.latest["figures"]
+    return capacity.markdown(capacity.inputs(figures), capacity.source(figures)).rstrip("\n")
 
 
 STORAGE_LABELS = {
