@@ -7,9 +7,9 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import machine
+from bench import capacity, machine
 from bench.core import FULL, QUICK, Bench, log
-from bench.results import write
+from bench.results import figure, write
 from bench.sections import consumer, floors, ingest, raw, reads, steady
 from bench.stack import Stack
 
@@ -52,6 +52,7 @@ def main(argv=None) -> int:
             if name in sections:
                 log(f"{name} ...")
                 run(bench)
+        capacity_figures(bench)
         info["loadavg_end"] = machine.loadavg()
         info["finished_at"] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         info["duration_seconds"] = round(time.monotonic() - started, 1)
@@ -61,6 +62,20 @@ def main(argv=None) -> int:
     print(md_path.read_text())
     log(f"wrote {json_path} and {md_path} in {info['duration_seconds']} s")
     return 0
+
+
+def capacity_figures(bench: Bench) -> None:
+    """The capacity model's targets, from this run's costs (when the run measured them all)."""
+    from dataclasses import asdict
+
+    figures = [asdict(f) for f in bench.figures]
+    try:
+        costs = capacity.inputs(figures)
+    except KeyError:
+        log("capacity: not every input measured in this run, no capacity figures")
+        return
+    for name, value, target, setup in capacity.targets(costs):
+        bench.add(figure(name, [value], "cores" if "cores" in name else "events/s", **target, setup=setup))
 
 
 def close(bench: Bench | None, stack: Stack) -> None:

@@ -100,14 +100,19 @@ class Meter:
 UNITS = {"wal": "B"}
 
 
-def add(b, label: str, meter: Meter, count: int, unit: str) -> dict[str, float]:
-    """One figure per group (and WAL): what one `unit` cost over the measured block."""
+def add(b, label: str, meter: Meter, count: int, unit: str, *, targets: dict[str, dict] | None = None,
+        setup: str = "") -> dict[str, float]:
+    """One figure per group (and WAL): what one `unit` cost over the measured block. `targets`
+    maps a figure's group ("API workers", "RabbitMQ", "WAL", ...) to results.figure's target
+    arguments (at_most, raw_limit with max_ratio, ...); `setup` is added to every figure's."""
     from bench.results import figure
 
     per = meter.per(count)
     for key, value in per.items():
         group = "WAL" if key == "wal" else key.replace(" cpu", " CPU")
-        b.add(figure(f"cost per {unit}, {label}: {group}", [value], f"{UNITS.get(key, 'µs')}/{unit}",
-                     setup=f"over {count:,} {unit}s; /proc/<pid>/stat user+system of every thread; WAL by pg_current_wal_lsn()"))
+        target = (targets or {}).get(group.removesuffix(" CPU"), {})
+        b.add(figure(f"cost per {unit}, {label}: {group}", [value], f"{UNITS.get(key, 'µs')}/{unit}", **target,
+                     setup=f"over {count:,} {unit}s; /proc/<pid>/stat user+system of every thread; WAL by pg_current_wal_lsn()"
+                           + (f"; {setup}" if setup else "")))
     b.costs[f"{label}"] = per
     return per

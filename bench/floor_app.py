@@ -7,7 +7,9 @@ its floor is the cost of watchtime's own code on the same path.
 - GET /read?id=N: the same plus one primary-key row read on a raw cursor (CONN_MAX_AGE on, as
   the product's database settings: they are imported from watchtime.settings).
 - POST /publish: the same plus one confirmed publish of the single event in the body through the
-  product's publisher (watchtime.broker), as POST / hands an event over.
+  product's publisher (watchtime.broker.publish_part), as POST / hands an event over: gathered
+  with the events of concurrent requests into one message (group commit, the product's group
+  size and wait), a v1 message as the product's `events.messages.combine` makes it.
 
 DJANGO_SETTINGS_MODULE=bench.floor_app
 """
@@ -47,12 +49,16 @@ def read(request):
     return JsonResponse({"id": row[0], "name": row[1], "total": row[2]})
 
 
+def combine(parts: list[bytes]) -> bytes:
+    return b'{"v":1,"events":[' + b",".join(parts) + b"]}"
+
+
 def publish(request):
     from watchtime import broker
 
     event = json.loads(request.body)
     event["event_id"] = str(uuid.uuid4())
-    broker.publish(json.dumps({"v": 1, "events": [event]}).encode(), content_type="application/json")
+    broker.publish_part(json.dumps(event).encode(), items=1, combine=combine, content_type="application/json")
     return JsonResponse({"accepted": 1}, status=202)
 
 

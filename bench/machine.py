@@ -13,6 +13,21 @@ def loadavg() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
 
+def api_settings() -> dict:
+    """What the bench's API and floors run with: the product's settings in this environment, and
+    which of them the environment set (a run made with other values than the product's defaults)."""
+    from bench import scenarios
+
+    names = ("WEB_CONCURRENCY", "GUNICORN_THREADS", "WATCHTIME_PUBLISH_GROUP_MILLISECONDS", "WATCHTIME_PUBLISH_GROUP_EVENTS")
+    return {
+        "workers": scenarios.api_workers(),
+        "threads": scenarios.api_threads(),
+        "group_wait_ms": scenarios.group_wait_ms(),
+        "ingest_connections": scenarios.ingest_connections(),
+        "set_by_environment": {name: os.environ[name] for name in names if name in os.environ},
+    }
+
+
 def describe(stack) -> dict:
     model = ""
     try:
@@ -26,7 +41,7 @@ def describe(stack) -> dict:
     pg_settings = dict(
         stack.sql(
             "SELECT name, setting || coalesce(unit, '') FROM pg_settings WHERE name IN "
-            "('fsync', 'synchronous_commit', 'autovacuum', 'shared_buffers', 'max_wal_size')"
+            "('fsync', 'synchronous_commit', 'autovacuum', 'shared_buffers', 'max_wal_size', 'wal_compression')"
         )
     )
     with closing(blocking_connection()) as conn:
@@ -39,9 +54,10 @@ def describe(stack) -> dict:
         "kernel": platform.release(),
         "python": platform.python_version(),
         "postgresql": pg_version,
-        "postgresql_settings": pg_settings,  # the bench's own cluster: PostgreSQL's defaults
+        "postgresql_settings": pg_settings,  # the bench's own cluster: PostgreSQL's defaults but wal_compression
         "rabbitmq": rabbitmq.decode() if isinstance(rabbitmq, bytes) else str(rabbitmq),
         "packages": {name: metadata.version(name) for name in ("django", "pika", "psycopg2-binary", "gunicorn", "djangorestframework")},
         "git_commit": commit,
+        "api": api_settings(),
         "loadavg_start": loadavg(),
     }

@@ -78,12 +78,17 @@ def bench_summary(s: Sources) -> str:
     return "\n".join(lines)
 
 
+FLOOR_COST = "cost per request, bare Django view: "
+
+
 def bench_floors(s: Sources) -> str:
     """The machine's raw limits and the floors of the service's paths, measured in the same run."""
     lines = ["| Raw limit or floor | Value | Unit | Setup |", "|---|---:|---|---|"]
     for f in s.figures:
         if f.name.startswith("raw: "):
             lines.append(f"| {f.name.removeprefix('raw: ')} | {_number(f.value)} | {f.unit} | {f.setup} |")
+        elif f.name.startswith(FLOOR_COST):  # the bare view's CPU per request: a floor too
+            lines.append(f"| HTTP bare Django view, {f.name.removeprefix(FLOOR_COST)} per request | {_number(f.value)} | {f.unit} | {f.setup} |")
     return "\n".join(lines)
 
 
@@ -94,7 +99,8 @@ def bench_results(s: Sources) -> str:
 
 def bench_capacity(s: Sources) -> str:
     """bench.capacity's model from the run's measured costs."""
-    return capacity.markdown(capacity.inputs(s.latest["figures"])).rstrip("\n")
+    figures = s.latest["figures"]
+    return capacity.markdown(capacity.inputs(figures), capacity.source(figures)).rstrip("\n")
 
 
 STORAGE_LABELS = {

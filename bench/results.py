@@ -32,15 +32,16 @@ def figure(
     at_most: float | None = None,
     raw_limit: float | None = None,
     min_ratio: float | None = None,
+    max_ratio: float | None = None,
     worst: bool = False,
     setup: str = "",
 ) -> Figure:
     """The median of `samples` (with `worst`, the worst sample: the largest against an upper
     bound, else the smallest) as a Figure, judged against a lower or upper bound and against a
-    least ratio to its raw limit (floor) when given. A ratio target without a measured raw limit
-    cannot be judged: met is None."""
+    least (`min_ratio`) or greatest (`max_ratio`, for costs) ratio to its raw limit (floor) when
+    given. A ratio target without a measured raw limit cannot be judged: met is None."""
     if worst:
-        value = max(samples) if at_most is not None else min(samples)
+        value = max(samples) if at_most is not None or max_ratio is not None else min(samples)
     else:
         value = median(samples)
     ratio = None if not raw_limit else value / raw_limit
@@ -54,6 +55,9 @@ def figure(
     if min_ratio is not None:
         targets.append(f">= {min_ratio:g} x raw")
         checks.append(None if ratio is None else ratio >= min_ratio)
+    if max_ratio is not None:
+        targets.append(f"<= {max_ratio:g} x raw")
+        checks.append(None if ratio is None else ratio <= max_ratio)
     if worst and targets:
         targets[-1] += f" (worst of {len(samples)})"
     return Figure(name, value, unit, ", ".join(targets), judged(checks), raw_limit, ratio, setup, list(samples))
@@ -85,8 +89,8 @@ def markdown(machine: dict, figures: list[Figure]) -> str:
         f"PostgreSQL {machine.get('postgresql', '?')} (the bench's own cluster: "
         f"{', '.join(f'{k}={v}' for k, v in sorted(machine.get('postgresql_settings', {}).items()))}), "
         f"RabbitMQ {machine.get('rabbitmq', '?')}, "
-        f"Python {machine.get('python', '?')}. Every figure is the median of {machine.get('repeats')} runs (the worst one where the target says so); "
-        "load generator and service share the same cores.",
+        f"Python {machine.get('python', '?')}.{_api(machine.get('api'))} Every figure is the median of {machine.get('repeats')} runs "
+        "(the worst one where the target says so); load generator and service share the same cores.",
         "",
         "| Figure | Value | Unit | Target | Met | Raw limit | Ratio to raw | Setup |",
         "|---|---:|---|---|---|---:|---:|---|",
@@ -98,6 +102,17 @@ def markdown(machine: dict, figures: list[Figure]) -> str:
             f"{'' if f.ratio_to_raw is None else f'{f.ratio_to_raw:.2f}'} | {f.setup} |"
         )
     return "\n".join(lines) + "\n"
+
+
+def _api(api: dict | None) -> str:
+    """The API's settings in the run, and which the environment set instead of the product's defaults."""
+    if not api:
+        return ""
+    text = (f" The API: gunicorn {api['workers']} workers x {api['threads']} threads, group commit wait {api['group_wait_ms']:g} ms, "
+            f"single-event ingest over {api['ingest_connections']} connections")
+    if overridden := api.get("set_by_environment"):
+        text += " (set by the environment: " + ", ".join(f"{k}={v}" for k, v in sorted(overridden.items())) + ")"
+    return text + "."
 
 
 def _fmt(value: float | None) -> str:

@@ -12,8 +12,39 @@ from bench.diagnose import Stalled, wait_for
 from bench.stack import Stack, applied, children, http_ok, rss_bytes, scrape
 from testkit.ports import free_port
 
-API_WORKERS = 2
-API_THREADS = 8
+# --- the product's API settings ---------------------------------------------------------------------
+# The bench runs the API (and the floors) with whatever the product runs with in this environment:
+# gunicorn's workers and threads from watchtime.gunicorn_conf (WEB_CONCURRENCY, GUNICORN_THREADS or
+# their defaults), the group wait from settings.RABBITMQ (WATCHTIME_PUBLISH_GROUP_MILLISECONDS), as
+# the consumer's prefetch below. Group commit gathers only what is concurrent, so the single-event
+# ingest load has one connection per gunicorn thread (workers x threads) and its floor the same.
+
+
+def api_workers() -> int:
+    from watchtime import gunicorn_conf
+
+    return gunicorn_conf.workers
+
+
+def api_threads() -> int:
+    from watchtime import gunicorn_conf
+
+    return gunicorn_conf.threads
+
+
+def group_wait_ms() -> float:
+    from django.conf import settings
+
+    return settings.RABBITMQ["group_wait"] * 1000
+
+
+def ingest_connections() -> int:
+    """The single-event ingest load's connections: one per gunicorn thread of the API."""
+    return api_workers() * api_threads()
+
+
+def gunicorn_setup() -> str:
+    return f"gunicorn gthread {api_workers()} workers x {api_threads()} threads"
 
 
 def publish_all(stack: Stack, bodies: list[bytes], *, expect_depth: int | None = None, ports=()) -> None:
@@ -135,11 +166,11 @@ def drain_with_rss(stack: Stack, bodies: list[bytes], events: int) -> tuple[floa
 
 
 class Api:
-    def __init__(self, stack: Stack):
+    def __init__(self, stack: Stack, **extra_env: str):
+        """`watchtime api` with the product's workers and threads, unless `extra_env` says otherwise."""
         self.port = free_port()
-        self.process, self.metrics_port = stack.start(
-            "api", PORT=str(self.port), WEB_CONCURRENCY=str(API_WORKERS), GUNICORN_THREADS=str(API_THREADS)
-        )
+        env = {"WEB_CONCURRENCY": str(api_workers()), "GUNICORN_THREADS": str(api_threads()), **extra_env}
+        self.process, self.metrics_port = stack.start("api", PORT=str(self.port), **env)
         wait_for(lambda: http_ok(f"http://127.0.0.1:{self.port}/readyz"), timeout=60, what="the API to be ready",
                  diagnose=lambda: diagnose.describe(stack, extra=exited(self.process)))
         self.headers = {"Authorization": f"Bearer {stack.api_key}", "Content-Type": "application/json"}

@@ -3,7 +3,10 @@
 The cluster is started for the run with PostgreSQL's defaults (fsync and synchronous commit
 on, so a commit is durable; autovacuum on, as in any deployment) rather than borrowed from the
 machine, whose server may be tuned for tests (this machine's has autovacuum off, which let
-planner statistics go stale and dead rows pile up within one run).
+planner statistics go stale and dead rows pile up within one run). One setting is not the
+default: `wal_compression` on (lz4 where the server is built with it, else pglz), as the chart's
+PostgreSQL runs and docs/operations.md recommends: the full-page images written after each
+checkpoint were about a fifth of the WAL per event.
 """
 
 import os
@@ -21,7 +24,7 @@ from pathlib import Path
 import pika
 
 # One implementation of these for the tests and the bench.
-from testkit.instances import PostgresCluster, ensure_installed
+from testkit.instances import PostgresCluster, ensure_installed, postgres_bin
 from testkit.ports import free_port
 from testkit.rabbitmq import RABBITMQ_URL, declare_queues, delete_queues, queue_depth
 
@@ -38,7 +41,7 @@ class Stack:
         ensure_installed()
         self.workdir = tempfile.mkdtemp(prefix="watchtime-bench-")
         os.chmod(self.workdir, 0o755)  # the server runs as the postgres user
-        self.postgres = PostgresCluster(Path(self.workdir))
+        self.postgres = PostgresCluster(Path(self.workdir), settings=server_settings())
         self.db_name = "watchtime_bench"
         self.queue = f"watchtime-bench-{run_id}"
         self.api_key = f"wt_{API_KEY_PREFIX}{run_id}_{os.urandom(16).hex()}"
@@ -104,16 +107,17 @@ class Stack:
         with closing(blocking_connection()) as conn:
             declare_queues(conn.channel(), self.queue)
 
-    def purge(self) -> None:
+    def purge(self) -> int:
         """Empty the queue once it stops growing: requests still in flight when a load generator
-        stops are published after it returns, and would otherwise reach a later section."""
+        stops are published after it returns, and would otherwise reach a later section. Returns
+        the number of messages purged (what the API published since the last purge)."""
         with closing(blocking_connection()) as conn:
             channel = conn.channel()
             depth = -1
             while (now := channel.queue_declare(self.queue, passive=True).method.message_count) != depth:
                 depth = now
                 time.sleep(0.2)
-            channel.queue_purge(self.queue)
+            return channel.queue_purge(self.queue).method.message_count
 
     def depth(self) -> int:
         return queue_depth(self.queue)
@@ -138,6 +142,25 @@ class Stack:
     def stop(self, process: subprocess.Popen) -> None:
         stop(process)
         self.processes.remove(process)
+
+
+def server_settings() -> dict[str, str]:
+    """The bench cluster's settings on top of PostgreSQL's defaults."""
+    return {"wal_compression": wal_compression_method(pg_configure())}
+
+
+def pg_configure() -> str:
+    """The server's build options (`pg_config --configure`), "" when pg_config is not there."""
+    try:
+        return subprocess.run([str(postgres_bin() / "pg_config"), "--configure"], capture_output=True, text=True,
+                              check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return ""
+
+
+def wal_compression_method(configure: str) -> str:
+    """lz4 when the server is built with it (PostgreSQL 15 and later take a method name), else pglz."""
+    return "lz4" if "--with-lz4" in configure else "pglz"
 
 
 def stop(process: subprocess.Popen, timeout: float = 20) -> None:

@@ -114,3 +114,16 @@ def test_readme_mentions_only_paths_that_exist() -> None:
         if path.startswith("charts/watchtime/charts"):
             continue  # where `helm dependency build` puts the subcharts
         assert (REPO / path).exists(), path
+
+
+def test_all_in_one_postgres_compresses_its_wal() -> None:
+    """The CloudPirates `postgres` subchart appends `config.extraConfig` to its postgresql.conf, one
+    line each: the chart's default turns on lz4 WAL compression (docs/operations.md)."""
+    values = yaml.safe_load((CHART_DIR / "values.yaml").read_text())
+    lines = values["postgres"]["config"]["extraConfig"]
+    settings = dict(re.fullmatch(r"([a-z_]+) = (\S+)", line).groups() for line in lines)
+    assert settings == {"wal_compression": "lz4"}
+    chart().validate_schema({"postgres": {"config": {"extraConfig": ["wal_compression = lz4", "max_wal_size = 4GB"],
+                                                     "postgresql": {"max_connections": 200}}}})
+    with pytest.raises(helm_python.HelmValuesError, match="extraConfig"):
+        chart().validate_schema({"postgres": {"config": {"extraConfig": "wal_compression = lz4"}}})

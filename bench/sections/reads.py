@@ -82,7 +82,7 @@ def run(b: Bench) -> None:
             rps = b.add(figure(
                 f"read {endpoint}: req/s, 16 connections @ {label}", [r.rps for r in http], "req/s",
                 raw_limit=floor, min_ratio=READ_FLOOR_RATIO,
-                setup=f"gunicorn {scenarios.API_WORKERS}x{scenarios.API_THREADS}, wrk, closed loop, {READ_CONNECTIONS} keep-alive connections, "
+                setup=f"{scenarios.gunicorn_setup()}, wrk, closed loop, {READ_CONNECTIONS} keep-alive connections, "
                       f"{loadgen.closed_loop_seconds(s.read_seconds)} s; HTTP p99 {min(r.percentile_ms(99) for r in http):.1f}-"
                       f"{max(r.percentile_ms(99) for r in http):.1f} ms; raw = the read floor; {dataset}"))
             measured[size][endpoint] = p50.value

@@ -57,6 +57,6 @@ def memory(b: Bench) -> None:
         mib = lambda values: ", ".join(f"{v / 2**20:.0f}" for v in values)  # noqa: E731
         b.add(figure(
             "memory: API worker RSS growth under sustained ingest", [growth], "%", at_most=10,
-            setup=f"sum over {scenarios.API_WORKERS} workers after each round, MiB: single-event rounds {mib(single)}; "
+            setup=f"sum over {scenarios.api_workers()} workers after each round, MiB: single-event rounds {mib(single)}; "
                   f"1000-event-array rounds {mib(batch)}; growth = the larger of last vs first round of the same load",
         ))

@@ -78,7 +78,7 @@ for _component in ("api", "consumer"):
     }
 
 # Subchart value blocks: the keys we use are typed, any other key goes to the subchart as is.
-PASS_THROUGH = {"postgres", "postgres.customUser", "rabbitmq", "rabbitmq.auth", "rabbitmq.metrics"}
+PASS_THROUGH = {"postgres", "postgres.customUser", "postgres.config", "rabbitmq", "rabbitmq.auth", "rabbitmq.metrics"}
 
 PORT = {"type": "integer", "minimum": 1, "maximum": 65535}
 K8S_NAME = {"type": "string", "pattern": r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?)?$", "maxLength": 253}
@@ -138,6 +138,7 @@ CONSTRAINTS: dict[str, dict[str, Any]] = {
     "rabbitmqCluster.storage": QUANTITY,
     "postgres.customUser.name": {"type": "string", "minLength": 1},
     "postgres.customUser.database": {"type": "string", "minLength": 1},
+    "postgres.config.extraConfig": {"type": "array", "items": {"type": "string", "minLength": 1}},
     "rabbitmq.auth.username": {"type": "string", "minLength": 1},
     "rabbitmq.auth.existingSecret": K8S_NAME,
     "tmpVolume.sizeLimit": QUANTITY,
