@@ -116,13 +116,17 @@ def test_readme_mentions_only_paths_that_exist() -> None:
         assert (REPO / path).exists(), path
 
 
-def test_all_in_one_postgres_compresses_its_wal() -> None:
+def test_all_in_one_postgres_compresses_its_wal_and_has_connections_for_the_api_threads() -> None:
     """The CloudPirates `postgres` subchart appends `config.extraConfig` to its postgresql.conf, one
-    line each: the chart's default turns on lz4 WAL compression (docs/operations.md)."""
+    line each: the chart's default turns on lz4 WAL compression (docs/operations.md) and allows a
+    connection per API thread of the default replicas (a thread that served a read keeps one)."""
     values = yaml.safe_load((CHART_DIR / "values.yaml").read_text())
     lines = values["postgres"]["config"]["extraConfig"]
     settings = dict(re.fullmatch(r"([a-z_]+) = (\S+)", line).groups() for line in lines)
-    assert settings == {"wal_compression": "lz4"}
+    assert settings == {"wal_compression": "lz4", "max_connections": "400"}
+    api = values["api"]
+    api_connections = api["replicas"] * api["webConcurrency"] * api["threads"]
+    assert api_connections * 2 <= int(settings["max_connections"]), "room for twice the API's default replicas"
     chart().validate_schema({"postgres": {"config": {"extraConfig": ["wal_compression = lz4", "max_wal_size = 4GB"],
                                                      "postgresql": {"max_connections": 200}}}})
     with pytest.raises(helm_python.HelmValuesError, match="extraConfig"):

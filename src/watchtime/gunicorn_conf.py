@@ -11,7 +11,7 @@ bind = f"0.0.0.0:{env.get_int('PORT', 8000, minimum=1)}"
 workers = env.get_int("WEB_CONCURRENCY", 2, minimum=1)
 # Threads let one worker wait on broker confirms for many requests at once.
 worker_class = "gthread"
-threads = env.get_int("GUNICORN_THREADS", 8, minimum=1)
+threads = env.get_int("GUNICORN_THREADS", 32, minimum=1)  # ingest threads wait for confirms (docs/performance.md)
 # Kept below the pod's terminationGracePeriodSeconds minus the preStop sleep.
 graceful_timeout = env.get_int("GUNICORN_GRACEFUL_TIMEOUT", 25, minimum=1)
 timeout = 30

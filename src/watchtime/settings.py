@@ -200,8 +200,8 @@ RABBITMQ = (
         # Group commit: the events of concurrent requests go out as one message of at most this many
         # events (1000: what a message of the previous release's consumers may hold) ...
         "group_items": env.get_int("WATCHTIME_PUBLISH_GROUP_EVENTS", 1000, minimum=1, maximum=1000),
-        # ... or once its first request has waited this long.
-        "group_wait": env.get_int("WATCHTIME_PUBLISH_GROUP_MILLISECONDS", 5, minimum=0, maximum=1000) / 1000,
+        # ... or once its first request has waited this long (while none awaits a confirm: at once).
+        "group_wait": env.get_int("WATCHTIME_PUBLISH_GROUP_MILLISECONDS", 10, minimum=0, maximum=1000) / 1000,
     }
 )
 WATCHTIME_METRICS_PORT = env.get_int("WATCHTIME_METRICS_PORT", 9100, minimum=0)
