@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 import uuid
-from contextlib import closing
+from contextlib import closing, contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -57,7 +57,7 @@ class DaySize:
 
 
 def log(message: str) -> None:
-    print(f"[storage {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
 def day_of_heartbeats(rng: random.Random, day: date, *, users: int, streams: int) -> list:
@@ -217,6 +217,25 @@ def markdown(result: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+@contextmanager
+def scratch_database(name: str):
+    """The URL of a new database `name` on DATABASE_URL's server, with the environment an in-process
+    apply needs (no broker, quiet logs), dropped on the way out."""
+    server = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres").rsplit("/", 1)[0]
+    with closing(psycopg2.connect(f"{server}/postgres")) as admin:
+        admin.autocommit = True
+        admin.cursor().execute(f'CREATE DATABASE "{name}"')
+    os.environ.update({"DJANGO_SETTINGS_MODULE": "watchtime.settings", "WATCHTIME_LOG_LEVEL": "WARNING",
+                       "DJANGO_SECRET_KEY": "bench-secret-key-not-for-production-0123456789"})
+    os.environ.pop("RABBITMQ_URL", None)  # the apply path runs here, no broker
+    try:
+        yield f"{server}/{name}"
+    finally:
+        with closing(psycopg2.connect(f"{server}/postgres")) as admin:
+            admin.autocommit = True
+            admin.cursor().execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.storage", description=__doc__)
     parser.add_argument("--days", type=int, default=8)
@@ -225,17 +244,9 @@ def main(argv=None) -> int:
     parser.add_argument("--streams", type=int, default=120, help="hour-long streams per simulated day")
     parser.add_argument("--output", type=Path, default=RESULTS_DIR)
     args = parser.parse_args(argv)
-    server = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres").rsplit("/", 1)[0]
-    name = f"watchtime_storage_{os.getpid()}"
-    url = f"{server}/{name}"
-    with closing(psycopg2.connect(f"{server}/postgres")) as admin:
-        admin.autocommit = True
-        admin.cursor().execute(f'CREATE DATABASE "{name}"')
-    try:
-        os.environ.update({"DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "watchtime.settings", "WATCHTIME_LOG_LEVEL": "WARNING",
-                           "DJANGO_SECRET_KEY": "bench-secret-key-not-for-production-0123456789"})
-        os.environ.pop("RABBITMQ_URL", None)  # the apply path runs here, no broker
-        subprocess.run([str(Path(sys.executable).with_name("watchtime")), "migrate"], check=True, stdout=subprocess.DEVNULL)
+    with scratch_database(f"watchtime_storage_{os.getpid()}") as url:
+        os.environ["DATABASE_URL"] = url
+        subprocess.run([sys.executable, "-m", "watchtime.cli", "migrate"], check=True, stdout=subprocess.DEVNULL)
         import django
 
         django.setup()
@@ -243,10 +254,6 @@ def main(argv=None) -> int:
         from django.db import connection
 
         connection.close()
-    finally:
-        with closing(psycopg2.connect(f"{server}/postgres")) as admin:
-            admin.autocommit = True
-            admin.cursor().execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     args.output.mkdir(parents=True, exist_ok=True)
     (args.output / "storage.json").write_text(json.dumps(result, indent=2) + "\n")
     (args.output / "storage.md").write_text(markdown(result))

@@ -1,0 +1,135 @@
+"""`python -m bench.apply_cost LABEL`: what the apply path costs per event, in-process, on two
+workloads -> bench/results/apply_cost.{json,md}, one entry per LABEL (a release, a branch), so a
+change's before and after sit side by side.
+
+The consumer's cost per event is the apply path's: this runs it without a broker (the bench's
+full consumer workloads add RabbitMQ and the loaded host's noise on top, and take half an hour).
+Workloads, each in a database of its own: `spread`, streams over many movies, and `premiere`, every
+stream on one movie (the rows every event of a batch shares). In-order 10 s heartbeats sorted by
+time, applied in 500-event batches like a consumer's; the first WARMUP heartbeats of each stream
+(which create its rows) are applied before the measured block. CPU: this process (the apply
+code) and its PostgreSQL backend (/proc); WAL from pg_current_wal_lsn(). Run it with another
+tree's code first on PYTHONPATH (`PYTHONPATH=../old/src python -m bench.apply_cost before`).
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from bench.cost import cpu_seconds
+from bench.storage import RESULTS_DIR, log, scratch_database
+
+HEARTBEAT_S = 10
+BATCH = 500
+WARMUP = 30
+WORKLOADS = {"spread": 200, "premiere": 1}  # name -> movies
+
+
+def heartbeats(*, streams: int, movies: int, per_stream: int) -> list:
+    """In-order heartbeats of `streams` streams starting within a minute of each other, by time."""
+    from watchtime.events.validation import EventIn
+
+    start = datetime(2026, 11, 1, 19, 58, tzinfo=UTC)  # over an hour boundary
+    events = []
+    for s in range(streams):
+        first = start + timedelta(seconds=(s * 7) % 60)
+        session = uuid.uuid4().hex[:8]
+        for i in range(per_stream):
+            moment = first + timedelta(seconds=i * HEARTBEAT_S)
+            events.append(EventIn(uuid.uuid4(), f"u{s}", f"m{s % movies}", i * HEARTBEAT_S, session, moment, moment))
+    events.sort(key=lambda e: (e.ts, e.user))
+    return events
+
+
+def measure(*, streams: int, movies: int, per_stream: int) -> dict:
+    from django.db import connection
+
+    from watchtime.accounting.apply import events_apply
+    from watchtime.definitions import definitions_from_settings, limits_from_settings
+
+    limits, definitions = limits_from_settings(), definitions_from_settings()
+    events = heartbeats(streams=streams, movies=movies, per_stream=per_stream)
+    cut = streams * WARMUP
+    warm, measured = events[:cut], events[cut:]
+
+    def apply(chunk):
+        for i in range(0, len(chunk), BATCH):
+            events_apply(events=chunk[i : i + BATCH], limits=limits, definitions=definitions)
+
+    apply(warm)
+    with connection.cursor() as cursor:
+        cursor.execute("CHECKPOINT")  # every measured block starts from the same point of the WAL's cycle
+        cursor.execute("SELECT pg_backend_pid(), pg_current_wal_lsn()")
+        backend, lsn = cursor.fetchone()
+    app, pg = time.process_time(), cpu_seconds(backend)
+    apply(measured)
+    app, pg = time.process_time() - app, cpu_seconds(backend) - pg
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), %s)", [lsn])
+        (wal,) = cursor.fetchone()
+    n = len(measured)
+    return {"events": n, "apply_cpu_us": round(app / n * 1e6, 1), "postgres_cpu_us": round(pg / n * 1e6, 1),
+            "wal_bytes": round(float(wal) / n, 1)}
+
+
+def run_workload(name: str, *, streams: int, per_stream: int) -> dict:
+    """One workload in a fresh database, in a process of its own (Django is set up once per process)."""
+    with scratch_database(f"watchtime_apply_cost_{os.getpid()}_{name}") as url:
+        env = {**os.environ, "DATABASE_URL": url}
+        subprocess.run([sys.executable, "-m", "watchtime.cli", "migrate"], check=True, stdout=subprocess.DEVNULL, env=env)
+        out = subprocess.run([sys.executable, "-m", "bench.apply_cost", "--one", name, "--streams", str(streams),
+                              "--per-stream", str(per_stream)], check=True, capture_output=True, text=True, env=env)
+        return json.loads(out.stdout)
+
+
+def markdown(results: dict) -> str:
+    lines = ["In-process apply cost per event (`python -m bench.apply_cost`): in-order 10 s heartbeats in 500-event"
+             " batches after each stream's first 30; CPU of the apply code and of its PostgreSQL backend; WAL.", "",
+             "| Label | Workload | Events | Apply CPU µs | PostgreSQL CPU µs | WAL B |", "|---|---|---:|---:|---:|---:|"]
+    for label, entry in results.items():
+        for name, r in entry["workloads"].items():
+            lines.append(f"| {label} | {name} | {r['events']:,} | {r['apply_cpu_us']:,.0f} | {r['postgres_cpu_us']:,.0f}"
+                         f" | {r['wal_bytes']:,.0f} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.apply_cost", description=__doc__)
+    parser.add_argument("label", nargs="?")
+    parser.add_argument("--streams", type=int, default=1000)
+    parser.add_argument("--per-stream", type=int, default=90)
+    parser.add_argument("--one", choices=WORKLOADS, help=argparse.SUPPRESS)  # the child process of one workload
+    parser.add_argument("--output", type=Path, default=RESULTS_DIR)
+    args = parser.parse_args(argv)
+    if args.one:
+        os.environ.update({"DJANGO_SETTINGS_MODULE": "watchtime.settings", "WATCHTIME_LOG_LEVEL": "WARNING"})
+        import django
+
+        django.setup()
+        print(json.dumps(measure(streams=args.streams, movies=WORKLOADS[args.one], per_stream=args.per_stream)))
+        return 0
+    if not args.label:
+        parser.error("a LABEL names this run's entry")
+    workloads = {}
+    for name in WORKLOADS:
+        workloads[name] = run_workload(name, streams=args.streams, per_stream=args.per_stream)
+        log(f"{args.label} {name}: {workloads[name]}")
+    args.output.mkdir(parents=True, exist_ok=True)
+    path = args.output / "apply_cost.json"
+    results = json.loads(path.read_text()) if path.exists() else {}
+    results[args.label] = {"finished": datetime.now(UTC).isoformat(timespec="seconds"), "streams": args.streams,
+                           "per_stream": args.per_stream, "workloads": workloads}
+    path.write_text(json.dumps(results, indent=2) + "\n")
+    (args.output / "apply_cost.md").write_text(markdown(results))
+    print(markdown(results))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,32 @@
+"""The apply-cost bench's workload and table: in-order heartbeats by time, every stream on its movie,
+and one row per label and workload."""
+
+import pytest
+
+from bench.apply_cost import HEARTBEAT_S, heartbeats, markdown
+
+pytestmark = pytest.mark.unit  # no services, no processes
+
+
+def test_the_workload_is_in_order_by_time_and_spread_over_the_movies():
+    events = heartbeats(streams=20, movies=4, per_stream=5)
+    assert len(events) == 100
+    assert [e.ts for e in events] == sorted(e.ts for e in events)
+    by_stream: dict = {}
+    for e in events:
+        by_stream.setdefault((e.user, e.session), []).append(e)
+    assert len(by_stream) == 20
+    for stream in by_stream.values():
+        assert len({e.slug for e in stream}) == 1  # a stream watches one movie
+        assert [e.at for e in stream] == [i * HEARTBEAT_S for i in range(5)]  # playing, in order
+        assert [(b.ts - a.ts).total_seconds() for a, b in zip(stream, stream[1:])] == [HEARTBEAT_S] * 4
+    assert {e.slug for e in events} == {"m0", "m1", "m2", "m3"}
+
+
+def test_the_table_has_a_row_per_label_and_workload():
+    figures = {"events": 1000, "apply_cpu_us": 101.4, "postgres_cpu_us": 70.0, "wal_bytes": 1752.4}
+    text = markdown({"before": {"workloads": {"spread": figures, "premiere": figures}},
+                     "after": {"workloads": {"spread": figures}}})
+    rows = [line for line in text.splitlines() if line.startswith("| before") or line.startswith("| after")]
+    assert rows == ["| before | spread | 1,000 | 101 | 70 | 1,752 |", "| before | premiere | 1,000 | 101 | 70 | 1,752 |",
+                    "| after | spread | 1,000 | 101 | 70 | 1,752 |"]
