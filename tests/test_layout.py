@@ -19,7 +19,7 @@ RULE = ("rule",)  # the watch-time rule: pure Python, no Django
 INFRASTRUCTURE = ("__init__", "env", "errors", "metrics", "patterns", "definitions", "timestamps", "ids", "jsonlog",
                   "health", "context", "db", "broker")
 APPS = ("events", "analytics", "privacy", "apikeys")  # Django apps: their models, migrations, reads
-TOP = ("api", "ops", "sdk", "cli", "settings", "urls", "wsgi", "gunicorn_conf", "client")
+TOP = ("api", "ops", "sdk", "dashboard", "cli", "settings", "urls", "wsgi", "gunicorn_conf", "client")
 LAYERS = {**dict.fromkeys(RULE, "rule"), **dict.fromkeys(INFRASTRUCTURE, "infrastructure"), **dict.fromkeys(APPS, "apps"),
           "accounting": "accounting", **dict.fromkeys(TOP, "top")}
 BELOW_APPS = {*RULE, *INFRASTRUCTURE}
@@ -41,7 +41,9 @@ MAY_IMPORT = {
     "api": BELOW_APPS | {*APPS, "accounting"},
     "ops": BELOW_APPS | {*APPS, "accounting"},
     "sdk": BELOW_APPS,
-    "urls": BELOW_APPS | {"api", "sdk"},
+    # the dashboard draws the API's answers: it calls the API's views in-process
+    "dashboard": BELOW_APPS | {*APPS, "api"},
+    "urls": BELOW_APPS | {"api", "sdk", "dashboard"},
     "settings": BELOW_APPS | {"apikeys"},  # the bootstrap key's format and scopes
     "cli": BELOW_APPS | {"apikeys"},  # `watchtime migrate` ensures the bootstrap key
     "wsgi": BELOW_APPS,

@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "watchtime.privacy",
     "watchtime.apikeys",
     "watchtime.ops",  # no models: the management commands
+    "watchtime.dashboard",  # no models: the dashboard's templates, static files and template filters
 ]
 
 MIDDLEWARE = [
@@ -107,6 +108,13 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = Path(env.get_str("DJANGO_STATIC_ROOT", str(VAR_DIR / "static")))
+# Hashed names (collectstatic writes them and a manifest; WhiteNoise serves them compressed, cached a
+# year): a page names exactly the files it was built with. Under DEBUG, the unhashed originals.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+LOGIN_URL = "dashboard:login"
 
 # --- HTTP hardening (TLS is terminated by the ingress, which sets X-Forwarded-Proto) -------------
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

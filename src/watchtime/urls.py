@@ -1,10 +1,10 @@
-"""Top-level routes: the API, its OpenAPI schema and docs, the admin; errors in the one JSON shape."""
+"""Top-level routes: the API, its OpenAPI schema and docs, the admin, the dashboard; errors in the one JSON shape."""
 
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from watchtime.api.middleware import ADMIN_PREFIX
+from watchtime.api.middleware import ADMIN_PREFIX, DASHBOARD_PREFIX
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
@@ -15,6 +15,7 @@ urlpatterns = [
     path("", include("watchtime.api.analytics.urls")),
     path("", include("watchtime.api.privacy.urls")),
     path("sdk/", include("watchtime.sdk.urls")),
+    path(DASHBOARD_PREFIX.lstrip("/"), include("watchtime.dashboard.urls")),
 ]
 
 handler400 = "watchtime.errors.bad_request"

@@ -156,19 +156,21 @@ class DatabaseReconnectMiddleware:
 
 
 ADMIN_PREFIX = "/admin/"  # where urls.py mounts the admin
+DASHBOARD_PREFIX = "/dashboard/"  # and the dashboard: the two pages signed in with a session
+SESSION_PREFIXES = (ADMIN_PREFIX, DASHBOARD_PREFIX)
 
 
 class AdminOnly:
-    """Mixin: run this middleware for the admin only, pass every other request straight through.
+    """Mixin: run this middleware for the admin and the dashboard only, pass every other request straight through.
 
-    Sessions, logins and messages serve the admin's browser forms; API clients send keys, and
+    Sessions, logins and messages serve the browser's forms; API clients send keys, and
     the three cost about 5 % of an API request (bench/). Subclassing the originals keeps Django's
     admin checks (admin.E408-E410) satisfied. CSRF stays global: `check --deploy` wants the
     original, and it returns early for the API's CSRF-exempt views.
     """
 
     def __call__(self, request):
-        if request.path_info.startswith(ADMIN_PREFIX):
+        if request.path_info.startswith(SESSION_PREFIXES):
             return super().__call__(request)
         return self.get_response(request)
 

@@ -11,7 +11,7 @@ from rest_framework.views import APIView
 
 from watchtime.analytics import selectors, services
 from watchtime.analytics.ranges import DAY, INTERVALS, bucket_range, moment_range
-from watchtime.api.analytics import serializers
+from watchtime.api.analytics import renderers, serializers
 from watchtime.api.schema import COMMON_ERRORS, CURSOR_PARAMETERS, HEADERS, NOT_FOUND, error
 from watchtime.db.router import replica_reads
 from watchtime.definitions import Definitions, definitions_from_settings
@@ -59,6 +59,7 @@ def _openapi_type(field):
 
 class _SeriesApi(APIView):
     required_scopes = {"GET": "read"}
+    renderer_classes = renderers.ROWS
 
     def _series(self, request, output_class, series):
         query = _query(serializers.SeriesQuery, request)
@@ -100,6 +101,7 @@ class OverallSeriesApi(_SeriesApi):
 
 class TopMoviesApi(APIView):
     required_scopes = {"GET": "read"}
+    renderer_classes = renderers.ROWS
 
     @extend_schema(
         parameters=[*_query_parameters(serializers.TopMoviesQuery), *HEADERS],
@@ -144,6 +146,7 @@ def _page_schema(name: str, item) -> type:
 
 class ProgressApi(APIView):
     required_scopes = {"GET": "read"}
+    renderer_classes = renderers.ROWS
 
     @extend_schema(
         operation_id="users_progress_list",
@@ -185,6 +188,7 @@ class ProgressItemApi(APIView):
 
 class EngagementApi(APIView):
     required_scopes = {"GET": "read"}
+    renderer_classes = renderers.ONE_ROW
 
     @extend_schema(
         parameters=[*_query_parameters(serializers.EngagementQuery), *HEADERS],
@@ -204,6 +208,7 @@ class EngagementApi(APIView):
 
 class UserViewsApi(APIView):
     required_scopes = {"GET": "read"}
+    renderer_classes = renderers.ROWS
 
     @extend_schema(
         operation_id="users_views_list",
@@ -230,6 +235,7 @@ class UserViewsApi(APIView):
 
 class RetentionApi(APIView):
     required_scopes = {"GET": "read"}
+    renderer_classes = renderers.BINS
 
     @extend_schema(parameters=HEADERS, description="The share of the movie's viewers who watched each bin of it.",
                    responses={200: serializers.RetentionOutput, **NOT_FOUND, **COMMON_ERRORS})

@@ -1,0 +1,1 @@
+"""The built-in analytics dashboard (/dashboard/): server-rendered pages of the API's own answers."""
