@@ -63,6 +63,7 @@ def overview(request):
     empty = series.ok and top.ok and not any(r["watch_time"] for r in rows) and not top.data["results"]
     return render(request, "dashboard/overview.html", _common(
         request, controls, series=series, rows=rows, chart=chart, top=top, empty=empty,
+        ranking=page_controls.RANKINGS[controls.by],
         series_csv=data_url("overall-series", controls.series_query()),
         top_csv=data_url("top-movies", top_query),
         ever=selectors.as_of() is not None,

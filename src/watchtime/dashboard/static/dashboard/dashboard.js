@@ -10,11 +10,19 @@ function duration(seconds) {
   return `${s % 60} s`;
 }
 
+// An axis of durations in one unit, chosen by its largest tick: "30 s", "1.5 min", "2 h".
+function durationTicks(ticks) {
+  const top = Math.max(...ticks, 0);
+  const [unit, size] = top >= 7200 ? ["h", 3600] : top >= 120 ? ["min", 60] : ["s", 1];
+  return ticks.map((t) => `${(t / size).toLocaleString("en", { maximumFractionDigits: 1 })} ${unit}`);
+}
+
 const KINDS = {
-  watch_time: { label: "Watch time", stroke: "#1a5fb4", fill: "rgba(26,95,180,0.12)", value: duration, time: true },
-  viewers: { label: "Viewers", stroke: "#9c3d00", fill: "rgba(156,61,0,0.10)", value: (v) => v == null ? "" : v.toLocaleString("en"), time: true },
+  watch_time: { label: "Watch time", stroke: "#1a5fb4", fill: "rgba(26,95,180,0.12)", value: duration, ticks: durationTicks, time: true },
+  viewers: { label: "Viewers", incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1e3, 2e3, 5e3, 1e4, 2e4, 5e4, 1e5, 1e6, 1e7], stroke: "#9c3d00", fill: "rgba(156,61,0,0.10)", value: (v) => v == null ? "" : v.toLocaleString("en"), time: true },
   retention: { label: "Retention", stroke: "#26734d", fill: "rgba(38,115,77,0.12)", value: (v) => v == null ? "" : (v * 100).toFixed(0) + " %", time: false },
 };
+for (const kind of Object.values(KINDS)) kind.ticks = kind.ticks || ((ticks) => ticks.map(kind.value));
 
 function draw(element) {
   const kind = KINDS[element.dataset.kind];
@@ -25,11 +33,11 @@ function draw(element) {
     width: Math.max(element.clientWidth, 240), height: 220,
     scales: { x: { time: kind.time }, y: { range: (u, min, max) => [0, Math.max(max, 1)] } },
     axes: [
-      { stroke: "#333", values: kind.time ? undefined : (u, ticks) => ticks.map(duration) },
-      { stroke: "#333", size: 70, values: (u, ticks) => ticks.map(kind.value) },
+      { stroke: "#333", values: kind.time ? undefined : (u, ticks) => durationTicks(ticks) },
+      { stroke: "#333", size: 70, values: (u, ticks) => kind.ticks(ticks), incrs: kind.incrs },
     ],
     series: [{}, { label: kind.label, stroke: kind.stroke, fill: kind.fill, width: 2, value: (u, v) => kind.value(v) }],
-    legend: { show: true },
+    legend: { show: false },  // the table beside the chart has every figure
   };
   if (kind.time && zone) options.tzDate = (ts) => uPlot.tzDate(new Date(ts * 1e3), zone);
   element.replaceChildren();
