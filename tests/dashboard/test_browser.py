@@ -4,6 +4,7 @@ equal to the API's answers, a definition control restating them, no console erro
 host, no serious accessibility violation (axe-core), a phone-sized page, sign-in and the admin's actions;
 a full-page screenshot of each page with the test's artefacts (and the full stack's in docs/images/)."""
 
+import re
 import shutil
 from pathlib import Path
 
@@ -209,3 +210,17 @@ def _engagement(driver) -> dict:
 def _text(value) -> str:
     """A figure as the template writes it into data-value (None as empty)."""
     return "" if value is None else str(value)
+
+
+def test_static_files_have_hashed_names_and_long_cache_headers(driver, site):
+    """Collected as the image does (the full stack): WhiteNoise serves hashed names, cached for a year, compressed."""
+    driver.get(f"{site.api.base_url}/dashboard/")
+    scripts = [e.get_attribute("src") for e in driver.find_elements(By.CSS_SELECTOR, "script[src]")]
+    assert {s.rsplit("/", 1)[-1].split(".")[0] for s in scripts} == {"uPlot", "dashboard"}
+    for src in scripts:
+        response = requests.get(src, headers={"Accept-Encoding": "gzip"}, timeout=30)
+        assert response.status_code == 200
+        if site.api.name == "full":
+            assert re.search(r"\.[0-9a-f]{12}\.js$", src), src
+            assert "max-age=315360000" in response.headers["Cache-Control"]
+            assert response.headers["Content-Encoding"] == "gzip"

@@ -21,6 +21,9 @@ from watchtime.timestamps import from_us
 
 BAD_QUERY = {400: error("A query parameter is invalid; the message names it and its limit.")}
 NOT_FOUND_OR_CURSOR = {404: error("Unknown user or movie, or an invalid cursor.")}
+# `?format=csv` (docs/api.md) stays out of the schema's parameters: its responses list text/csv, and a
+# generated client or fuzzer needs nothing more.
+FORMAT = OpenApiParameter("format", exclude=True)
 
 
 def _query(serializer_class, request) -> dict:
@@ -57,7 +60,7 @@ def _openapi_type(field):
     return str
 
 
-class _SeriesApi(APIView):
+class _SeriesApi(renderers.CsvAnswers, APIView):
     required_scopes = {"GET": "read"}
     renderer_classes = renderers.ROWS
 
@@ -74,7 +77,9 @@ SERIES_DOC = "Watch time per bucket of [from, to) (from floored, to ceiled), den
 
 
 class MovieSeriesApi(_SeriesApi):
-    @extend_schema(parameters=[*_query_parameters(serializers.SeriesQuery), *HEADERS], description=SERIES_DOC,
+    csv_header = list(serializers.MovieBucketOutput().fields)
+
+    @extend_schema(parameters=[*_query_parameters(serializers.SeriesQuery), *HEADERS, FORMAT], description=SERIES_DOC,
                    responses={200: serializers.MovieSeriesOutput, **BAD_QUERY, **NOT_FOUND, **COMMON_ERRORS})
     @replica_reads
     def get(self, request, movie_pk: int):
@@ -83,7 +88,9 @@ class MovieSeriesApi(_SeriesApi):
 
 
 class UserSeriesApi(_SeriesApi):
-    @extend_schema(parameters=[*_query_parameters(serializers.SeriesQuery), *HEADERS], description=SERIES_DOC,
+    csv_header = list(serializers.UserBucketOutput().fields)
+
+    @extend_schema(parameters=[*_query_parameters(serializers.SeriesQuery), *HEADERS, FORMAT], description=SERIES_DOC,
                    responses={200: serializers.UserSeriesOutput, **BAD_QUERY, **NOT_FOUND, **COMMON_ERRORS})
     @replica_reads
     def get(self, request, username: str):
@@ -92,19 +99,22 @@ class UserSeriesApi(_SeriesApi):
 
 
 class OverallSeriesApi(_SeriesApi):
-    @extend_schema(parameters=[*_query_parameters(serializers.SeriesQuery), *HEADERS], description=SERIES_DOC,
+    csv_header = list(serializers.OverallBucketOutput().fields)
+
+    @extend_schema(parameters=[*_query_parameters(serializers.SeriesQuery), *HEADERS, FORMAT], description=SERIES_DOC,
                    responses={200: serializers.OverallSeriesOutput, **BAD_QUERY, **COMMON_ERRORS})
     @replica_reads
     def get(self, request):
         return self._series(request, serializers.OverallSeriesOutput, lambda span: selectors.overall_series(span=span))
 
 
-class TopMoviesApi(APIView):
+class TopMoviesApi(renderers.CsvAnswers, APIView):
     required_scopes = {"GET": "read"}
+    csv_header = list(serializers.TopMovieOutput().fields)
     renderer_classes = renderers.ROWS
 
     @extend_schema(
-        parameters=[*_query_parameters(serializers.TopMoviesQuery), *HEADERS],
+        parameters=[*_query_parameters(serializers.TopMoviesQuery), *HEADERS, FORMAT],
         description="Movies ranked over whole UTC days [from, to); viewers are distinct over the whole range.",
         responses={200: serializers.TopMoviesOutput, **BAD_QUERY, **COMMON_ERRORS},
     )
@@ -144,13 +154,14 @@ def _page_schema(name: str, item) -> type:
     })
 
 
-class ProgressApi(APIView):
+class ProgressApi(renderers.CsvAnswers, APIView):
     required_scopes = {"GET": "read"}
+    csv_header = list(serializers.ProgressOutput().fields)
     renderer_classes = renderers.ROWS
 
     @extend_schema(
         operation_id="users_progress_list",
-        parameters=[*_query_parameters(serializers.ProgressQuery), *CURSOR_PARAMETERS, *HEADERS],
+        parameters=[*_query_parameters(serializers.ProgressQuery), *CURSOR_PARAMETERS, *HEADERS, FORMAT],
         description="Continue watching: the user's movies, newest last_watched_at first (hidden ones left out).",
         responses={200: _page_schema("ProgressPage", serializers.ProgressOutput), **BAD_QUERY, **NOT_FOUND_OR_CURSOR,
                    **COMMON_ERRORS},
@@ -186,12 +197,12 @@ class ProgressItemApi(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class EngagementApi(APIView):
+class EngagementApi(renderers.CsvAnswers, APIView):
     required_scopes = {"GET": "read"}
     renderer_classes = renderers.ONE_ROW
 
     @extend_schema(
-        parameters=[*_query_parameters(serializers.EngagementQuery), *HEADERS],
+        parameters=[*_query_parameters(serializers.EngagementQuery), *HEADERS, FORMAT],
         description="Over the movie's counted views that started in [from, to) (default: all time).",
         responses={200: serializers.EngagementOutput, **BAD_QUERY, **NOT_FOUND, **COMMON_ERRORS},
     )
@@ -206,13 +217,14 @@ class EngagementApi(APIView):
         return _answer(serializers.EngagementOutput, body, definitions)
 
 
-class UserViewsApi(APIView):
+class UserViewsApi(renderers.CsvAnswers, APIView):
     required_scopes = {"GET": "read"}
+    csv_header = list(serializers.ViewOutput().fields)
     renderer_classes = renderers.ROWS
 
     @extend_schema(
         operation_id="users_views_list",
-        parameters=[*_query_parameters(serializers.ThresholdsQuery), *CURSOR_PARAMETERS, *HEADERS],
+        parameters=[*_query_parameters(serializers.ThresholdsQuery), *CURSOR_PARAMETERS, *HEADERS, FORMAT],
         description="The user's counted views, newest first.",
         responses={200: _page_schema("ViewPage", serializers.ViewOutput), **BAD_QUERY, **NOT_FOUND_OR_CURSOR, **COMMON_ERRORS},
     )
@@ -233,12 +245,13 @@ class UserViewsApi(APIView):
         return paginator.answer(serializers.ViewOutput(results, many=True).data, definitions)
 
 
-class RetentionApi(APIView):
+class RetentionApi(renderers.CsvAnswers, APIView):
     required_scopes = {"GET": "read"}
+    csv_header = list(serializers.RetentionBinOutput().fields)
     renderer_classes = renderers.BINS
 
-    @extend_schema(parameters=HEADERS, description="The share of the movie's viewers who watched each bin of it.",
-                   responses={200: serializers.RetentionOutput, **NOT_FOUND, **COMMON_ERRORS})
+    @extend_schema(parameters=[*HEADERS, FORMAT], description="The share of the movie's viewers who watched each bin of it.",
+                   responses={200: serializers.RetentionOutput, **BAD_QUERY, **NOT_FOUND, **COMMON_ERRORS})
     @replica_reads
     def get(self, request, movie_pk: int):
         definitions = definitions_from_settings()
