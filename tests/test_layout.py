@@ -17,7 +17,7 @@ MAX_MODULE_LINES = 300
 # itself, and what of ours its row names; anything else runs up or sideways.
 RULE = ("rule",)  # the watch-time rule: pure Python, no Django
 INFRASTRUCTURE = ("__init__", "env", "errors", "metrics", "patterns", "definitions", "timestamps", "ids", "jsonlog",
-                  "health", "context", "db", "broker")
+                  "health", "context", "db", "broker", "static_storage")
 APPS = ("events", "analytics", "privacy", "apikeys")  # Django apps: their models, migrations, reads
 TOP = ("api", "ops", "sdk", "dashboard", "cli", "settings", "urls", "wsgi", "gunicorn_conf", "client")
 LAYERS = {**dict.fromkeys(RULE, "rule"), **dict.fromkeys(INFRASTRUCTURE, "infrastructure"), **dict.fromkeys(APPS, "apps"),

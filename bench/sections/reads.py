@@ -1,6 +1,6 @@
 """Reads at two dataset sizes: the three totals (in-process and over HTTP against the read
-floor) and the analytics endpoints (in-process), on a dataset built set-based with analytics
-rows derived by the product's recompute."""
+floor), the analytics endpoints and the dashboard's pages (in-process), on a dataset built
+set-based with analytics rows derived by the product's recompute."""
 
 import time
 from contextlib import closing
@@ -23,6 +23,27 @@ ANALYTICS = {
     "engagement, 30 days": lambda u, m: f"/movies/{m}/engagement/?{MONTH}",
     "retention": lambda u, m: f"/movies/{m}/retention/",
 }
+
+# The dashboard's pages (issue 25), each a handful of the analytics answers above rendered into HTML.
+DASHBOARD_MS = 300
+DAYS = "range=custom&from=2026-01-01&to=2026-01-30"  # the same 30 days (the last day inclusive)
+DASHBOARD = {
+    "overview": lambda u, m: f"/dashboard/?{DAYS}",
+    "movie": lambda u, m: f"/dashboard/movies/{m}/?{DAYS}",
+    "viewer": lambda u, m: f"/dashboard/viewers/{u}/?{DAYS}",
+}
+
+
+def _dashboard_client():
+    """A Django test client signed in to the dashboard as an admin (its pages show every action)."""
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    user, _ = get_user_model().objects.get_or_create(username="bench-dashboard",
+                                                     defaults={"is_staff": True, "is_superuser": True})
+    client = Client()
+    client.force_login(user)
+    return client
 
 
 def build(b: Bench, size: int) -> dict:
@@ -99,6 +120,17 @@ def run(b: Bench) -> None:
                 setup=f"Django test client, {s.analytics_requests} requests over {len(keyed)} keys, p99 "
                       f"{min(loadgen.percentile(r, 99) for r in runs) * 1000:.1f}-{max(loadgen.percentile(r, 99) for r in runs) * 1000:.1f} ms; {dataset}"))
             measured[size][name] = fig.value
+        dashboard = _dashboard_client()
+        for name, make in DASHBOARD.items():
+            keyed = [make(u, m) for u, m in rows]
+            first = scenarios.in_process_latencies(dashboard, keyed, len(keyed))  # each key's first render
+            runs = [scenarios.in_process_latencies(dashboard, keyed, s.analytics_requests) for _ in range(s.repeats)]
+            b.add(figure(
+                f"dashboard {name} page: in-process p50 @ {label}", [loadgen.percentile(r, 50) * 1000 for r in runs], "ms",
+                at_most=DASHBOARD_MS if large else None,
+                setup=f"Django test client signed in, {s.analytics_requests} renders over {len(keyed)} keys; first renders "
+                      f"p50 {loadgen.percentile(first, 50) * 1000:.1f} ms, max {max(first) * 1000:.1f} ms; "
+                      f"{len(dashboard.get(keyed[0]).content):,} bytes of HTML; {dataset}"))
     connections.close_all()
     small, large = measured[s.read_small], measured[s.read_large]
     for endpoint in ENDPOINTS:

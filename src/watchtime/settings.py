@@ -109,10 +109,10 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = Path(env.get_str("DJANGO_STATIC_ROOT", str(VAR_DIR / "static")))
 # Hashed names (collectstatic writes them and a manifest; WhiteNoise serves them compressed, cached a
-# year): a page names exactly the files it was built with. Under DEBUG, the unhashed originals.
+# year): a page names exactly the files it was built with.
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    "staticfiles": {"BACKEND": "watchtime.static_storage.StaticStorage"},
 }
 LOGIN_URL = "dashboard:login"
 

@@ -13,7 +13,7 @@ from django.test import Client
 
 from tests.conftest import heartbeat
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("plain_static")]
+pytestmark = pytest.mark.django_db
 
 PASSWORD = "a-long-dashboard-passphrase-42"
 
