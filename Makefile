@@ -45,7 +45,7 @@ test-service: setup services ## every test of tests/ but the browser and fault s
 test-analytics: setup services ## tests/accounting: every write that moves a figure against the reference recompute (PostgreSQL and SQLite)
 	$(PYTEST) tests/accounting
 
-test-browser: setup services ## the player SDK in headless Chromium (both API modes), /docs/ and the admin offline
+test-browser: setup services ## the player SDK in headless Chromium (both API modes), /docs/, the admin and the dashboard offline
 	$(PYTEST) tests -m browser
 
 test-k8s: setup ## chart and image tests
