@@ -1,17 +1,18 @@
 """The dashboard's pages: overview, movie and viewer, each drawn from the API's answers to the page's controls."""
 
-from datetime import datetime
 from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.shortcuts import redirect, render
-from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from watchtime.analytics import selectors
 from watchtime.dashboard import controls as page_controls
 from watchtime.dashboard.access import is_admin, is_open, reader_required
-from watchtime.dashboard.answers import VIEWS, answer
+from watchtime.dashboard.answers import answer
+from watchtime.dashboard.realtime import concurrency_panel, live_panel
+from watchtime.dashboard.series import data_url, moment, rows_and_chart
 from watchtime.errors import DomainError
 
 UPLOT_VERSION = "1.6.32"  # static/dashboard/vendor/uplot/
@@ -19,43 +20,24 @@ TOP_LIMIT = 10
 VIEWS_SHOWN = 50  # a viewer's newest views on the page (the CSV: the API's largest page, 500)
 
 
-def data_url(name: str, query: dict, fmt: str = "csv", **arguments) -> str:
-    """The dashboard's download of an API answer (the session stands in for the API key)."""
-    query = {**{k: v for k, v in query.items() if v not in (None, "")}, **arguments, "format": fmt}
-    return reverse("dashboard:data", args=[name]) + "?" + urlencode(query)
-
-
-def _moment(text: str, zone) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(zone)
-
-
 def _series(series_answer, controls) -> tuple[list, dict]:
-    """Rows for the table (start as the viewer's wall clock) and the chart's columns (epoch seconds)."""
     pattern = "%a %d %b %Y, %H:%M" if controls.interval == "hour" else "%a %d %b %Y"
-    rows, chart = [], {"x": []}
-    for bucket in series_answer.data["results"] if series_answer.ok else []:
-        start = _moment(bucket["start"], controls.zone)
-        rows.append({**bucket, "label": start.strftime(pattern)})
-        chart["x"].append(int(start.timestamp()))
-        for name, value in bucket.items():
-            if name != "start":
-                chart.setdefault(name, []).append(value)
-    return rows, chart
+    return rows_and_chart(series_answer, controls.zone, pattern)
 
 
 def _common(request, controls, **extra) -> dict:
     return {
         "controls": controls, "presets": page_controls.PRESETS, "intervals": page_controls.INTERVALS,
         "rankings": page_controls.RANKINGS, "zones": page_controls.ZONES, "is_admin": is_admin(request),
-        "is_open": is_open(), "uplot_version": UPLOT_VERSION, "page_query": urlencode(controls.page_query()),
-        "live": "stats-live" in VIEWS, "concurrency": "stats-concurrency" in VIEWS, **extra,
+        "is_open": is_open(), "uplot_version": UPLOT_VERSION, "page_query": urlencode(controls.page_query()), **extra,
     }
 
 
 @require_GET
 @reader_required
 def overview(request):
-    controls = page_controls.read(request.GET)
+    now = timezone.now()
+    controls = page_controls.read(request.GET, now=now)
     series = answer(request, "overall-series", controls.series_query())
     top_query = {**controls.days_query(), **controls.definitions_query(), "by": controls.by, "limit": TOP_LIMIT}
     top = answer(request, "top-movies", top_query)
@@ -66,14 +48,15 @@ def overview(request):
         ranking=page_controls.RANKINGS[controls.by],
         series_csv=data_url("overall-series", controls.series_query()),
         top_csv=data_url("top-movies", top_query),
-        ever=selectors.as_of() is not None,
+        ever=selectors.as_of() is not None, **live_panel(request), **concurrency_panel(request, controls, now),
     ))
 
 
 @require_GET
 @reader_required
 def movie(request, movie_pk: int):
-    controls = page_controls.read(request.GET)
+    now = timezone.now()
+    controls = page_controls.read(request.GET, now=now)
     try:
         film = selectors.movie_of(movie_pk)
     except DomainError as exc:
@@ -92,6 +75,7 @@ def movie(request, movie_pk: int):
         series_csv=data_url("movie-series", controls.series_query(), movie=movie_pk),
         engagement_csv=data_url("movie-engagement", engagement_query, movie=movie_pk),
         retention_csv=data_url("movie-retention", {}, movie=movie_pk),
+        **live_panel(request, movie=movie_pk), **concurrency_panel(request, controls, now, movie=movie_pk),
     ))
 
 
@@ -110,7 +94,7 @@ def viewer(request, username: str):
     views = answer(request, "user-views", views_query, username=username)
     rows, chart = _series(series, controls)
     for view in views.data["results"] if views.ok else []:
-        view["started_label"] = _moment(view["started_at"], controls.zone).strftime("%a %d %b %Y, %H:%M")
+        view["started_label"] = moment(view["started_at"], controls.zone).strftime("%a %d %b %Y, %H:%M")
     return render(request, "dashboard/viewer.html", _common(
         request, controls, username=username, series=series, rows=rows, chart=chart, progress=progress,
         views=views, series_csv=data_url("user-series", controls.series_query(), user=username),
