@@ -53,8 +53,9 @@ def test_answers_readable_by_an_allowed_page_include_errors(api, page_origin):
         assert "retry-after" in response.headers["Access-Control-Expose-Headers"].lower()
 
 
-def test_the_admin_is_same_origin_only(api, page_origin):
-    response = requests.get(api.base_url + "/admin/login/", headers={"Origin": page_origin}, timeout=10)
+@pytest.mark.parametrize("path", ["/admin/login/", "/dashboard/login/"])
+def test_the_admin_and_dashboard_are_same_origin_only(api, page_origin, path):
+    response = requests.get(api.base_url + path, headers={"Origin": page_origin}, timeout=10)
     assert response.status_code == 200
     assert "Access-Control-Allow-Origin" not in response.headers
 

@@ -167,7 +167,7 @@ for _origin in CORS_ALLOWED_ORIGINS:
         raise env.ConfigurationError(
             f"WATCHTIME_CORS_ALLOWED_ORIGINS: {_origin!r} is not an origin (scheme://host[:port], no path)"
         )
-CORS_URLS_REGEX = r"^/(?!admin/|sdk/)"  # the admin is same-origin only; /sdk/ allows every origin itself
+CORS_URLS_REGEX = r"^/(?!admin/|dashboard/|sdk/)"  # the admin and dashboard: same-origin only; /sdk/ allows every origin itself
 CORS_ALLOW_METHODS = ("GET", "POST", "OPTIONS")
 CORS_ALLOW_HEADERS = ("authorization", "content-type", "x-request-id")
 CORS_EXPOSE_HEADERS = ("Retry-After", "X-Request-ID")  # the SDK honours Retry-After on 429/503
