@@ -2,6 +2,7 @@
 in one comparable shape (definitions and as_of left out; floats rounded to 9 places)."""
 
 from datetime import timedelta
+from urllib.parse import quote
 
 from tests.accounting.reference import DAY, Reference, buckets
 from watchtime.rule.progress import ProgressDefinition, percent, state
@@ -27,7 +28,7 @@ def _variants(tz: str, first_day: int, days: int, min_view: int, ratio: float):
 
 
 def api_answers(client, *, tz="UTC", users, slugs, movie_ids, first_day: int, days: int, min_view: int, ratio: float) -> dict:
-    span = f"from={iso(first_day * DAY)}&to={iso((first_day + days) * DAY)}&tz={tz}"
+    span = f"from={iso(first_day * DAY)}&to={iso((first_day + days) * DAY)}&tz={quote(tz)}"
     out = {}
 
     def get(url):
@@ -42,8 +43,8 @@ def api_answers(client, *, tz="UTC", users, slugs, movie_ids, first_day: int, da
         out[("movie-hour", slug)] = [(r["start"], r["watch_time"], r["viewers"]) for r in
                                      get(f"/movies/{m}/watch-time/?{span}&interval=hour")["results"]]
         for query, *_ in _variants(tz, first_day, days, min_view, ratio):
-            body = get(f"/movies/{m}/engagement/?tz={tz}{query}")
-            out[("engagement", slug, query)] = {k: _round(v) for k, v in body.items() if k not in ("definitions", "as_of", "from", "to")}
+            body = get(f"/movies/{m}/engagement/?tz={quote(tz)}{query}")
+            out[("engagement", slug, query)] = {k: _round(v) for k, v in body.items() if k not in ("definitions", "as_of", "from", "to", "tz")}
         body = get(f"/movies/{m}/retention/")
         out[("retention", slug)] = (body["viewers"], [(b["start"], b["viewers"]) for b in body["bins"]])
     for user in users:

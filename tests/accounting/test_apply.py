@@ -7,9 +7,8 @@ import os
 import random
 import subprocess
 import sys
-from pathlib import Path
-
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from zoneinfo import available_timezones
 
 import pytest
@@ -82,10 +81,11 @@ def test_every_answer_in_a_zone_around_its_changes_gives_the_reference(client_al
 
 @pytest.mark.parametrize("seed", range(4))
 def test_random_zones_give_the_reference(client_all, seed):
-    """Any zone of the tz database, viewing at any moment of 1990-2036."""
+    """Any zone of the tz database, viewing at any moment of 2026 (the log's partitions are days:
+    the other tests' year keeps their number small)."""
     rng = random.Random(seed)
     tz = rng.choice(sorted(available_timezones()))
-    t0 = datetime(1990, 1, 1, tzinfo=UTC) + timedelta(minutes=15 * rng.randrange(46 * 365 * 96))
+    t0 = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(minutes=15 * rng.randrange(360 * 96))
     apply_and_compare(client_all, rng, scenarios.viewing(rng, t0=t0), tz)
 
 

@@ -74,8 +74,9 @@ def write(changes: Changes, *, view_definition: ViewDefinition) -> None:
     umq = bulk_sql.upsert_add(UserMovieQuarter, ("user_id", "quarter", "movie_id"), ("watch_time",),
                               {k: (d,) for k, d in credit.items()})
     quarter_credited = _transitions(umq, credit)  # (user, quarter, movie) -> +-1: a viewer of the quarter or no more
-    movie_reach = reach.deltas(UserMovieQuarter, ("user_id", "movie_id"), "watch_time",
-                               {(u, m, q): t for (u, q, m), t in quarter_credited.items()})
+    pair_reach = reach.deltas(UserMovieQuarter, ("user_id", "movie_id"), "watch_time",
+                              {(u, m, q): t for (u, q, m), t in quarter_credited.items()})
+    movie_reach = _summed(((m, q, p), d) for (_, m, q, p), d in pair_reach.items())  # (movie, quarter, previous)
     overall: list[tuple[tuple, int, int]] = []  # ((quarter, previous), column, delta); viewers, movies
     _write_users(changes, quarter_credited, overall)
     watch = _write_movies(changes, credit, movie_reach, view_definition, overall)

@@ -124,38 +124,6 @@ class Migration(migrations.Migration):
         migrations.DeleteModel(
             name='Hour',
         ),
-        migrations.RemoveField(
-            model_name='moviedayreach',
-            name='movie',
-        ),
-        migrations.RemoveField(
-            model_name='moviehour',
-            name='movie',
-        ),
-        migrations.RemoveField(
-            model_name='userday',
-            name='user',
-        ),
-        migrations.RemoveField(
-            model_name='userhour',
-            name='user',
-        ),
-        migrations.RemoveField(
-            model_name='usermovieday',
-            name='movie',
-        ),
-        migrations.RemoveField(
-            model_name='usermovieday',
-            name='user',
-        ),
-        migrations.RemoveField(
-            model_name='usermoviehour',
-            name='movie',
-        ),
-        migrations.RemoveField(
-            model_name='usermoviehour',
-            name='user',
-        ),
         migrations.DeleteModel(
             name='MovieDay',
         ),
