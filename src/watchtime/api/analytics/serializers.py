@@ -33,7 +33,7 @@ class RangeQuery(serializers.Serializer):
     # "from" is a Python keyword: declared through the class namespace.
     locals()["from"] = serializers.CharField(required=False, max_length=64, help_text=RANGE_HELP)
     to = serializers.CharField(required=False, max_length=64, help_text=RANGE_HELP)
-    tz = serializers.CharField(required=False, max_length=64, help_text=TZ_HELP)
+    tz = serializers.CharField(required=False, max_length=64, trim_whitespace=False, help_text=TZ_HELP)
 
 
 class SeriesQuery(RangeQuery):
