@@ -13,7 +13,6 @@ from django.db import migrations, models
 
 from watchtime.db.storage import fillfactor
 
-
 HOUR_US = 3_600_000_000
 
 
@@ -118,31 +117,36 @@ class Migration(migrations.Migration):
         migrations.RunPython(restate),
         fillfactor(("analytics_usermoviequarter", "analytics_userquarter", "analytics_moviequarter",
                     "analytics_moviequarterreach", "analytics_quarter", "analytics_quarterreach")),
-        migrations.DeleteModel(
-            name='Day',
-        ),
-        migrations.DeleteModel(
-            name='Hour',
-        ),
-        migrations.DeleteModel(
-            name='MovieDay',
-        ),
-        migrations.DeleteModel(
-            name='MovieDayReach',
-        ),
-        migrations.DeleteModel(
-            name='MovieHour',
-        ),
-        migrations.DeleteModel(
-            name='UserDay',
-        ),
-        migrations.DeleteModel(
-            name='UserHour',
-        ),
-        migrations.DeleteModel(
-            name='UserMovieDay',
-        ),
-        migrations.DeleteModel(
-            name='UserMovieHour',
-        ),
+        # The hour and day tables leave the state but stay in the database: the previous release's
+        # consumers write them during a rolling upgrade (what they apply is restated by the backfill,
+        # Event.rolled_up). The release after this one drops them.
+        migrations.SeparateDatabaseAndState(state_operations=[
+            migrations.DeleteModel(
+                name='Day',
+            ),
+            migrations.DeleteModel(
+                name='Hour',
+            ),
+            migrations.DeleteModel(
+                name='MovieDay',
+            ),
+            migrations.DeleteModel(
+                name='MovieDayReach',
+            ),
+            migrations.DeleteModel(
+                name='MovieHour',
+            ),
+            migrations.DeleteModel(
+                name='UserDay',
+            ),
+            migrations.DeleteModel(
+                name='UserHour',
+            ),
+            migrations.DeleteModel(
+                name='UserMovieDay',
+            ),
+            migrations.DeleteModel(
+                name='UserMovieHour',
+            ),
+        ]),
     ]
