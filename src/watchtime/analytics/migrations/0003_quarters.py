@@ -114,7 +114,7 @@ class Migration(migrations.Migration):
             model_name='moviequarterreach',
             index=models.Index(fields=['quarter', 'movie', 'previous_quarter'], name='mqreach_quarter_idx'),
         ),
-        migrations.RunPython(restate),
+        migrations.RunPython(restate, migrations.RunPython.noop),
         fillfactor(("analytics_usermoviequarter", "analytics_userquarter", "analytics_moviequarter",
                     "analytics_moviequarterreach", "analytics_quarter", "analytics_quarterreach")),
         # The hour and day tables leave the state but stay in the database: the previous release's
