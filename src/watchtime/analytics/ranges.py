@@ -135,10 +135,15 @@ def bucket_range(interval: Interval, raw_from: str | None, raw_to: str | None, *
     return span
 
 
+def hourly_history_before_us() -> int | None:
+    """Before this instant the quarters hold whole UTC hours (QuarterGrain); None: none do."""
+    return QuarterGrain.objects.values_list("hours_before_us", flat=True).first()
+
+
 def _refuse_hourly_history(span: Range) -> None:
     """Before QuarterGrain.hours_before_us a quarter holds its whole hour: a range is exact there
     only if every bucket boundary before it is a whole UTC hour."""
-    hours_before = QuarterGrain.objects.values_list("hours_before_us", flat=True).first()
+    hours_before = hourly_history_before_us()
     if hours_before is None or span.start_us >= hours_before:
         return
     boundaries = [b.utc_start for b in span.buckets] + [span.end_us]
