@@ -14,6 +14,7 @@ from watchtime.accounting import locks, reach, totals
 from watchtime.analytics.models import (
     MovieQuarter,
     MovieQuarterReach,
+    MovieUtcDay,
     Quarter,
     QuarterReach,
     RetentionBin,
@@ -24,7 +25,7 @@ from watchtime.analytics.models import View as ViewRow
 from watchtime.db import bulk_sql
 from watchtime.events.models import Movie
 from watchtime.rule.views import View, ViewDefinition, counts, is_complete
-from watchtime.rule.zones import quarter_of
+from watchtime.rule.zones import QUARTERS_PER_DAY, quarter_of
 
 
 @dataclass
@@ -110,11 +111,18 @@ def _write_movies(changes: Changes, credit, movie_reach, view_definition, overal
                           _transitions(mq, {k: v[0] for k, v in mq_deltas.items()}))
     overall += [((q, p), 1, d) for (_, q, p), d in movies.items()]
 
+    bulk_sql.upsert_add(MovieUtcDay, ("movie_id", "day"), ("watch_time", "views", "completions"), _by_day(mq_deltas))
     bulk_sql.upsert_add(MovieQuarterReach, ("movie_id", "quarter", "previous_quarter"), ("users",),
                         {k: (d,) for k, d in movie_reach.items()})
     bins = {k: (d,) for k, d in changes.bins.items() if d}
     bulk_sql.upsert_add(RetentionBin, ("movie_id", "bin"), ("users",), bins)
     return _summed((q, d) for (_, q), (d, _, _) in mq_deltas.items())
+
+
+def _by_day(quarter_deltas: dict) -> dict:
+    """(movie, quarter) vectors summed into (movie, UTC day) vectors."""
+    return _summed_vectors([((m, q // QUARTERS_PER_DAY), i, d) for (m, q), v in quarter_deltas.items()
+                            for i, d in enumerate(v)], 3)
 
 
 def _durations(movie_ids: set[int]) -> dict[int, int | None]:
@@ -150,3 +158,6 @@ def restate_completions(*, movie_id: int, duration: int | None, definition: View
     changed = [(q, complete.get(q, 0)) for q in sorted(set(stored) | set(complete)) if stored.get(q, 0) != complete.get(q, 0)]
     for quarter, completions in changed:
         MovieQuarter.objects.filter(movie_id=movie_id, quarter=quarter).update(completions=completions)
+    moved = _summed(((movie_id, q // QUARTERS_PER_DAY), complete.get(q, 0) - stored.get(q, 0)) for q, _ in changed)
+    bulk_sql.upsert_add(MovieUtcDay, ("movie_id", "day"), ("watch_time", "views", "completions"),
+                        {k: (0, 0, d) for k, d in moved.items()})

@@ -49,6 +49,21 @@ class MovieQuarter(models.Model):
         indexes = [models.Index(fields=["quarter", "movie"], name="moviequarter_quarter_idx")]  # top movies
 
 
+class MovieUtcDay(models.Model):
+    """MovieQuarter summed over a UTC day (96 quarters): a top list over local days reads the whole
+    UTC days inside its range here and only its two edges by quarter, O(days), not O(quarters)."""
+
+    pk = models.CompositePrimaryKey("movie", "day")
+    movie = models.ForeignKey(Movie, **REFERENCE)
+    day = models.IntegerField()
+    watch_time = models.BigIntegerField(default=0)
+    views = models.IntegerField(default=0)
+    completions = models.IntegerField(default=0)
+
+    class Meta:
+        indexes = [models.Index(fields=["day", "movie"], name="movieutcday_day_idx")]
+
+
 NEVER = -1  # previous_quarter of a first credited quarter
 
 

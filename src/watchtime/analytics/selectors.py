@@ -1,5 +1,4 @@
-"""Analytics reads. Each costs O(buckets or results): the aggregates are stored per bucket, so
-no read grows with the event log."""
+"""Analytics reads. Each costs O(buckets or results): aggregates are stored per bucket, none grows with the log."""
 
 from bisect import bisect_right
 from collections import defaultdict
@@ -11,6 +10,7 @@ from django.db.models import F, Q, QuerySet
 from watchtime.analytics.models import (
     MovieQuarter,
     MovieQuarterReach,
+    MovieUtcDay,
     Quarter,
     QuarterReach,
     RetentionBin,
@@ -26,6 +26,7 @@ from watchtime.events.models import CustomUser, Event, Movie, WatchTime
 from watchtime.rule import coverage, progress
 from watchtime.rule.views import View as ViewFact
 from watchtime.rule.views import counts, is_complete, percent_watched
+from watchtime.rule.zones import QUARTERS_PER_DAY
 
 MAX_ID = 2**63 - 1
 
@@ -145,27 +146,40 @@ def top_movies(*, span: Range, by: str, limit: int, definitions: Definitions, co
         ranked = {m: v[0 if by == "views" else 1] for m, v in _scanned_views(span, None, definitions).items()}
     else:  # ranked by the database: a range's movie-days are many, the answer is `limit` rows
         column = {"watch_time": "watch_time", "views": "views", "completions": "completions"}[by]
-        ranked = dict(_rows(f"SELECT movie_id, SUM({column}) FROM {table(MovieQuarter)} WHERE quarter >= %s AND quarter < %s"
-                            f" GROUP BY movie_id HAVING SUM({column}) > 0 ORDER BY SUM({column}) DESC, movie_id LIMIT %s",
-                            [span.first_quarter, span.end_quarter, limit]))
+        rows, params = _summed_rows(span, (column,), None)
+        ranked = dict(_rows(f"SELECT movie_id, SUM({column}) FROM ({rows}) x GROUP BY movie_id HAVING SUM({column}) > 0"
+                            f" ORDER BY SUM({column}) DESC, movie_id LIMIT %s", [*params, limit]))
     top = sorted(((-value, movie_id) for movie_id, value in ranked.items() if value > 0))[:limit]
     ids = [movie_id for _, movie_id in top]
     if not ids:
         return []
-    watch = dict(_rows(f"SELECT movie_id, SUM(watch_time) FROM {table(MovieQuarter)} WHERE quarter >= %s AND quarter < %s"
-                       f" AND movie_id IN ({placeholders(len(ids))}) GROUP BY movie_id", [span.first_quarter, span.end_quarter, *ids]))
+    rows, params = _summed_rows(span, ("watch_time", "views", "completions"), ids)
+    sums = {m: (w, v, c) for m, w, v, c in _rows(
+        f"SELECT movie_id, SUM(watch_time), SUM(views), SUM(completions) FROM ({rows}) x GROUP BY movie_id", params)}
     viewers = _reach(span, ids)
-    if by_default_views:
-        counted = {m: (v, c) for m, v, c in _rows(
-            f"SELECT movie_id, SUM(views), SUM(completions) FROM {table(MovieQuarter)} WHERE quarter >= %s AND quarter < %s"
-            f" AND movie_id IN ({placeholders(len(ids))}) GROUP BY movie_id", [span.first_quarter, span.end_quarter, *ids])}
-    else:
-        counted = _scanned_views(span, ids, definitions)
+    counted = {m: (v, c) for m, (_, v, c) in sums.items()} if by_default_views else _scanned_views(span, ids, definitions)
     movies = {m.id: m for m in Movie.objects.filter(id__in=ids)}
     return [
-        TopMovie(m, movies[m].slug, movies[m].title, watch.get(m, 0), viewers.get(m, 0), *counted.get(m, (0, 0)))
+        TopMovie(m, movies[m].slug, movies[m].title, sums.get(m, (0,))[0], viewers.get(m, 0), *counted.get(m, (0, 0)))
         for m in ids
     ]
+
+
+def _summed_rows(span: Range, columns: tuple[str, ...], movie_ids: list[int] | None) -> tuple[str, list]:
+    """Rows (movie_id, *columns) adding up to each movie's range: whole UTC days inside, edges by quarter."""
+    first, end = span.first_quarter, span.end_quarter
+    first_day, end_day = -(-first // QUARTERS_PER_DAY), end // QUARTERS_PER_DAY
+    if first_day >= end_day:
+        first_day = end_day = first // QUARTERS_PER_DAY + 1
+    quarters = "((quarter >= %s AND quarter < %s) OR (quarter >= %s AND quarter < %s))"
+    params = [first, min(first_day * QUARTERS_PER_DAY, end), max(end_day * QUARTERS_PER_DAY, first), end]
+    days, day_params = "day >= %s AND day < %s", [first_day, end_day]  # empty when no whole day is inside
+    if movie_ids is not None:
+        only = f" AND movie_id IN ({placeholders(len(movie_ids))})"
+        quarters, days, params, day_params = quarters + only, days + only, params + movie_ids, day_params + movie_ids
+    listed = ", ".join(columns)
+    return (f"SELECT movie_id, {listed} FROM {table(MovieQuarter)} WHERE {quarters}"
+            f" UNION ALL SELECT movie_id, {listed} FROM {table(MovieUtcDay)} WHERE {days}", params + day_params)
 
 
 def _reach(span: Range, movie_ids: list[int] | None) -> dict[int, int]:

@@ -21,6 +21,7 @@ from watchtime.accounting.audit.totals import totals_drift
 from watchtime.analytics.models import (
     MovieQuarter,
     MovieQuarterReach,
+    MovieUtcDay,
     Quarter,
     QuarterReach,
     RetentionBin,
@@ -118,6 +119,14 @@ def corrupt_movie_quarter(column: str):
         return [aggregate_line("moviequarter", {"movie_id": row.movie_id, "quarter": row.quarter},
                                {**stored, column: stored[column] - 1}, stored)]
     return corrupt
+
+
+def corrupt_movie_utc_day():
+    row = MovieUtcDay.objects.filter(views__gt=0).order_by("movie_id", "day").first()
+    stored = {"watch_time": row.watch_time, "views": row.views, "completions": row.completions}
+    bump(MovieUtcDay, row, views=1)
+    return [aggregate_line("movieutcday", {"movie_id": row.movie_id, "day": row.day}, {**stored, "views": row.views + 1},
+                           stored)]
 
 
 def corrupt_reach():
@@ -240,6 +249,7 @@ CORRUPTIONS = {
     "movie quarter watch time": corrupt_movie_quarter("watch_time"),
     "movie quarter views": corrupt_movie_quarter("views"),
     "movie quarter completions": corrupt_movie_quarter("completions"),
+    "movie UTC day views": corrupt_movie_utc_day,
     "reach row": corrupt_reach,
     "quarter watch time": corrupt_quarter,
     "overall reach viewers": corrupt_overall_reach("viewers"),

@@ -13,6 +13,7 @@ from watchtime.analytics.models import (
     NEVER,
     MovieQuarter,
     MovieQuarterReach,
+    MovieUtcDay,
     Quarter,
     QuarterReach,
     UserMovieQuarter,
@@ -22,7 +23,7 @@ from watchtime.analytics.models import (
 from watchtime.db.bulk_sql import table
 from watchtime.events.models import Movie
 from watchtime.rule.views import ViewDefinition
-from watchtime.rule.zones import QUARTER_US
+from watchtime.rule.zones import QUARTER_US, QUARTERS_PER_DAY
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,9 @@ def aggregates() -> list[Aggregate]:
                   f") x GROUP BY movie_id, quarter",
                   lambda definition: [definition.completion_fraction.denominator, definition.completion_fraction.numerator,
                                       definition.min_view_seconds]),
+        Aggregate(MovieUtcDay, ("movie_id", "day"), ("watch_time", "views", "completions"),
+                  f"SELECT movie_id, quarter / {QUARTERS_PER_DAY} AS day, SUM(watch_time) AS watch_time, SUM(views) AS views,"
+                  f" SUM(completions) AS completions FROM {mq} GROUP BY movie_id, quarter / {QUARTERS_PER_DAY}"),
         Aggregate(MovieQuarterReach, ("movie_id", "quarter", "previous_quarter"), ("users",),
                   f"SELECT movie_id, quarter, previous_quarter, COUNT(*) AS users FROM (SELECT movie_id, quarter,"
                   f" COALESCE(LAG(quarter) OVER (PARTITION BY user_id, movie_id ORDER BY quarter), {NEVER}) AS previous_quarter"

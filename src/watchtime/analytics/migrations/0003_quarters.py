@@ -114,9 +114,23 @@ class Migration(migrations.Migration):
             model_name='moviequarterreach',
             index=models.Index(fields=['quarter', 'movie', 'previous_quarter'], name='mqreach_quarter_idx'),
         ),
+        migrations.CreateModel(
+            name='MovieUtcDay',
+            fields=[
+                ('pk', models.CompositePrimaryKey('movie', 'day', blank=True, editable=False, primary_key=True, serialize=False)),
+                ('day', models.IntegerField()),
+                ('watch_time', models.BigIntegerField(default=0)),
+                ('views', models.IntegerField(default=0)),
+                ('completions', models.IntegerField(default=0)),
+                ('movie', models.ForeignKey(db_constraint=False, db_index=False, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='events.movie')),
+            ],
+            options={
+                'indexes': [models.Index(fields=['day', 'movie'], name='movieutcday_day_idx')],
+            },
+        ),
         migrations.RunPython(restate, migrations.RunPython.noop),
         fillfactor(("analytics_usermoviequarter", "analytics_userquarter", "analytics_moviequarter",
-                    "analytics_moviequarterreach", "analytics_quarter", "analytics_quarterreach")),
+                    "analytics_moviequarterreach", "analytics_quarter", "analytics_quarterreach", "analytics_movieutcday")),
         # The hour and day tables leave the state but stay in the database: the previous release's
         # consumers write them during a rolling upgrade (what they apply is restated by the backfill,
         # Event.rolled_up). The release after this one drops them.
