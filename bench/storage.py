@@ -42,7 +42,8 @@ GROUPS = {
     "views": ("analytics_view",),
     "retention bins": ("analytics_retentionbin",),
     "user rollups": ("analytics_usermoviequarter", "analytics_userquarter"),
-    "movie rollups": ("analytics_moviequarter", "analytics_moviequarterreach", "analytics_quarter", "analytics_quarterreach"),
+    "movie rollups": ("analytics_moviequarter", "analytics_movieutcday", "analytics_moviequarterreach", "analytics_quarter",
+                      "analytics_quarterreach"),
 }
 
 
