@@ -9,6 +9,7 @@ from pathlib import Path
 
 from watchtime import __version__, apikeys, env
 from watchtime.db.config import databases
+from watchtime.rule import zones
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 VAR_DIR = Path(env.get_str("WATCHTIME_VAR_DIR", "var")).resolve()
@@ -186,6 +187,10 @@ WATCHTIME_COMPLETED_PERCENT = env.get_int("WATCHTIME_COMPLETED_PERCENT", 90, min
 # Days of the event log kept (by key: ts, else received_at); unset keeps it forever. Older events
 # are refused (too_old) and `watchtime maintain` prunes them, folding what every figure needs.
 WATCHTIME_EVENT_RETENTION_DAYS = env.get_optional_int("WATCHTIME_EVENT_RETENTION_DAYS", minimum=1)
+# The analytics answers' zone when a request names none (`tz`): an IANA name.
+WATCHTIME_TIME_ZONE = env.get_str("WATCHTIME_TIME_ZONE", "UTC")
+if not zones.is_zone(WATCHTIME_TIME_ZONE):
+    raise env.ConfigurationError(f"WATCHTIME_TIME_ZONE: {WATCHTIME_TIME_ZONE!r} is not an IANA time zone name (Asia/Kathmandu)")
 
 _rabbitmq = env.get_service_url(
     "RABBITMQ_URL", schemes={"amqp", "amqps"}, user_var="RABBITMQ_USERNAME", password_var="RABBITMQ_PASSWORD"

@@ -12,17 +12,23 @@ pytestmark = pytest.mark.unit
 NOW = datetime(2026, 3, 10, 15, 30, tzinfo=UTC)
 
 
+@pytest.fixture(autouse=True)
+def _utc_default(settings):
+    settings.WATCHTIME_TIME_ZONE = "UTC"
+
+
 def test_the_default_is_the_last_30_days_by_day_in_the_configured_zone():
     read = controls.read({}, now=NOW)
     assert (read.preset, read.interval, read.tz, read.by, read.problems) == ("30d", "day", "UTC", "watch_time", [])
-    assert read.series_query() == {"from": "2026-02-09", "to": "2026-03-11", "interval": "day"}
+    assert read.series_query() == {"from": "2026-02-09", "to": "2026-03-11", "tz": "UTC", "interval": "day"}
     assert read.definitions_query() == {"min_view_seconds": None, "completion_ratio": None}
 
 
 def test_the_last_24_hours_go_by_hour_from_the_hour_a_day_ago():
     read = controls.read({"range": "24h"}, now=NOW)
-    assert read.series_query() == {"from": "2026-03-09T15:00:00Z", "to": "2026-03-10T15:30:00Z", "interval": "hour"}
-    assert read.days_query() == {"from": "2026-03-09", "to": "2026-03-11"}  # top movies: whole days covering it
+    assert read.series_query() == {"from": "2026-03-09T15:00:00Z", "to": "2026-03-10T15:30:00Z", "tz": "UTC",
+                                   "interval": "hour"}
+    assert read.days_query() == {"from": "2026-03-09", "to": "2026-03-11", "tz": "UTC"}  # top movies: whole days
 
 
 def test_a_custom_range_includes_its_last_day_and_round_trips_through_the_page_query():
@@ -48,6 +54,12 @@ def test_a_reversed_custom_range_is_swapped_and_said_so():
 ])
 def test_an_unusable_value_is_reported_in_words_and_defaulted(params, problem):
     assert controls.read(params, now=NOW).problems == [problem]
+
+
+def test_the_days_of_a_preset_are_the_time_zones():
+    # 15:30 UTC on 10 March is already 11 March in Kiritimati (UTC+14): its last 7 days end with the 11th.
+    read = controls.read({"range": "7d", "tz": "Pacific/Kiritimati"}, now=NOW)
+    assert read.series_query() == {"from": "2026-03-05", "to": "2026-03-12", "tz": "Pacific/Kiritimati", "interval": "day"}
 
 
 def test_the_definitions_and_a_time_zone_are_passed_on():

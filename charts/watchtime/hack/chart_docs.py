@@ -115,6 +115,8 @@ CONSTRAINTS: dict[str, dict[str, Any]] = {
     "config.analytics.completionRatio": {"type": "number", "minimum": 0, "maximum": 1},
     "config.analytics.completedPercent": {"type": "integer", "minimum": 1, "maximum": 100},
     "config.analytics.retentionResolutionSeconds": {"type": "integer", "minimum": 1, "maximum": 3600},
+    "config.analytics.timeZone": {"type": "string", "pattern": r"^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+){0,2}$",
+                                  "maxLength": 64},
     "secretKey.existingSecret": K8S_NAME,
     "secretKey.existingSecretKey": {"type": "string", "minLength": 1},
     "bootstrapApiKey.existingSecret": K8S_NAME,

@@ -8,23 +8,17 @@ from datetime import date, datetime, timedelta
 from django.conf import settings
 from django.utils import timezone
 
+from watchtime.rule import zones
+
 PRESETS = {"24h": "Last 24 hours", "7d": "Last 7 days", "30d": "Last 30 days", "90d": "Last 90 days", "custom": "Custom"}
 DAYS = {"7d": 7, "30d": 30, "90d": 90}
 INTERVALS = {"hour": "Hour", "day": "Day"}
 RANKINGS = {"watch_time": "Watch time", "viewers": "Viewers", "views": "Views", "completions": "Completions"}
-ZONES = sorted(zoneinfo.available_timezones() - {"localtime", "Factory"})
+ZONES = sorted(name for name in zoneinfo.available_timezones() if zones.is_zone(name))  # the picker's list
 
 
 def default_time_zone() -> str:
-    # WATCHTIME_TIME_ZONE comes with the time-zone issue; until then, UTC.
-    return getattr(settings, "WATCHTIME_TIME_ZONE", "UTC")
-
-
-def time_zones_supported() -> bool:
-    """Whether the API's analytics take `tz` (the time-zone issue has landed)."""
-    from watchtime.api.analytics.serializers import SeriesQuery
-
-    return "tz" in SeriesQuery().fields
+    return settings.WATCHTIME_TIME_ZONE
 
 
 @dataclass
@@ -49,10 +43,7 @@ class Controls:
         return zoneinfo.ZoneInfo(self.tz)
 
     def range_query(self) -> dict:
-        query = {"from": _text(self.start), "to": _text(self.end)}
-        if time_zones_supported():
-            query["tz"] = self.tz
-        return query
+        return {"from": _text(self.start), "to": _text(self.end), "tz": self.tz}
 
     def series_query(self) -> dict:
         return {**self.range_query(), "interval": self.interval}
@@ -89,7 +80,7 @@ def read(params, now: datetime | None = None) -> Controls:
                                 controls.problems)
     controls.by = _choice(params, "by", RANKINGS, controls.by, controls.problems)
     tz = params.get("tz") or controls.tz
-    if tz in ZONES or tz == "UTC":
+    if zones.is_zone(tz):
         controls.tz = tz
     else:
         controls.problems.append(f"“{tz}” is not a time zone name (such as Europe/Paris); showing {controls.tz}.")
