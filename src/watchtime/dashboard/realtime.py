@@ -38,6 +38,7 @@ def concurrency_panel(request, controls, now: datetime, movie: int | None = None
     peaks_rows, _ = rows_and_chart(peaks, controls.zone, "%a %d %b %Y")
     for row in peaks_rows:
         row["peak_label"] = moment(row["peak_at"], controls.zone).strftime("%H:%M") if row.get("peak_at") else "–"
+    highest = max(peaks_rows, key=lambda row: row["peak"], default=None)
     return {"concurrency": True, "minutes": minutes, "minutes_rows": minutes_rows, "minutes_chart": minutes_chart,
-            "peaks": peaks, "peaks_rows": peaks_rows,
+            "peaks": peaks, "peaks_rows": peaks_rows, "highest_peak": highest if highest and highest["peak"] else None,
             "minutes_csv": data_url(name, minute_query, **about), "peaks_csv": data_url(name, peaks_query, **about)}
