@@ -48,7 +48,7 @@ def overview(request):
         ranking=page_controls.RANKINGS[controls.by],
         series_csv=data_url("overall-series", controls.series_query()),
         top_csv=data_url("top-movies", top_query),
-        ever=selectors.as_of() is not None, **live_panel(request), **concurrency_panel(request, controls, now),
+        ever=selectors.as_of() is not None, **live_panel(request, controls), **concurrency_panel(request, controls, now),
     ))
 
 
@@ -75,7 +75,7 @@ def movie(request, movie_pk: int):
         series_csv=data_url("movie-series", controls.series_query(), movie=movie_pk),
         engagement_csv=data_url("movie-engagement", engagement_query, movie=movie_pk),
         retention_csv=data_url("movie-retention", {}, movie=movie_pk),
-        **live_panel(request, movie=movie_pk), **concurrency_panel(request, controls, now, movie=movie_pk),
+        **live_panel(request, controls, movie=movie_pk), **concurrency_panel(request, controls, now, movie=movie_pk),
     ))
 
 

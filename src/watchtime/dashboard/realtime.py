@@ -13,14 +13,15 @@ def _iso(moment_: datetime) -> str:
     return moment_.isoformat().replace("+00:00", "Z")
 
 
-def live_panel(request, movie: int | None = None) -> dict:
+def live_panel(request, controls, movie: int | None = None) -> dict:
     """Viewers watching now (and, overall, the top live movies), refreshed by dashboard.js every 10 s."""
     name, about = ("movie-live", {"movie": movie}) if movie else ("overall-live", {})
     if name not in VIEWS:
         return {}
     arguments = {"movie_pk": movie} if movie else {}
-    return {"live": True, "live_answer": answer(request, name, {}, **arguments),
-            "live_url": data_url(name, {}, fmt="json", **about)}
+    live = answer(request, name, {}, **arguments)
+    as_of = moment(live.data["as_of"], controls.zone).strftime("%H:%M:%S") if live.ok else ""
+    return {"live": True, "live_answer": live, "live_as_of": as_of, "live_url": data_url(name, {}, fmt="json", **about)}
 
 
 def concurrency_panel(request, controls, now: datetime, movie: int | None = None) -> dict:

@@ -61,7 +61,11 @@ function refresh(panel) {
     .then((answer) => {
       panel.querySelectorAll("[data-field]").forEach((field) => {
         const value = answer[field.dataset.field];
-        field.textContent = typeof value === "number" ? value.toLocaleString("en") : (value ?? "");
+        if ("clock" in field.dataset) {  // a moment, on the page's time zone's clock
+          field.textContent = new Date(value).toLocaleTimeString("en-GB", { timeZone: panel.dataset.tz });
+        } else {
+          field.textContent = typeof value === "number" ? value.toLocaleString("en") : (value ?? "");
+        }
       });
       const list = panel.querySelector("[data-movies]");
       if (list && answer.movies) {
