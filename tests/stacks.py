@@ -207,7 +207,8 @@ def full_stack(tmp_path_factory, page_origin):
     with ThreadPoolExecutor(max_workers=3) as pool:  # independent start-up steps overlap
         collected = pool.submit(
             subprocess.run, [support.WATCHTIME, "manage", "collectstatic", "--no-input", "--verbosity", "0"],
-            env={"PATH": os.environ["PATH"], "DJANGO_SECRET_KEY": secrets.token_urlsafe(50), **common},
+            env={"PATH": os.environ["PATH"], "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+                 "WATCHTIME_LIVE_TOKEN_KEY": secrets.token_urlsafe(32), **common},
             capture_output=True, text=True, timeout=120,
         )
         create_database(database)

@@ -102,11 +102,21 @@ def mark_build(role: str) -> None:
     BUILD_INFO.labels(version=__version__, role=role).set(1)
 
 
+# Collectors that compute their samples when scraped (analytics.live's watchtime_live_viewers): one
+# figure of the database, not of a process, so the API's gunicorn master computes it once per scrape
+# instead of each worker keeping a copy. Only the API's master exposes them (multiprocess mode), so
+# the other roles' scrapes cost the database nothing.
+SCRAPE_COLLECTORS: list = []
+
+
 def registry() -> CollectorRegistry:
-    """The registry to expose: every worker's samples in multiprocess mode, else this process's."""
+    """The registry to expose: every worker's samples and the scrape-time collectors in multiprocess
+    mode (the API), else this process's."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         collected = CollectorRegistry()
         multiprocess.MultiProcessCollector(collected)
+        for collector in SCRAPE_COLLECTORS:
+            collected.register(collector)
         return collected
     return REGISTRY
 
