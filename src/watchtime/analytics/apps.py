@@ -9,8 +9,8 @@ class AnalyticsConfig(AppConfig):
     verbose_name = "Watch-time analytics"
 
     def ready(self):
-        from watchtime import metrics
         from watchtime.analytics.live import LiveViewersCollector
 
-        if not any(isinstance(c, LiveViewersCollector) for c in metrics.SCRAPE_COLLECTORS):
-            metrics.SCRAPE_COLLECTORS.append(LiveViewersCollector())
+        # Computed when scraped (metrics.registry); importing watchtime.metrics here instead would
+        # create the gunicorn master's metric values before its multiprocess directory is set up.
+        self.scrape_collectors = [LiveViewersCollector()]
