@@ -12,7 +12,8 @@ from bench import confirmed, workload
 WINDOW_SECONDS = 30  # WATCHTIME_LIVE_WINDOW_SECONDS's default, which the bench's processes use
 # Rows `maintain` keeps: streams received within the window and its 10-minute expiry margin.
 KEPT_SECONDS = WINDOW_SECONDS + 600
-LIVE_ROWS = 20_000  # a premiere's streams of the last ten minutes, whatever the dataset's size
+LIVE_ROWS = 20_000  # a premiere's streams of the last ten minutes, the same at every dataset size
+STREAM_IDS_FROM = 1_000_000_000  # past the dataset's streams (the table keeps no foreign key)
 PROBE_TIMEOUT = 30.0
 
 COUNTED_SQL = (
@@ -22,15 +23,18 @@ COUNTED_SQL = (
 
 
 def fill(stack) -> int:
-    """LIVE_ROWS live rows on the read dataset's streams (fewer if it has fewer), received over the
+    """LIVE_ROWS live rows, whatever the dataset's size (the live reads do not depend on the event
+    log): half on the first movie (the premiere), half spread over the others; received over the
     last KEPT_SECONDS (so about 5 % within the window) and 90 % credited, as the apply path leaves
     them during a premiere with `maintain` running; then ANALYZE."""
     stack.sql("TRUNCATE analytics_livestream")
     stack.sql(
         "INSERT INTO analytics_livestream (stream_id, movie_id, received_us, credited)"
-        " SELECT id, movie_id, (extract(epoch FROM clock_timestamp()) * 1e6)::bigint - (random() * %s * 1e6)::bigint,"
-        " random() < 0.9 FROM events_stream ORDER BY id LIMIT %s",
-        [KEPT_SECONDS, LIVE_ROWS],
+        " SELECT %s + g, m.id, (extract(epoch FROM clock_timestamp()) * 1e6)::bigint - (random() * %s * 1e6)::bigint,"
+        "  random() < 0.9"
+        " FROM generate_series(0, %s) g JOIN (SELECT id, row_number() OVER (ORDER BY id) - 1 AS k,"
+        "  count(*) OVER () AS n FROM events_movie) m ON m.k = CASE WHEN g %% 2 = 0 THEN 0 ELSE g %% m.n END",
+        [STREAM_IDS_FROM, KEPT_SECONDS, LIVE_ROWS - 1],
     )
     stack.sql("ANALYZE analytics_livestream")
     return stack.sql("SELECT count(*) FROM analytics_livestream")[0][0]
