@@ -12,6 +12,7 @@ import pytest
 from tests.accounting import scenarios
 from watchtime.accounting import live as live_state
 from watchtime.accounting.apply import events_apply
+from watchtime.accounting.audit.live import live_drift, live_recompute
 from watchtime.accounting.erasure import user_erase
 from watchtime.analytics import live
 from watchtime.analytics.models import LiveStream
@@ -58,6 +59,8 @@ def test_random_viewing_in_any_delivery_keeps_the_reference_rows(seed):
     for batch in scenarios.delivered(rng, events):
         events_apply(events=batch)
     assert stored_rows() == reference_rows(events)
+    newest_us = max(to_us(e.received_at) for e in events)
+    assert live_drift(now_us=newest_us, window_seconds=WINDOW, limits=limits_from_settings()) == []
     movie_ids = {s.movie.slug: s.movie_id for s in Stream.objects.select_related("movie")}
     for received_us in sorted({row[0] for row in reference_rows(events).values()}):
         for now_us in (received_us, received_us + WINDOW * 1_000_000, received_us + WINDOW * 1_000_000 + 1):
@@ -133,3 +136,24 @@ def test_expiry_forgets_rows_long_past_the_window_only():
     assert LiveStream.objects.count() == 2
     assert live_state.expire(now_us=to_us(now), window_seconds=WINDOW) == 1
     assert [r.received_us for r in LiveStream.objects.all()] == [to_us(now)]
+
+
+def test_verify_finds_a_wrong_missing_or_orphan_row_and_recompute_restores_them():
+    rng = random.Random(7)
+    events = scenarios.viewing(rng, streams=8)
+    for batch in scenarios.delivered(rng, events):
+        events_apply(events=batch)
+    limits, now_us = limits_from_settings(), max(to_us(e.received_at) for e in events)
+    want = stored_rows()
+    third, first, second = LiveStream.objects.order_by("-received_us")[:3]  # the newest: a missing row is drift
+    LiveStream.objects.filter(stream_id=first.stream_id).update(credited=not first.credited)
+    LiveStream.objects.filter(stream_id=second.stream_id).update(received_us=second.received_us + 1)
+    LiveStream.objects.filter(stream_id=third.stream_id).delete()
+    LiveStream.objects.create(stream_id=10**9, movie_id=first.movie_id, received_us=now_us, credited=True)
+    drift = live_drift(now_us=now_us, window_seconds=WINDOW, limits=limits)
+    assert len(drift) == 4 and all(line.startswith("live stream ") for line in drift)
+    # Rebuilt: the rows maintain would keep (the others count for nothing).
+    kept = {k: v for k, v in want.items() if v[0] >= now_us - WINDOW * 1_000_000 - live_state.EXPIRY_MARGIN_US}
+    assert live_recompute(now_us=now_us, window_seconds=WINDOW, limits=limits) == len(kept) > 0
+    assert stored_rows() == kept
+    assert live_drift(now_us=now_us, window_seconds=WINDOW, limits=limits) == []
