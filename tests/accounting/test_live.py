@@ -114,10 +114,10 @@ def test_top_movies_rank_by_live_streams_then_id():
     events += [beat(0, 0, user="x", slug="e")]  # not live: e is not listed
     events_apply(events=events)
     now_us = now_after(events[-1])
-    top = live.live_top(now_us=now_us, window_seconds=WINDOW, limit=3)
+    viewers, top = live.live_overview(now_us=now_us, window_seconds=WINDOW, limit=3)
     ids = {m.slug: m.id for m in top}
     assert [(m.slug, m.viewers) for m in top] == [("c", 3), *sorted([("a", 2), ("b", 2)], key=lambda p: ids[p[0]])]
-    assert live.live_viewers(now_us=now_us, window_seconds=WINDOW) == 8
+    assert viewers == live.live_viewers(now_us=now_us, window_seconds=WINDOW) == 8
 
 
 def test_erasure_removes_the_users_live_rows():

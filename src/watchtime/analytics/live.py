@@ -45,17 +45,18 @@ def live_viewers(*, now_us: int, window_seconds: int, movie_id: int | None = Non
         return cursor.fetchone()[0]
 
 
-def live_top(*, now_us: int, window_seconds: int, limit: int = TOP_MOVIES) -> list[LiveMovie]:
-    """The movies with most live streams, ties by id."""
-    live, movies = bulk_sql.table(LiveStream), bulk_sql.table(Movie)
+def live_overview(*, now_us: int, window_seconds: int, limit: int = TOP_MOVIES) -> tuple[int, list[LiveMovie]]:
+    """Live streams of every movie, and the `limit` movies with most, ties by id: one scan of the
+    live rows (counts per movie, summed here), then the top movies' names by primary key."""
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT m.id, m.slug, m.title, c.viewers FROM (SELECT movie_id, COUNT(*) AS viewers FROM {live} "
-            f"WHERE credited AND received_us >= %s GROUP BY movie_id) c JOIN {movies} m ON m.id = c.movie_id "
-            "ORDER BY c.viewers DESC, m.id LIMIT %s",
-            [window_start_us(now_us, window_seconds), limit],
-        )
-        return [LiveMovie(*row) for row in cursor.fetchall()]
+        cursor.execute(f"SELECT movie_id, COUNT(*) FROM {bulk_sql.table(LiveStream)} WHERE credited AND received_us >= %s"
+                       " GROUP BY movie_id", [window_start_us(now_us, window_seconds)])
+        counts = cursor.fetchall()
+    top = sorted(counts, key=lambda row: (-row[1], row[0]))[:limit]
+    names = {pk: (slug, title) for pk, slug, title in Movie.objects.filter(pk__in=[m for m, _ in top])
+             .values_list("id", "slug", "title")}
+    # A movie deleted since the count (its rows go with it) is left out.
+    return sum(n for _, n in counts), [LiveMovie(m, *names[m], n) for m, n in top if m in names]
 
 
 class LiveViewersCollector:

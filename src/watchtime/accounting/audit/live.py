@@ -3,7 +3,9 @@
 A stream's row must say what its events give: when its newest heartbeat by key was received and
 whether the pair that heartbeat closed earned credit. Rows are expected for the streams with an
 event received since `maintain`'s expiry (older rows count for nothing and may be gone); every
-stored row is checked against its stream's events, wherever it came from.
+stored row is checked against its stream's events, wherever it came from. A stream a prune
+folded whole (no kept events, an anchor) keeps its row unchecked: its newest heartbeat's receive
+time went with the log.
 """
 
 from datetime import UTC
@@ -21,9 +23,13 @@ from watchtime.timestamps import from_us, to_us
 LIMIT = 1000  # drift lines reported
 
 
-def expected_rows(*, now_us: int, window_seconds: int, limits: Limits) -> dict[int, tuple[int, int, bool] | None]:
+FOLDED = "folded"  # expected_rows' value for a stream a prune folded whole
+
+
+def expected_rows(*, now_us: int, window_seconds: int, limits: Limits) -> dict[int, tuple[int, int, bool] | str | None]:
     """stream id -> (movie id, received_us, credited) from the log, for the streams with a stored row
-    or an event received since the expiry; None for a stream none of whose events is kept (pruned)."""
+    or an event received since the expiry; FOLDED for a stream a prune folded whole; None for one
+    that is gone or has no events (a row of it is an orphan)."""
     cutoff_us = now_us - window_seconds * 1_000_000 - EXPIRY_MARGIN_US
     log, streams = bulk_sql.table(Event), bulk_sql.table(Stream)
     with connection.cursor() as cursor:
@@ -47,13 +53,16 @@ def expected_rows(*, now_us: int, window_seconds: int, limits: Limits) -> dict[i
             cursor.execute(f"SELECT id, movie_id, anchor_event_id, anchor_at, anchor_ts_us, anchor_key_us FROM {streams}"
                            f" WHERE id IN ({bulk_sql.placeholders(len(chunk))})", chunk)
             anchors.update((row[0], row[1:]) for row in cursor.fetchall())
-    out: dict[int, tuple[int, int, bool] | None] = {}
+    out: dict[int, tuple[int, int, bool] | str | None] = {}
     for stream_id in candidates:
         kept = sorted(newest.get(stream_id, []), key=lambda item: item[0].key)
-        if stream_id not in anchors or not kept:
+        if stream_id not in anchors:
             out[stream_id] = None
             continue
         movie_id, anchor_id, anchor_at, anchor_ts_us, anchor_key_us = anchors[stream_id]
+        if not kept:
+            out[stream_id] = FOLDED if anchor_key_us is not None else None
+            continue
         (last, received_at), previous = kept[-1], (kept[-2][0] if len(kept) > 1 else None)
         if previous is None and anchor_key_us is not None:  # the pair closing the first kept event starts at the anchor
             previous = Heartbeat(event_id=bulk_sql.as_uuid(anchor_id), at=anchor_at, ts_us=anchor_ts_us, key_us=anchor_key_us)
@@ -68,9 +77,11 @@ def live_drift(*, now_us: int, window_seconds: int, limits: Limits) -> list[str]
     out = []
     for stream_id in sorted(want):
         have, expected = stored.get(stream_id), want[stream_id]
+        if expected == FOLDED:
+            continue
         if expected is None:
-            if have is not None and have[1] >= cutoff_us:
-                out.append(f"live stream {stream_id}: stored {have}, but the stream has no kept events")
+            if have is not None:
+                out.append(f"live stream {stream_id}: stored {have}, but the stream is gone or has no events")
         elif have is None:
             if expected[1] >= cutoff_us:
                 out.append(f"live stream {stream_id}: no row, expected {expected}")
@@ -82,12 +93,13 @@ def live_drift(*, now_us: int, window_seconds: int, limits: Limits) -> list[str]
 
 
 def live_recompute(*, now_us: int, window_seconds: int, limits: Limits) -> int:
-    """Replace every row with what the log gives for the streams received since the expiry."""
+    """Replace every row with what the log gives for the streams received since the expiry (the rows
+    of streams a prune folded whole stay: nothing can restate them)."""
     want = expected_rows(now_us=now_us, window_seconds=window_seconds, limits=limits)
     cutoff_us = now_us - window_seconds * 1_000_000 - EXPIRY_MARGIN_US
-    rows = sorted((s, *row) for s, row in want.items() if row is not None and row[1] >= cutoff_us)
-    with connection.cursor() as cursor:
-        cursor.execute(f"DELETE FROM {bulk_sql.table(LiveStream)}")
+    rows = sorted((s, *row) for s, row in want.items() if isinstance(row, tuple) and row[1] >= cutoff_us)
+    folded = sorted(s for s, row in want.items() if row == FOLDED)
+    LiveStream.objects.exclude(stream_id__in=folded).delete()
     bulk_sql.insert_rows(LiveStream, ("stream_id", "movie_id", "received_us", "credited"), rows)
     return len(rows)
 

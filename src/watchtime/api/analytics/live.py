@@ -47,8 +47,8 @@ class OverallLiveApi(APIView):
     def get(self, request):
         now, now_us = _now()
         window = settings.WATCHTIME_LIVE_WINDOW_SECONDS
-        viewers = live.live_viewers(now_us=now_us, window_seconds=window)
-        movies = [vars(m) for m in live.live_top(now_us=now_us, window_seconds=window)]
+        viewers, top = live.live_overview(now_us=now_us, window_seconds=window)
+        movies = [vars(m) for m in top]
         return Response(LiveOverallOutput(
             {"viewers": viewers, "window_seconds": window, "as_of": now, "movies": movies}).data)
 
