@@ -22,11 +22,11 @@ COUNTED_SQL = (
 )
 
 
-def fill(stack) -> int:
+def fill(stack) -> tuple[int, int]:
     """LIVE_ROWS live rows, whatever the dataset's size (the live reads do not depend on the event
     log): half on the first movie (the premiere), half spread over the others; received over the
     last KEPT_SECONDS (so about 5 % within the window) and 90 % credited, as the apply path leaves
-    them during a premiere with `maintain` running; then ANALYZE."""
+    them during a premiere with `maintain` running; then ANALYZE. Returns (rows, the premiere's movie id)."""
     stack.sql("TRUNCATE analytics_livestream")
     stack.sql(
         "INSERT INTO analytics_livestream (stream_id, movie_id, received_us, credited)"
@@ -37,7 +37,7 @@ def fill(stack) -> int:
         [STREAM_IDS_FROM, KEPT_SECONDS, LIVE_ROWS - 1],
     )
     stack.sql("ANALYZE analytics_livestream")
-    return stack.sql("SELECT count(*) FROM analytics_livestream")[0][0]
+    return stack.sql("SELECT count(*) FROM analytics_livestream")[0][0], stack.sql("SELECT min(id) FROM events_movie")[0][0]
 
 
 class Probes:

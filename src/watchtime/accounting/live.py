@@ -64,8 +64,13 @@ def user_forget(user_id: int) -> None:
 
 
 def expire(*, now_us: int, window_seconds: int) -> int:
-    """Delete rows received long before the window (`maintain`); how many went."""
+    """Delete rows received long before the window (`maintain`); how many went.
+
+    It takes no stream lock, so it skips the rows a batch holds (that batch is refreshing them)
+    instead of waiting for them: waiting while the batch waits for a row it holds could deadlock."""
+    skip_locked = " FOR UPDATE SKIP LOCKED" if connection.vendor == "postgresql" else ""
+    name = bulk_sql.table(LiveStream)
     with connection.cursor() as cursor:
-        cursor.execute(f"DELETE FROM {bulk_sql.table(LiveStream)} WHERE received_us < %s",
-                       [now_us - window_seconds * 1_000_000 - EXPIRY_MARGIN_US])
+        cursor.execute(f"DELETE FROM {name} WHERE stream_id IN (SELECT stream_id FROM {name} WHERE received_us < %s"
+                       f"{skip_locked})", [now_us - window_seconds * 1_000_000 - EXPIRY_MARGIN_US])
         return cursor.rowcount
