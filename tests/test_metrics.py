@@ -92,7 +92,8 @@ def test_live_viewers_is_computed_at_scrape_by_the_master_without_keeping_connec
         before = connections()
         for _ in range(5):
             requests.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5)
-        assert connections() == before
+        # A closed connection's backend leaves pg_stat_activity a moment after the client hangs up.
+        wait_until(lambda: connections() <= before, timeout=10, message="the scrapes' connections closed")
     finally:
         support.stop(api)
 
