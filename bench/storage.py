@@ -226,7 +226,8 @@ def scratch_database(name: str):
         admin.autocommit = True
         admin.cursor().execute(f'CREATE DATABASE "{name}"')
     os.environ.update({"DJANGO_SETTINGS_MODULE": "watchtime.settings", "WATCHTIME_LOG_LEVEL": "WARNING",
-                       "DJANGO_SECRET_KEY": "bench-secret-key-not-for-production-0123456789"})
+                       "DJANGO_SECRET_KEY": "bench-secret-key-not-for-production-0123456789",
+                       "WATCHTIME_LIVE_TOKEN_KEY": "bench-live-token-key-not-for-production"})
     os.environ.pop("RABBITMQ_URL", None)  # the apply path runs here, no broker
     try:
         yield f"{server}/{name}"

@@ -22,6 +22,7 @@ ANALYTICS_ENV = {
     "WATCHTIME_COMPLETION_RATIO": "0.9",
     "WATCHTIME_COMPLETED_PERCENT": "90",
     "WATCHTIME_RETENTION_RESOLUTION_SECONDS": "10",
+    "WATCHTIME_LIVE_WINDOW_SECONDS": "30",
 }
 EXTERNAL = load_value_set("external")
 
@@ -63,7 +64,7 @@ def test_the_chart_defaults_are_the_service_defaults() -> None:
 
 def test_analytics_values_reach_every_role_as_written() -> None:
     analytics = {"viewGapSeconds": 1_000_000, "viewMinSeconds": 0, "completionRatio": 0.95,
-                 "completedPercent": 100, "retentionResolutionSeconds": 3600}
+                 "completedPercent": 100, "retentionResolutionSeconds": 3600, "liveWindowSeconds": 5}
     release = render({"config": {"analytics": analytics, "maxCreditSeconds": 2_000_000}})
     for component in ROLES:
         env = environment(release, component)
@@ -74,6 +75,7 @@ def test_analytics_values_reach_every_role_as_written() -> None:
         assert env["WATCHTIME_COMPLETION_RATIO"] == "0.95"
         assert env["WATCHTIME_COMPLETED_PERCENT"] == "100"
         assert env["WATCHTIME_RETENTION_RESOLUTION_SECONDS"] == "3600"
+        assert env["WATCHTIME_LIVE_WINDOW_SECONDS"] == "5"
 
 
 def test_a_changed_definition_rolls_api_and_consumer_together() -> None:
@@ -93,6 +95,7 @@ def test_a_changed_definition_rolls_api_and_consumer_together() -> None:
     ({"completedPercent": 0}, "/config/analytics/completedPercent"),
     ({"completedPercent": 101}, "/config/analytics/completedPercent"),
     ({"retentionResolutionSeconds": 3601}, "/config/analytics/retentionResolutionSeconds"),
+    ({"liveWindowSeconds": 0}, "/config/analytics/liveWindowSeconds"),
     ({"viewGapSecs": 60}, "additional properties 'viewGapSecs'"),
 ])
 def test_analytics_values_out_of_range_are_refused(values: dict[str, Any], message: str) -> None:

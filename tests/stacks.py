@@ -36,6 +36,7 @@ class Api:
     ingest_key: str
     log_path: Path
     processes: list = field(default_factory=list)
+    env: dict = field(default_factory=dict)  # the API process's, for running `watchtime` commands beside it
 
     def get(self, path: str, **params) -> requests.Response:
         return requests.get(self.base_url + path, params=params, timeout=30,
@@ -163,6 +164,8 @@ def start_embedded(workdir: Path, **extra_env: str) -> Api:
         "WATCHTIME_BOOTSTRAP_API_KEY_SCOPES": "ingest,read,admin",
         "WATCHTIME_METRICS_PORT": str(free_port()),
         "WATCHTIME_LOG_LEVEL": "WARNING",
+        # The code under test, where the virtualenv's editable install points at another checkout.
+        **({"PYTHONPATH": os.environ["PYTHONPATH"]} if "PYTHONPATH" in os.environ else {}),
         **extra_env,
     }
     migrated = subprocess.run([support.WATCHTIME, "migrate"], env=env, capture_output=True, text=True, timeout=120)
@@ -173,7 +176,7 @@ def start_embedded(workdir: Path, **extra_env: str) -> Api:
     with log_path.open("w") as log:
         process = subprocess.Popen([support.WATCHTIME, "dev", "--port", str(port)], env=env, stdout=log,
                                    stderr=subprocess.STDOUT)
-    api = Api("embedded", f"http://127.0.0.1:{port}", read_key, ingest_key, log_path, [process])
+    api = Api("embedded", f"http://127.0.0.1:{port}", read_key, ingest_key, log_path, [process], env)
     wait_until(lambda: _answers(api, process), timeout=60, message="watchtime dev")
     return api
 
@@ -207,7 +210,8 @@ def full_stack(tmp_path_factory, page_origin):
     with ThreadPoolExecutor(max_workers=3) as pool:  # independent start-up steps overlap
         collected = pool.submit(
             subprocess.run, [support.WATCHTIME, "manage", "collectstatic", "--no-input", "--verbosity", "0"],
-            env={"PATH": os.environ["PATH"], "DJANGO_SECRET_KEY": secrets.token_urlsafe(50), **common},
+            env={"PATH": os.environ["PATH"], "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+                 "WATCHTIME_LIVE_TOKEN_KEY": secrets.token_urlsafe(32), **common},
             capture_output=True, text=True, timeout=120,
         )
         create_database(database)
@@ -229,7 +233,7 @@ def full_stack(tmp_path_factory, page_origin):
             wait_until(lambda: _consumer_ready(consumer, consumer_env), timeout=60,
                                message="consumer readiness")
             servers.append(relayed.result())
-            apis = [Api(name, s.base_url, s.api_key, ingest_key.result(), s.log_path, [s.process])
+            apis = [Api(name, s.base_url, s.api_key, ingest_key.result(), s.log_path, [s.process], s.env)
                     for name, s in (("full", server), ("full-relayed", servers[1]))]
             yield FullStack(api=apis[0], relayed_api=apis[1], relay=relay, queue=queue)
         finally:

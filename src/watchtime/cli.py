@@ -9,6 +9,7 @@
     watchtime maintain            partitions ahead, retention prune, ANALYZE (the CronJob)
     watchtime prune --before D    remove events older than D, keeping every figure
     watchtime createkey|revokekey API keys
+    watchtime livetoken --movie ID [--ttl 30d]  a read-only token for one movie's live counter
     watchtime manage ...          any Django management command
 """
 
@@ -27,6 +28,7 @@ DJANGO_COMMANDS = {
     "prune": "prune",
     "createkey": "createkey",
     "revokekey": "revokekey",
+    "livetoken": "livetoken",
 }
 
 

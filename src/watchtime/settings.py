@@ -178,6 +178,14 @@ WATCHTIME_COMPLETED_PERCENT = env.get_int("WATCHTIME_COMPLETED_PERCENT", 90, min
 # Days of the event log kept (by key: ts, else received_at); unset keeps it forever. Older events
 # are refused (too_old) and `watchtime maintain` prunes them, folding what every figure needs.
 WATCHTIME_EVENT_RETENTION_DAYS = env.get_optional_int("WATCHTIME_EVENT_RETENTION_DAYS", minimum=1)
+# Live: a stream whose newest heartbeat (credited) was received within this many seconds (docs/analytics.md).
+WATCHTIME_LIVE_WINDOW_SECONDS = env.get_int("WATCHTIME_LIVE_WINDOW_SECONDS", 30, minimum=1, maximum=3600)
+# Signs the embeddable live counter's read-only tokens (`watchtime livetoken`); rotating it revokes them all.
+WATCHTIME_LIVE_TOKEN_KEY = env.get_str("WATCHTIME_LIVE_TOKEN_KEY")
+if not WATCHTIME_LIVE_TOKEN_KEY:
+    if not DEBUG:
+        raise env.ConfigurationError("WATCHTIME_LIVE_TOKEN_KEY is required when DJANGO_DEBUG is false")
+    WATCHTIME_LIVE_TOKEN_KEY = "insecure-dev-only-live-token-key"
 
 _rabbitmq = env.get_service_url(
     "RABBITMQ_URL", schemes={"amqp", "amqps"}, user_var="RABBITMQ_USERNAME", password_var="RABBITMQ_PASSWORD"

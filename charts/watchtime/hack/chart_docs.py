@@ -115,8 +115,11 @@ CONSTRAINTS: dict[str, dict[str, Any]] = {
     "config.analytics.completionRatio": {"type": "number", "minimum": 0, "maximum": 1},
     "config.analytics.completedPercent": {"type": "integer", "minimum": 1, "maximum": 100},
     "config.analytics.retentionResolutionSeconds": {"type": "integer", "minimum": 1, "maximum": 3600},
+    "config.analytics.liveWindowSeconds": {"type": "integer", "minimum": 1, "maximum": 3600},
     "secretKey.existingSecret": K8S_NAME,
+    "liveTokenKey.existingSecret": K8S_NAME,
     "secretKey.existingSecretKey": {"type": "string", "minLength": 1},
+    "liveTokenKey.existingSecretKey": {"type": "string", "minLength": 1},
     "bootstrapApiKey.existingSecret": K8S_NAME,
     "bootstrapApiKey.existingSecretKey": {"type": "string", "minLength": 1},
     "bootstrapApiKey.scopes": {

@@ -16,7 +16,7 @@ from uuid import UUID
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
-from watchtime.accounting import locks, rollups
+from watchtime.accounting import live, locks, rollups
 from watchtime.analytics import view_store
 from watchtime.db import bulk_sql
 from watchtime.db.errors import should_retry_transaction
@@ -30,6 +30,7 @@ from watchtime.rule import coverage
 from watchtime.rule.attribution import PairChanges, pair_changes
 from watchtime.rule.credit import Heartbeat, Limits, Newest, newest
 from watchtime.rule.views import Unrestatable, restate
+from watchtime.timestamps import to_us
 
 logger = logging.getLogger(__name__)
 
@@ -149,6 +150,8 @@ def _apply(events: list[EventIn], limits: Limits, definitions: Definitions) -> A
         stream_rows.append((item.stream_id, item.total + item.changes.credit_delta, head.pk, head.key[0],
                             last_views[item.stream_id]))
     bulk_sql.update_from_values(Stream, ("total", "head_id", "head_key_us", "last_view_id"), stream_rows)
+    live.write([live.LiveChange(item.stream_id, item.movie_id, item.changes) for item in work.values()],
+               {e.event_id: to_us(e.received_at) for e in result.applied})
 
     wt_ids = _apply_watch_times(work, definitions, changes, rebuild)
     rollups.write(changes, view_definition=definitions.view)

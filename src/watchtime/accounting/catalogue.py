@@ -4,7 +4,7 @@
 from django.db import IntegrityError, transaction
 
 from watchtime.accounting import locks, rebuild, rollups
-from watchtime.analytics.models import MovieDay, MovieDayReach, MovieHour, RetentionBin, UserMovieDay
+from watchtime.analytics.models import LiveStream, MovieDay, MovieDayReach, MovieHour, RetentionBin, UserMovieDay
 from watchtime.definitions import definitions_from_settings
 from watchtime.errors import DomainError
 from watchtime.events.models import Movie
@@ -39,6 +39,6 @@ def movie_delete(*, movie: Movie) -> None:
     """Delete a movie with its events, taking its watch time off its viewers' totals and every
     analytics figure it is part of."""
     rebuild.remove_pairs(locks.movie_pairs(movie.pk), definitions_from_settings())
-    for model in (UserMovieDay, MovieHour, MovieDay, MovieDayReach, RetentionBin):
+    for model in (UserMovieDay, MovieHour, MovieDay, MovieDayReach, RetentionBin, LiveStream):
         model.objects.filter(movie_id=movie.pk).delete()
     movie.delete()

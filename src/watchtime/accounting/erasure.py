@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from django.db import connection, transaction
 from django.utils import timezone
 
-from watchtime.accounting import locks, rebuild
+from watchtime.accounting import live, locks, rebuild
 from watchtime.analytics.models import UserDay, UserHour, UserMovieDay
 from watchtime.db import bulk_sql
 from watchtime.definitions import definitions_from_settings
@@ -44,6 +44,7 @@ def user_erase(*, username: str, suppress: bool = False) -> ErasureResult:
         events_deleted = cursor.rowcount
     for model in (UserMovieDay, UserHour, UserDay):
         model.objects.filter(user_id=user).delete()
+    live.user_forget(user)
     Stream.objects.filter(user_id=user).delete()
     WatchTime.objects.filter(user_id=user).delete()
     CustomUser.objects.filter(id=user).delete()

@@ -141,3 +141,20 @@ class RetentionBin(models.Model):
     movie = models.ForeignKey(Movie, **REFERENCE)
     bin = models.IntegerField()
     users = models.IntegerField(default=0)
+
+
+class LiveStream(models.Model):
+    """A stream's newest heartbeat by key, for the live count (analytics.live): when the server
+    received it and whether the pair it closed earned credit.
+
+    Its own small table, not columns of Stream: a live read filters on `received_us`, and an index
+    on a column every batch changes would make every stream update non-HOT. Here only `movie` is
+    indexed, which never changes, so the apply path's upsert stays HOT; reads scan the few rows
+    `maintain` leaves (streams received within the last minutes).
+    """
+
+    stream = models.OneToOneField(Stream, primary_key=True, on_delete=models.DO_NOTHING, db_constraint=False,
+                                  related_name="+")
+    movie = models.ForeignKey(Movie, **{**REFERENCE, "db_index": True})
+    received_us = models.BigIntegerField(help_text="received_at of the stream's newest heartbeat by key.")
+    credited = models.BooleanField(help_text="Whether the pair that heartbeat closed earned credit.")

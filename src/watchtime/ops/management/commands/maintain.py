@@ -1,16 +1,17 @@
 """`watchtime maintain`: event-log partitions ahead, the retention prune, old erasures forgotten,
-ANALYZE (the CronJob)."""
+live rows long past the window deleted, ANALYZE (the CronJob)."""
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 from django.utils import timezone
 
-from watchtime.accounting import retention
+from watchtime.accounting import live, retention
 from watchtime.accounting.rebuild import pending_pairs
 from watchtime.definitions import definitions_from_settings, limits_from_settings
 from watchtime.events import horizon, partitions
 from watchtime.privacy.tombstones import erasures_expire
+from watchtime.timestamps import to_us
 
 DAYS_AHEAD = 14
 
@@ -43,5 +44,7 @@ class Command(BaseCommand):
                 f"{result.partitions_dropped} partitions dropped"
             )
         self.stdout.write(f"erasures: {erasures_expire(now=timezone.now())} forgotten")
+        expired = live.expire(now_us=to_us(timezone.now()), window_seconds=settings.WATCHTIME_LIVE_WINDOW_SECONDS)
+        self.stdout.write(f"live: {expired} streams long past the window forgotten")
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE")
