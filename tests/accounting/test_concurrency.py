@@ -11,7 +11,6 @@ from tests.accounting.reference import compute
 from watchtime.accounting.apply import events_apply
 from watchtime.analytics.models import Minute, MovieMinute
 from watchtime.definitions import definitions_from_settings, limits_from_settings
-from watchtime.events.models import Movie
 
 pytestmark = pytest.mark.django_db
 

@@ -4,7 +4,15 @@
 from django.db import IntegrityError, transaction
 
 from watchtime.accounting import concurrency, locks, rebuild, rollups
-from watchtime.analytics.models import MovieDay, MovieDayReach, MovieHour, MovieMinute, MovieQuarter, RetentionBin, UserMovieDay
+from watchtime.analytics.models import (
+    MovieDay,
+    MovieDayReach,
+    MovieHour,
+    MovieMinute,
+    MovieQuarter,
+    RetentionBin,
+    UserMovieDay,
+)
 from watchtime.definitions import definitions_from_settings
 from watchtime.errors import DomainError
 from watchtime.events.models import Movie, Stream

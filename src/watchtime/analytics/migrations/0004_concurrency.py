@@ -1,6 +1,5 @@
 """Concurrency history (issue 24): per-stream play runs, minute values, folded quarter-hour peaks."""
 import django.db.models.deletion
-
 from django.db import migrations, models
 
 from watchtime.db.storage import fillfactor
