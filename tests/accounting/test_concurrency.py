@@ -3,14 +3,22 @@ equals the reference recompute whatever the delivery: shuffled, late, twice, in 
 over minute, hour and day boundaries, with seeks and pauses; and after a fold, a prune and an erasure."""
 
 import random
+from datetime import timedelta
 
 import pytest
+from django.db.models import F
 
 from tests.accounting import scenarios
-from tests.accounting.reference import compute
+from tests.accounting.reference import MINUTE, compute
 from watchtime.accounting.apply import events_apply
-from watchtime.analytics.models import Minute, MovieMinute
+from watchtime.accounting.audit.analytics import analytics_recompute
+from watchtime.accounting.audit.concurrency import concurrency_drift
+from watchtime.accounting.concurrency_peaks import fold, folded_before
+from watchtime.accounting.erasure import user_erase
+from watchtime.analytics.models import Minute, MovieMinute, MovieQuarter, Quarter, StreamPlay
 from watchtime.definitions import definitions_from_settings, limits_from_settings
+from watchtime.rule.concurrency import QUARTER_MINUTES
+from watchtime.timestamps import from_us, to_us
 
 pytestmark = pytest.mark.django_db
 
@@ -41,3 +49,82 @@ def test_minute_values_equal_the_reference_in_any_delivery(seed):
         assert stored_minutes(slug) == ref.minutes(slug), slug
     assert max(ref.minutes().values()) >= 2  # streams do overlap
 
+
+
+def stored_peaks(slug: str | None) -> dict[int, tuple[int, int]]:
+    rows = Quarter.objects.all() if slug is None else MovieQuarter.objects.filter(movie__slug=slug)
+    return {q: (p, at) for q, p, at in rows.values_list("quarter", "peak", "peak_minute") if p}
+
+
+def reference_peaks(ref, slug: str | None, before_quarter: int) -> dict[int, tuple[int, int]]:
+    out = {}
+    for quarter in sorted({m // QUARTER_MINUTES for m in ref.minutes(slug)}):
+        if quarter < before_quarter:
+            peak, at = ref.peak(slug, quarter * QUARTER_MINUTES, (quarter + 1) * QUARTER_MINUTES)
+            out[quarter] = (peak, at)
+    return {q: v for q, v in out.items() if v[0]}
+
+
+def assert_history(events, before_quarter: int = 0) -> None:
+    """Minute values of unfolded quarters and peaks of folded ones equal the reference; verify agrees."""
+    ref = reference(events)
+    for slug in [None, *sorted({e.slug for e in events})]:
+        want = {m: n for m, n in ref.minutes(slug).items() if m // QUARTER_MINUTES >= before_quarter}
+        assert stored_minutes(slug) == want, slug
+        assert stored_peaks(slug) == reference_peaks(ref, slug, before_quarter), slug
+    assert concurrency_drift(limits=limits_from_settings()) == []
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_late_events_into_folded_quarters_restate_their_peaks(seed):
+    """Apply most events, fold every quarter before the middle of the viewing, then the rest
+    (late and in order, on both sides of the fold): folded peaks and minute values stay exact."""
+    rng = random.Random(seed)
+    events = scenarios.viewing(rng, streams=30, spread=rng.choice([900, 4 * 3600]))
+    held = [e for e in events if rng.random() < 0.3]
+    held_ids = {e.event_id for e in held}
+    apply_delivered(rng, [e for e in events if e.event_id not in held_ids])
+    played = sorted(reference(events).minutes())
+    middle = (played[len(played) // 2] + QUARTER_MINUTES) * MINUTE  # a quarter past the middle played minute
+    assert fold(now=from_us(middle) + timedelta(days=1), minute_days=1) > 0
+    before_quarter = folded_before()
+    assert_history([e for e in events if e.event_id not in held_ids], before_quarter)
+    apply_delivered(rng, held)
+    assert_history(events, before_quarter)
+    assert stored_peaks(None)  # some quarters are folded and non-zero
+
+
+def test_verify_finds_a_tampered_minute_row_and_a_tampered_peak_and_recompute_repairs_them():
+    rng = random.Random(7)
+    events = scenarios.viewing(rng, streams=20, spread=600)
+    apply_delivered(rng, events)
+    limits = limits_from_settings()
+    assert concurrency_drift(limits=limits) == []
+    row = MovieMinute.objects.filter(viewers__gt=0).order_by("minute").first()
+    MovieMinute.objects.filter(movie_id=row.movie_id, minute=row.minute).update(viewers=row.viewers + 1)
+    drift = concurrency_drift(limits=limits)
+    assert len(drift) == 1 and f"concurrency minute {row.minute} movie={row.movie_id}: stored {row.viewers + 1}" in drift[0]
+    StreamPlay.objects.filter(pk=StreamPlay.objects.order_by("stream_id", "first_minute").values_list("pk", flat=True)[0]).delete()
+    assert any("played minutes stored" in line for line in concurrency_drift(limits=limits))
+    analytics_recompute(limits=limits, definitions=definitions_from_settings())
+    assert_history(events)
+    keys = sorted(to_us(e.ts or e.received_at) for e in events)
+    fold(now=from_us(keys[-1]) + timedelta(days=2), minute_days=1)
+    Quarter.objects.filter(peak__gt=0).update(peak=F("peak") + 1)
+    assert any(line.startswith("concurrency quarter") for line in concurrency_drift(limits=limits))
+    analytics_recompute(limits=limits, definitions=definitions_from_settings())
+    assert_history(events, folded_before())
+
+
+@pytest.mark.parametrize("folded", [False, True])
+def test_erasure_takes_the_users_streams_out_of_every_minute_and_peak(client_all, folded):
+    rng = random.Random(11)
+    events = scenarios.viewing(rng, users=3, streams=20, spread=900)
+    apply_delivered(rng, events)
+    if folded:
+        played = sorted(reference(events).minutes())
+        fold(now=from_us((played[len(played) // 2] + QUARTER_MINUTES) * MINUTE) + timedelta(days=1), minute_days=1)
+        assert stored_peaks(None)
+    user = max({e.user for e in events}, key=lambda u: sum(e.user == u for e in events))
+    user_erase(username=user)
+    assert_history([e for e in events if e.user != user], folded_before())
