@@ -3,13 +3,16 @@ equals the reference recompute whatever the delivery: shuffled, late, twice, in 
 over minute, hour and day boundaries, with seeks and pauses; and after a fold, a prune and an erasure."""
 
 import random
-from datetime import timedelta
+import uuid
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.db.models import F
 
 from tests.accounting import scenarios
 from tests.accounting.reference import MINUTE, compute
+from tests.accounting.test_retention import first_partitioned_day
+from watchtime.accounting import retention
 from watchtime.accounting.apply import events_apply
 from watchtime.accounting.audit.analytics import analytics_recompute
 from watchtime.accounting.audit.concurrency import concurrency_drift
@@ -17,6 +20,8 @@ from watchtime.accounting.concurrency_peaks import fold, folded_before
 from watchtime.accounting.erasure import user_erase
 from watchtime.analytics.models import Minute, MovieMinute, MovieQuarter, Quarter, StreamPlay
 from watchtime.definitions import definitions_from_settings, limits_from_settings
+from watchtime.events.models import Movie
+from watchtime.events.validation import EventIn
 from watchtime.rule.concurrency import QUARTER_MINUTES
 from watchtime.timestamps import from_us, to_us
 
@@ -128,3 +133,47 @@ def test_erasure_takes_the_users_streams_out_of_every_minute_and_peak(client_all
     user = max({e.user for e in events}, key=lambda u: sum(e.user == u for e in events))
     user_erase(username=user)
     assert_history([e for e in events if e.user != user], folded_before())
+
+
+def test_a_late_event_after_a_prune_takes_back_a_minute_the_pruned_pair_played():
+    """Pruned: 0@H-10s (the anchor). Kept: 20@H+10s; 0 -> 20 credits 20: [H-10s, H+10s) plays in
+    23:59 and 00:00. A late 0@H+5s: 0 -> 0 credits 0, 0 -> 20 credits min(20, 5 + 1) = 6: [H+4s,
+    H+10s), 00:00 only. 23:59 has no viewer any more, as the recompute from the events says."""
+    day = first_partitioned_day() + timedelta(days=1)
+    h = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    Movie.objects.create(slug="heat", title="heat", duration=600)
+
+    def beat(at, seconds):
+        moment = h + timedelta(seconds=seconds)
+        return EventIn(uuid.uuid4(), "alice", "heat", at, "tv", moment, moment)
+
+    first, kept, late = beat(0, -10), beat(20, 10), beat(0, 5)
+    events_apply(events=[first, kept])
+    minute = to_us(h) // MINUTE
+    assert stored_minutes("heat") == {minute - 1: 1, minute: 1}
+    retention.prune(before=day, limits=limits_from_settings(), definitions=definitions_from_settings())
+    assert concurrency_drift(limits=limits_from_settings()) == []
+    events_apply(events=[late])
+    assert stored_minutes("heat") == {minute: 1} == reference([first, kept, late]).minutes("heat")
+    assert concurrency_drift(limits=limits_from_settings()) == []
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_a_prune_keeps_the_history_and_late_events_on_both_sides_of_the_horizon_restate_it(seed):
+    rng = random.Random(seed)
+    day0 = first_partitioned_day()
+    events = scenarios.viewing(rng, users=5, streams=25, t0=datetime(day0.year, day0.month, day0.day, 23, 40, tzinfo=UTC),
+                               spread=1200)
+    horizon_day = day0 + timedelta(days=1)
+    late = [e for e in events if rng.random() < 0.2]
+    late_ids = {e.event_id for e in late}
+    apply_delivered(rng, [e for e in events if e.event_id not in late_ids])
+    assert_history([e for e in events if e.event_id not in late_ids])
+    result = retention.prune(before=horizon_day, limits=limits_from_settings(), definitions=definitions_from_settings())
+    assert result.events_deleted > 0
+    assert_history([e for e in events if e.event_id not in late_ids])
+    horizon = to_us(datetime(horizon_day.year, horizon_day.month, horizon_day.day, tzinfo=UTC))
+    events_apply(events=late)
+    assert_history([e for e in events if e.event_id not in late_ids or to_us(e.ts or e.received_at) >= horizon])
+    analytics_recompute(limits=limits_from_settings(), definitions=definitions_from_settings())
+    assert_history([e for e in events if e.event_id not in late_ids or to_us(e.ts or e.received_at) >= horizon])

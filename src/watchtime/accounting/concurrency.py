@@ -15,10 +15,10 @@ from uuid import UUID
 from django.db import connection
 
 from watchtime.accounting import concurrency_peaks
-from watchtime.analytics.models import Minute, MovieMinute, StreamPlay
+from watchtime.analytics.models import FoldedPlay, Minute, MovieMinute, StreamPlay
 from watchtime.db import bulk_sql
 from watchtime.rule import concurrency
-from watchtime.rule.attribution import PairChanges, pairs
+from watchtime.rule.attribution import PairChanges
 from watchtime.rule.concurrency import MINUTE_US, Run
 from watchtime.rule.credit import Heartbeat, Limits
 
@@ -28,14 +28,15 @@ LOWEST_AT = -(2**31)
 @dataclass(frozen=True)
 class PlayChange:
     """One stream's minutes from `low` on: `runs` joins the stored ones (in order) or replaces them
-    (restated); below `keep_below` stored minutes stay as well (pairs folded by a prune may play there)."""
+    (restated); `from_anchor`: the runs start at a prune's anchor, and what the prune kept of the
+    minutes before it (FoldedPlay) joins them."""
 
     stream_id: int
     movie_id: int
     low: int
     runs: list[Run]
     restated: bool
-    keep_below: int | None = None
+    from_anchor: bool = False
 
 
 def tail_key(earliest_new_key: tuple, limits: Limits) -> tuple:
@@ -59,11 +60,8 @@ def play_change(stream_id: int, movie_id: int, *, in_order: bool, wide_tail: lis
         return PlayChange(stream_id, movie_id, runs[0][0], runs, restated=False) if runs else None
     low = concurrency.minute_of(new[0].key_us - concurrency.reach_us(limits))
     merged = sorted([*wide_tail, *new], key=lambda hb: hb.key)
-    played = [r for r in map(concurrency.played_minutes, pairs(merged, limits)) if r]
-    keep_below = None
-    if anchor is not None and merged and merged[0].event_id == anchor.event_id:
-        keep_below = concurrency.minute_of(anchor.key_us - 1) + 1
-    return PlayChange(stream_id, movie_id, low, concurrency.clip(concurrency.merge(played), low), True, keep_below)
+    from_anchor = anchor is not None and merged[0].event_id == anchor.event_id
+    return PlayChange(stream_id, movie_id, low, concurrency.clip(concurrency.played(merged, limits), low), True, from_anchor)
 
 
 def write(changes: list[PlayChange]) -> None:
@@ -72,15 +70,14 @@ def write(changes: list[PlayChange]) -> None:
     if not changes:
         return
     stored = _stored_runs([(c.stream_id, c.low) for c in changes])
+    folded = folded_play([c.stream_id for c in changes if c.from_anchor])
     upserts, deletes = [], []
     moved: dict[tuple[int, int], int] = defaultdict(int)  # (movie, minute) -> viewers delta
     for c in changes:
         rows = stored.get(c.stream_id, [])  # runs ending at `low` or later, whole
         old = concurrency.clip(rows, c.low)
         if c.restated:
-            new = c.runs
-            if c.keep_below is not None:
-                new = concurrency.merge(new + concurrency.clip(old, c.low, c.keep_below))
+            new = concurrency.merge(c.runs + concurrency.clip(folded.get(c.stream_id, []), c.low))
         else:
             new = concurrency.merge(old + c.runs)
         gained, lost = concurrency.difference(old, new)
@@ -97,6 +94,26 @@ def write(changes: list[PlayChange]) -> None:
     _add_minutes({k: v for k, v in moved.items() if v})
 
 
+def folded_play(stream_ids: list[int]) -> dict[int, list[Run]]:
+    rows = FoldedPlay.objects.filter(stream_id__in=stream_ids).values_list("stream_id", "runs") if stream_ids else []
+    return {stream_id: concurrency.decode(runs) for stream_id, runs in rows}
+
+
+def fold_streams(anchors: dict[int, Heartbeat | None], pruned: dict[int, list[Heartbeat]], limits: Limits) -> None:
+    """Keep what a prune folding `pruned` onto `anchors` must keep of the streams' played minutes
+    (rule.concurrency.folded_runs); the caller holds the streams' locks (retention)."""
+    ids = sorted(s for s, heartbeats in pruned.items() if heartbeats)
+    old = folded_play(ids)
+    rows = [(s, concurrency.encode(concurrency.folded_runs(anchors.get(s), old.get(s, []), pruned[s], limits))) for s in ids]
+    with connection.cursor() as cursor:
+        for chunk in bulk_sql.chunks(rows):
+            cursor.execute(
+                f"INSERT INTO {bulk_sql.table(FoldedPlay)} (stream_id, runs) VALUES {', '.join(['(%s, %s)'] * len(chunk))}"
+                f" ON CONFLICT (stream_id) DO UPDATE SET runs = excluded.runs",
+                [v for row in chunk for v in row],
+            )
+
+
 def remove_streams(stream_ids: list[int]) -> None:
     """Take these streams out of every minute value and peak, and delete their runs (a user or a
     movie deleted; the caller holds the streams' locks and, through rollups.write, their movies')."""
@@ -106,6 +123,7 @@ def remove_streams(stream_ids: list[int]) -> None:
         for minute in range(lo, hi):
             moved[(movie_id, minute)] -= 1
     StreamPlay.objects.filter(stream_id__in=stream_ids).delete()
+    FoldedPlay.objects.filter(stream_id__in=stream_ids).delete()
     _add_minutes(moved)
 
 

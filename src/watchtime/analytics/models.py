@@ -156,6 +156,13 @@ class StreamPlay(models.Model):
         indexes = [models.Index(fields=["end_minute", "first_minute"], name="streamplay_end_idx")]  # a quarter's streams
 
 
+class FoldedPlay(models.Model):
+    """What a prune keeps of a stream's played minutes near its anchor (rule.concurrency.folded_runs)."""
+
+    stream = models.OneToOneField(Stream, primary_key=True, **REFERENCE)
+    runs = models.TextField(default="")
+
+
 class MovieMinute(models.Model):
     """Streams of the movie playing in one UTC minute (kept WATCHTIME_CONCURRENCY_MINUTE_DAYS)."""
 

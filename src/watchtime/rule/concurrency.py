@@ -6,11 +6,11 @@ A stream's played minutes are kept as runs (first minute, minute after the last)
 they touch, so an in-order heartbeat inside a minute already played changes nothing.
 """
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from watchtime.rule.attribution import Pair
-from watchtime.rule.credit import MICROSECONDS, Limits
+from watchtime.rule.attribution import Pair, pairs
+from watchtime.rule.credit import MICROSECONDS, Heartbeat, Limits
 
 MINUTE_US = 60 * MICROSECONDS
 QUARTER_MINUTES = 15  # every UTC offset since 1980 is a whole number of quarter hours
@@ -37,6 +37,20 @@ def played_minutes(pair: Pair) -> Run | None:
     end_us = pair.b.key_us
     start_us = end_us - pair.credit * MICROSECONDS
     return minute_of(start_us), minute_of(end_us - 1) + 1
+
+
+def played(ordered: Sequence[Heartbeat], limits: Limits) -> list[Run]:
+    """The merged minutes the pairs of heartbeats already sorted by key play in."""
+    return merge(r for r in map(played_minutes, pairs(ordered, limits)) if r)
+
+
+def folded_runs(old_anchor: Heartbeat | None, old_runs: list[Run], pruned: Sequence[Heartbeat], limits: Limits) -> list[Run]:
+    """What a prune keeps of a stream's played minutes for a late heartbeat after its new anchor
+    (the last of `pruned`): the minutes pairs up to that anchor play from `reach` before it on,
+    where pairs after it may play too. `old_runs`: the same kept at the previous anchor."""
+    new_anchor = pruned[-1]
+    runs = merge([*old_runs, *played([*([old_anchor] if old_anchor else []), *pruned], limits)])
+    return clip(runs, minute_of(new_anchor.key_us - reach_us(limits)))
 
 
 def merge(runs: Iterable[Run]) -> list[Run]:
@@ -112,3 +126,12 @@ def peak_of(values: Iterable[tuple[int, int]]) -> Peak:
     for minute, viewers in values:
         result = result.with_minute(minute, viewers)
     return result
+
+
+def encode(runs: list[Run]) -> str:
+    """Compact text for the database: "lo-hi" joined by commas."""
+    return ",".join(f"{lo}-{hi}" for lo, hi in runs)
+
+
+def decode(text: str) -> list[Run]:
+    return [tuple(map(int, item.split("-"))) for item in text.split(",")] if text else []

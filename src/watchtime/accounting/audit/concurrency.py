@@ -9,12 +9,11 @@ from itertools import groupby
 from django.db import connection
 
 from watchtime.accounting.concurrency_peaks import OVERALL, folded_before
-from watchtime.analytics.models import Minute, MovieMinute, MovieQuarter, Quarter, StreamPlay
+from watchtime.analytics.models import FoldedPlay, Minute, MovieMinute, MovieQuarter, Quarter, StreamPlay
 from watchtime.db import bulk_sql
 from watchtime.events.horizon import anchor_of
 from watchtime.events.models import Event, Stream
 from watchtime.rule import concurrency
-from watchtime.rule.attribution import pairs
 from watchtime.rule.concurrency import Peak, Run
 from watchtime.rule.credit import Heartbeat, Limits
 
@@ -23,9 +22,10 @@ LIMIT = 1000
 
 
 def derived_runs(limits: Limits) -> Iterator[tuple[int, int, list[Run], int | None]]:
-    """(stream, movie, played minutes from its kept events, the first minute they decide or None:
-    all) for every stream with kept events or an anchor, by stream."""
+    """(stream, movie, played minutes from its kept events and what a prune kept, the first minute
+    they decide or None: all) for every stream with kept events or an anchor, by stream."""
     anchors = {s.id: (s.movie_id, anchor_of(s).heartbeat) for s in Stream.objects.filter(anchor_key_us__isnull=False)}
+    folded = {s: concurrency.decode(runs) for s, runs in FoldedPlay.objects.values_list("stream_id", "runs")}
     rows = Event.objects.order_by("stream_id", "sort_us", "at", "event_id").values_list(
         "stream_id", "movie_id", "event_id", "at", "ts_us", "sort_us").iterator(chunk_size=CHUNK)
     seen = set()
@@ -33,18 +33,20 @@ def derived_runs(limits: Limits) -> Iterator[tuple[int, int, list[Run], int | No
         items = list(items)
         seen.add(stream_id)
         heartbeats = [Heartbeat(event_id=e, at=at, ts_us=ts, key_us=key) for _, _, e, at, ts, key in items]
-        yield _derived(stream_id, items[0][1], heartbeats, anchors.get(stream_id, (None, None))[1], limits)
+        anchor = anchors.get(stream_id, (None, None))[1]
+        yield _derived(stream_id, items[0][1], heartbeats, anchor, folded.get(stream_id, []), limits)
     for stream_id, (movie_id, anchor) in sorted(anchors.items()):
         if stream_id not in seen:
-            yield _derived(stream_id, movie_id, [], anchor, limits)
+            yield _derived(stream_id, movie_id, [], anchor, folded.get(stream_id, []), limits)
 
 
-def _derived(stream_id: int, movie_id: int, kept: list[Heartbeat], anchor: Heartbeat | None, limits: Limits):
-    sequence = [anchor, *(hb for hb in kept if hb.key > anchor.key)] if anchor is not None else kept
-    runs = concurrency.merge(r for r in map(concurrency.played_minutes, pairs(sequence, limits)) if r)
-    # Pairs folded before the anchor end by its key: from the minute after it only kept pairs play.
-    decided_from = concurrency.minute_of(anchor.key_us - 1) + 1 if anchor is not None else None
-    return stream_id, movie_id, runs, decided_from
+def _derived(stream_id: int, movie_id: int, kept: list[Heartbeat], anchor: Heartbeat | None, folded: list[Run],
+             limits: Limits):
+    if anchor is None:
+        return stream_id, movie_id, concurrency.played(kept, limits), None
+    # Pairs folded before the anchor play from `reach` before it on only as the prune kept them.
+    runs = concurrency.merge([*concurrency.played([anchor, *(hb for hb in kept if hb.key > anchor.key)], limits), *folded])
+    return stream_id, movie_id, runs, concurrency.minute_of(anchor.key_us - concurrency.reach_us(limits))
 
 
 def stored_runs() -> dict[int, list[Run]]:

@@ -1,4 +1,5 @@
 """Concurrency history (issue 24): per-stream play runs, minute values, folded quarter-hour peaks."""
+
 import django.db.models.deletion
 from django.db import migrations, models
 
@@ -22,6 +23,13 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('before_quarter', models.IntegerField(default=0)),
+            ],
+        ),
+        migrations.CreateModel(
+            name='FoldedPlay',
+            fields=[
+                ('stream', models.OneToOneField(db_constraint=False, db_index=False, on_delete=django.db.models.deletion.DO_NOTHING, primary_key=True, related_name='+', serialize=False, to='events.stream')),
+                ('runs', models.TextField(default='')),
             ],
         ),
         migrations.CreateModel(
