@@ -118,3 +118,13 @@ def test_limits(client_all):
     default = get(client_all, "/stats/concurrency/")
     assert default["interval"] == "minute" and len(default["results"]) == 60
     assert len(get(client_all, "/stats/concurrency/?interval=day")["results"]) in (30, 31)
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Europe/Paris", "America/St_Johns", "Australia/Lord_Howe", "Asia/Kathmandu"])
+def test_minute_starts_are_written_as_every_other_local_time(zone):
+    """Over a day holding a DST change (Lord Howe's is 30 minutes; St John's is -03:30/-02:30)."""
+    from watchtime.api.analytics.concurrency import _local, _minute_starts
+
+    for day in (datetime(2026, 3, 8, tzinfo=UTC), datetime(2026, 4, 5, tzinfo=UTC), datetime(2026, 10, 4, tzinfo=UTC)):
+        first = to_us(day - timedelta(hours=12)) // MINUTE
+        assert _minute_starts(first, first + 48 * 60, zone) == [_local(m * MINUTE, zone) for m in range(first, first + 48 * 60)]
