@@ -115,6 +115,7 @@ CONSTRAINTS: dict[str, dict[str, Any]] = {
     "config.analytics.completionRatio": {"type": "number", "minimum": 0, "maximum": 1},
     "config.analytics.completedPercent": {"type": "integer", "minimum": 1, "maximum": 100},
     "config.analytics.retentionResolutionSeconds": {"type": "integer", "minimum": 1, "maximum": 3600},
+    "config.analytics.concurrencyMinuteDays": {"type": "integer", "minimum": 1, "maximum": 366},
     "secretKey.existingSecret": K8S_NAME,
     "secretKey.existingSecretKey": {"type": "string", "minLength": 1},
     "bootstrapApiKey.existingSecret": K8S_NAME,
