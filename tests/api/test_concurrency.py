@@ -128,3 +128,22 @@ def test_minute_starts_are_written_as_every_other_local_time(zone):
     for day in (datetime(2026, 3, 8, tzinfo=UTC), datetime(2026, 4, 5, tzinfo=UTC), datetime(2026, 10, 4, tzinfo=UTC)):
         first = to_us(day - timedelta(hours=12)) // MINUTE
         assert _minute_starts(first, first + 48 * 60, zone) == [_local(m * MINUTE, zone) for m in range(first, first + 48 * 60)]
+
+
+def test_the_edges_of_time_answer_400_not_500(client_all):
+    for query in ("interval=day&from=9999-12-30&to=9999-12-31T23:59:59Z", "interval=hour&tz=Asia/Kathmandu&from=9999-12-31",
+                  "interval=day&tz=America/New_York&from=0001-01-01&to=0001-01-03", "interval=minute&from=0001-01-01&to=0001-01-02"):
+        assert get(client_all, f"/stats/concurrency/?{query}", 400)["error"]["code"] == "invalid", query
+
+
+def test_openapi_documents_both_operations(client_all):
+    schema = get(client_all, "/schema/?format=json")
+    for path in ("/movies/{movie_pk}/concurrency/", "/stats/concurrency/"):
+        operation = schema["paths"][path]["get"]
+        assert {p["name"] for p in operation["parameters"] if p["in"] == "query"} == {"interval", "from", "to", "tz"}
+        for status in ("400", "401", "403"):
+            assert operation["responses"][status]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}
+        success = operation["responses"]["200"]["content"]["application/json"]["schema"]
+        assert success == {"$ref": "#/components/schemas/ConcurrencyOutput"}
+    shapes = schema["components"]["schemas"]["ConcurrencyOutput"]["oneOf"]
+    assert {s["$ref"].rsplit("/", 1)[1] for s in shapes} == {"ConcurrencyMinutesOutput", "ConcurrencyPeaksOutput"}

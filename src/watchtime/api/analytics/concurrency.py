@@ -95,10 +95,13 @@ def _series(request, movie_id: int | None) -> Response:
     start_us, end_us = moment_range(query.get("from"), query.get("to"))
     now = timezone.now()
     end_us = end_us if end_us is not None else to_us(now)
-    if interval == "minute":
-        body = _minutes(movie_id, start_us, end_us, now, zone)
-    else:
-        body = _peaks(movie_id, interval, start_us, end_us, zone)
+    try:
+        if interval == "minute":
+            body = _minutes(movie_id, start_us, end_us, now, zone)
+        else:
+            body = _peaks(movie_id, interval, start_us, end_us, zone)
+    except OverflowError:  # a bucket or its local time past the year 9999
+        raise DomainError("invalid", "'from' and 'to' must lie between the years 1 and 9999.") from None
     # The body is plain values already (times formatted in the zone): the output serializers describe
     # it for the schema; running 2,880 minutes through them would cost more than the read itself.
     as_of = selectors.as_of()
@@ -132,7 +135,7 @@ def _peaks(movie_id, interval: str, start_us, end_us, zone: str) -> dict:
         raise DomainError("invalid", f"At most {most} {interval}s per query.")
     try:
         buckets = zones.local_buckets(zone, interval, start_us, end_us)
-    except (ValueError, OverflowError) as exc:
+    except ValueError as exc:  # a boundary off the UTC quarter hours (some zones before 1980)
         raise DomainError("invalid", f"The range cannot be cut into {interval}s of {zone}: {exc}") from None
     if len(buckets) > most:
         raise DomainError("invalid", f"At most {most} {interval}s per query.")
