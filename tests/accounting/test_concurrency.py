@@ -16,6 +16,7 @@ from watchtime.accounting import retention
 from watchtime.accounting.apply import events_apply
 from watchtime.accounting.audit.analytics import analytics_recompute
 from watchtime.accounting.audit.concurrency import concurrency_drift
+from watchtime.accounting.catalogue import movie_delete
 from watchtime.accounting.concurrency_peaks import fold, folded_before
 from watchtime.accounting.erasure import user_erase
 from watchtime.analytics.models import Minute, MovieMinute, MovieQuarter, Quarter, StreamPlay
@@ -177,3 +178,18 @@ def test_a_prune_keeps_the_history_and_late_events_on_both_sides_of_the_horizon_
     assert_history([e for e in events if e.event_id not in late_ids or to_us(e.ts or e.received_at) >= horizon])
     analytics_recompute(limits=limits_from_settings(), definitions=definitions_from_settings())
     assert_history([e for e in events if e.event_id not in late_ids or to_us(e.ts or e.received_at) >= horizon])
+
+
+def test_deleting_a_movie_takes_its_streams_out_of_the_overall_minutes_and_peaks():
+    rng = random.Random(5)
+    events = scenarios.viewing(rng, users=4, streams=25, spread=900)
+    apply_delivered(rng, events)
+    played = sorted(reference(events).minutes())
+    fold(now=from_us((played[len(played) // 2] + QUARTER_MINUTES) * MINUTE) + timedelta(days=1), minute_days=1)
+    slug = max(scenarios.DURATIONS, key=lambda s: sum(e.slug == s for e in events))
+    movie = Movie.objects.get(slug=slug)
+    assert MovieMinute.objects.filter(movie_id=movie.pk).exists() and MovieQuarter.objects.filter(movie_id=movie.pk).exists()
+    movie_delete(movie=movie)
+    assert not MovieMinute.objects.filter(movie_id=movie.pk).exists() and not MovieQuarter.objects.filter(movie_id=movie.pk).exists()
+    assert not StreamPlay.objects.filter(movie_id=movie.pk).exists()
+    assert_history([e for e in events if e.slug != slug], folded_before())
