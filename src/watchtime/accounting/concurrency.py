@@ -75,6 +75,8 @@ def write(changes: list[PlayChange]) -> None:
     moved: dict[tuple[int, int], int] = defaultdict(int)  # (movie, minute) -> viewers delta
     for c in changes:
         rows = stored.get(c.stream_id, [])  # runs ending at `low` or later, whole
+        if not c.restated and all(any(a <= lo and hi <= b for a, b in rows) for lo, hi in c.runs):
+            continue  # in order, inside minutes the stream already plays: the common case, nothing changes
         old = concurrency.clip(rows, c.low)
         if c.restated:
             new = concurrency.merge(c.runs + concurrency.clip(folded.get(c.stream_id, []), c.low))
