@@ -64,6 +64,22 @@ def play_change(stream_id: int, movie_id: int, *, in_order: bool, wide_tail: lis
     return PlayChange(stream_id, movie_id, low, concurrency.clip(concurrency.played(merged, limits), low), True, from_anchor)
 
 
+def restate_streams(streams: dict[int, list[Heartbeat]], movie_id: int, anchors: dict[int, Heartbeat], limits: Limits) -> None:
+    """Set these streams' played minutes to what their kept events (by key) and what a prune kept
+    give, moving the minute values by the difference (rebuild: the caller holds their locks and,
+    through rollups.write, the movie's)."""
+    changes = []
+    for stream_id in sorted({*streams, *anchors}):
+        anchor, kept = anchors.get(stream_id), streams.get(stream_id, [])
+        if anchor is None:
+            changes.append(PlayChange(stream_id, movie_id, -(2**31), concurrency.played(kept, limits), True))
+        else:
+            low = concurrency.minute_of(anchor.key_us - concurrency.reach_us(limits))
+            runs = concurrency.clip(concurrency.played([anchor, *(hb for hb in kept if hb.key > anchor.key)], limits), low)
+            changes.append(PlayChange(stream_id, movie_id, low, runs, True, from_anchor=True))
+    write(changes)
+
+
 def write(changes: list[PlayChange]) -> None:
     """Write the streams' runs and the minute values they move. The caller holds the streams' locks
     and their movies' (rollups.write took them); the overall rows come last."""

@@ -10,6 +10,12 @@ def fold_marker(apps, schema_editor):
     apps.get_model("analytics", "ConcurrencyFold").objects.create(id=1, before_quarter=0)
 
 
+def backfill_existing(apps, schema_editor):
+    """Existing viewing gets its concurrency history from the background backfill (`watchtime
+    backfill`, accounting.rebuild), which rebuilds every user-movie marked so."""
+    apps.get_model("events", "WatchTime").objects.filter(analytics_ready=True).update(analytics_ready=False)
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -81,4 +87,5 @@ class Migration(migrations.Migration):
         ),
         fillfactor(("analytics_streamplay", "analytics_movieminute", "analytics_minute")),
         migrations.RunPython(fold_marker, migrations.RunPython.noop),
+        migrations.RunPython(backfill_existing, migrations.RunPython.noop),
     ]
