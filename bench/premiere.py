@@ -130,7 +130,7 @@ def markdown(r: dict) -> str:
              f"joining over 5 minutes, {r['events']:,} heartbeats ({r['late']:,} delivered late) in {r['batch']}-event batches, "
              f"in-process. The minute series equals the reference recompute and `verify`: {r['exact']}.", "",
              f"Peak: **{r['peak']['viewers']:,}** concurrent viewers at {r['peak']['at']}. Apply: "
-             f"{r['apply']['apply_cpu_us_per_event']:,} µs CPU and {r['apply']['wal_bytes_per_event']:,} B of WAL per event.", "",
+             f"{r['apply']['apply_cpu_us_per_event']:,} µs CPU and {r['apply']['wal_bytes_per_event']:,} B of the server's WAL per event (other work on the host included).", "",
              "| Read (in-process, Django test client) | p50 ms |", "|---|---:|"]
     lines += [f"| {name} | {ms} |" for name, ms in r["read_p50_ms"].items()]
     lines += ["", "| Minute (UTC) | Viewers |", "|---|---:|"]
