@@ -22,7 +22,7 @@ from watchtime.rule.attribution import PairChanges
 from watchtime.rule.concurrency import MINUTE_US, Run
 from watchtime.rule.credit import Heartbeat, Limits
 
-LOWEST_AT = -(2**31)
+LOWEST_AT = -(2**31)  # below every position: a key before any heartbeat of its microsecond
 
 
 @dataclass(frozen=True)
@@ -72,7 +72,7 @@ def restate_streams(streams: dict[int, list[Heartbeat]], movie_id: int, anchors:
     for stream_id in sorted({*streams, *anchors}):
         anchor, kept = anchors.get(stream_id), streams.get(stream_id, [])
         if anchor is None:
-            changes.append(PlayChange(stream_id, movie_id, -(2**31), concurrency.played(kept, limits), True))
+            changes.append(PlayChange(stream_id, movie_id, concurrency.EARLIEST, concurrency.played(kept, limits), True))
         else:
             low = concurrency.minute_of(anchor.key_us - concurrency.reach_us(limits))
             runs = concurrency.clip(concurrency.played([anchor, *(hb for hb in kept if hb.key > anchor.key)], limits), low)
@@ -102,7 +102,7 @@ def write(changes: list[PlayChange]) -> None:
         for runs, sign in ((gained, 1), (lost, -1)):
             for minute in concurrency.minutes(runs):
                 moved[(c.movie_id, minute)] += sign
-        kept_below = concurrency.clip(rows, -(2**31), c.low)
+        kept_below = concurrency.clip(rows, concurrency.EARLIEST, c.low)
         after = {lo: hi for lo, hi in concurrency.merge(kept_below + new)}
         before = dict(rows)
         deletes += [(c.stream_id, lo) for lo in before if lo not in after]

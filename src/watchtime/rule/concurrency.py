@@ -15,6 +15,7 @@ from watchtime.rule.credit import MICROSECONDS, Heartbeat, Limits
 MINUTE_US = 60 * MICROSECONDS
 QUARTER_MINUTES = 15  # every UTC offset since 1980 is a whole number of quarter hours
 Run = tuple[int, int]  # (first minute, minute after the last), minutes since the epoch
+EARLIEST = -(2**31)  # a minute before every key the service takes (the year 1 is minute -1,035,593,280)
 
 
 def minute_of(key_us: int) -> int:

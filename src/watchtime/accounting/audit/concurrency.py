@@ -66,7 +66,7 @@ def concurrency_drift(*, limits: Limits) -> list[str]:
         have = stored.pop(stream_id, [])
         if stream_id in waiting:  # the backfill restates it (analytics_drift counts these user-movies)
             continue
-        low = decided_from if decided_from is not None else -(2**31)
+        low = decided_from if decided_from is not None else concurrency.EARLIEST
         if concurrency.clip(have, low) != concurrency.clip(runs, low):
             drift.append(f"stream {stream_id}: played minutes stored {have}, expected {runs} (from minute {decided_from})")
     drift += [f"stream {s}: played minutes stored {runs} without events" for s, runs in sorted(stored.items()) if runs]
@@ -129,7 +129,7 @@ def concurrency_recompute(*, limits: Limits) -> None:
     rows = []
     for stream_id, movie_id, runs, decided_from in derived_runs(limits):
         if decided_from is not None:
-            runs = concurrency.merge(concurrency.clip(stored.get(stream_id, []), -(2**31), decided_from) + runs)
+            runs = concurrency.merge(concurrency.clip(stored.get(stream_id, []), concurrency.EARLIEST, decided_from) + runs)
         rows += [(stream_id, lo, hi, movie_id) for lo, hi in runs]
     with connection.cursor() as cursor:
         for model in (StreamPlay, MovieMinute, Minute, MovieQuarter, Quarter):
