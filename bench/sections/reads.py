@@ -33,6 +33,24 @@ ANALYTICS = {
 DATASET_END = workload.BASE + timedelta(hours=workload.SPREAD_HOURS)
 
 
+def fold_as_maintain() -> None:
+    """Fold the dataset's concurrency minutes as `maintain` would at its end."""
+    from django.conf import settings
+
+    from watchtime.accounting.concurrency_peaks import fold
+
+    fold(now=DATASET_END, minute_days=settings.WATCHTIME_CONCURRENCY_MINUTE_DAYS)
+
+
+def minute_window():
+    """Settings under which the dataset's last days are within the minute window, whatever today is."""
+    from django.conf import settings
+    from django.test import override_settings
+
+    days = settings.WATCHTIME_CONCURRENCY_MINUTE_DAYS
+    return override_settings(WATCHTIME_CONCURRENCY_MINUTE_DAYS=(datetime.now(UTC) - DATASET_END).days + days)
+
+
 def build(b: Bench, size: int) -> dict:
     from django.db import connections
 
@@ -43,11 +61,7 @@ def build(b: Bench, size: int) -> dict:
         shape = workload.build_read_dataset(conn, size)
     built = time.monotonic()
     pairs = workload.derive_analytics()
-    from django.conf import settings
-
-    from watchtime.accounting.concurrency_peaks import fold
-
-    fold(now=DATASET_END, minute_days=settings.WATCHTIME_CONCURRENCY_MINUTE_DAYS)
+    fold_as_maintain()
     connections.close_all()
     # Steady state, as autovacuum leaves tables in production: otherwise it and the checkpointer
     # work through the fresh rows during the measurement.
@@ -63,7 +77,7 @@ def run(b: Bench) -> None:
 
     django.setup()
     from django.db import connections
-    from django.test import Client, override_settings
+    from django.test import Client
 
     s = b.sizes
     api = b.start_api()
@@ -102,7 +116,7 @@ def run(b: Bench) -> None:
             measured[size][f"{endpoint} rps"] = rps.value
         rows = b.stack.sql("SELECT u.username, w.movie_id FROM events_watchtime w JOIN events_customuser u ON u.id = w.user_id"
                            " ORDER BY random() LIMIT 50")
-        window = override_settings(WATCHTIME_CONCURRENCY_MINUTE_DAYS=(datetime.now(UTC) - DATASET_END).days + 7)
+        window = minute_window()
         for name, make in ANALYTICS.items():
             keyed = [make(u, m) for u, m in rows]
             with window:
