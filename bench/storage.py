@@ -48,7 +48,7 @@ GROUPS = {
     # viewer-hours; per movie and minute a value for WATCHTIME_CONCURRENCY_MINUTE_DAYS, then a peak
     # per quarter hour, growing with the catalogue and the time (movies x minutes), not the viewers.
     "concurrency runs": ("analytics_streamplay", "analytics_foldedplay"),
-    "concurrency minutes": ("analytics_movieminute", "analytics_minute", "analytics_moviequarter", "analytics_quarter"),
+    "concurrency minutes": ("analytics_movieminute", "analytics_minute", "analytics_moviequarterpeak", "analytics_quarterpeak"),
 }
 
 

@@ -20,7 +20,7 @@ from watchtime.accounting.catalogue import movie_delete
 from watchtime.accounting.concurrency_peaks import fold, folded_before
 from watchtime.accounting.erasure import user_erase
 from watchtime.accounting.rebuild import backfill
-from watchtime.analytics.models import Minute, MovieMinute, MovieQuarter, Quarter, StreamPlay
+from watchtime.analytics.models import Minute, MovieMinute, MovieQuarterPeak, QuarterPeak, StreamPlay
 from watchtime.definitions import definitions_from_settings, limits_from_settings
 from watchtime.events.models import Movie, WatchTime
 from watchtime.events.validation import EventIn
@@ -59,7 +59,7 @@ def test_minute_values_equal_the_reference_in_any_delivery(seed):
 
 
 def stored_peaks(slug: str | None) -> dict[int, tuple[int, int]]:
-    rows = Quarter.objects.all() if slug is None else MovieQuarter.objects.filter(movie__slug=slug)
+    rows = QuarterPeak.objects.all() if slug is None else MovieQuarterPeak.objects.filter(movie__slug=slug)
     return {q: (p, at) for q, p, at in rows.values_list("quarter", "peak", "peak_minute") if p}
 
 
@@ -117,7 +117,7 @@ def test_verify_finds_a_tampered_minute_row_and_a_tampered_peak_and_recompute_re
     assert_history(events)
     keys = sorted(to_us(e.ts or e.received_at) for e in events)
     fold(now=from_us(keys[-1]) + timedelta(days=2), minute_days=1)
-    Quarter.objects.filter(peak__gt=0).update(peak=F("peak") + 1)
+    QuarterPeak.objects.filter(peak__gt=0).update(peak=F("peak") + 1)
     assert any(line.startswith("concurrency quarter") for line in concurrency_drift(limits=limits))
     analytics_recompute(limits=limits, definitions=definitions_from_settings())
     assert_history(events, folded_before())
@@ -189,9 +189,9 @@ def test_deleting_a_movie_takes_its_streams_out_of_the_overall_minutes_and_peaks
     fold(now=from_us((played[len(played) // 2] + QUARTER_MINUTES) * MINUTE) + timedelta(days=1), minute_days=1)
     slug = max(scenarios.DURATIONS, key=lambda s: sum(e.slug == s for e in events))
     movie = Movie.objects.get(slug=slug)
-    assert MovieMinute.objects.filter(movie_id=movie.pk).exists() and MovieQuarter.objects.filter(movie_id=movie.pk).exists()
+    assert MovieMinute.objects.filter(movie_id=movie.pk).exists() and MovieQuarterPeak.objects.filter(movie_id=movie.pk).exists()
     movie_delete(movie=movie)
-    assert not MovieMinute.objects.filter(movie_id=movie.pk).exists() and not MovieQuarter.objects.filter(movie_id=movie.pk).exists()
+    assert not MovieMinute.objects.filter(movie_id=movie.pk).exists() and not MovieQuarterPeak.objects.filter(movie_id=movie.pk).exists()
     assert not StreamPlay.objects.filter(movie_id=movie.pk).exists()
     assert_history([e for e in events if e.slug != slug], folded_before())
 

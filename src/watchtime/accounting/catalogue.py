@@ -9,7 +9,7 @@ from watchtime.analytics.models import (
     MovieDayReach,
     MovieHour,
     MovieMinute,
-    MovieQuarter,
+    MovieQuarterPeak,
     RetentionBin,
     UserMovieDay,
 )
@@ -48,6 +48,6 @@ def movie_delete(*, movie: Movie) -> None:
     analytics figure it is part of."""
     rebuild.remove_pairs(locks.movie_pairs(movie.pk), definitions_from_settings())
     concurrency.remove_streams(list(Stream.objects.filter(movie_id=movie.pk).values_list("id", flat=True)))
-    for model in (UserMovieDay, MovieHour, MovieDay, MovieDayReach, RetentionBin, MovieMinute, MovieQuarter):
+    for model in (UserMovieDay, MovieHour, MovieDay, MovieDayReach, RetentionBin, MovieMinute, MovieQuarterPeak):
         model.objects.filter(movie_id=movie.pk).delete()
     movie.delete()

@@ -11,7 +11,7 @@ from collections import defaultdict
 
 from django.db import connection, transaction
 
-from watchtime.analytics.models import ConcurrencyFold, Minute, MovieMinute, MovieQuarter, Quarter, StreamPlay
+from watchtime.analytics.models import ConcurrencyFold, Minute, MovieMinute, MovieQuarterPeak, QuarterPeak, StreamPlay
 from watchtime.db import bulk_sql
 from watchtime.rule.concurrency import QUARTER_MINUTES, Peak, peak_of
 from watchtime.timestamps import to_us
@@ -62,8 +62,8 @@ def restate(folded: set[tuple[int, int]]) -> None:
     runs (the caller wrote its streams' runs; it holds the movies' locks, and the overall quarter
     rows are locked before they are counted, so a concurrent batch's runs are seen once it commits)."""
     quarters = sorted({q for _, q in folded})
-    bulk_sql.upsert_add(Quarter, ("quarter",), ("peak",), {(q,): (0,) for q in quarters})  # locks them
-    bulk_sql.upsert_add(MovieQuarter, ("movie_id", "quarter"), ("peak",), {k: (0,) for k in folded})
+    bulk_sql.upsert_add(QuarterPeak, ("quarter",), ("peak",), {(q,): (0,) for q in quarters})  # locks them
+    bulk_sql.upsert_add(MovieQuarterPeak, ("movie_id", "quarter"), ("peak",), {k: (0,) for k in folded})
     peaks = {}
     for quarter in quarters:
         counts = _counts(quarter)
@@ -98,7 +98,7 @@ def _save(peaks: dict[tuple, Peak]) -> None:
     movie_rows = [(m, q, p.peak, p.at) for (m, q), p in sorted(peaks.items(), key=_order) if m is not OVERALL]
     overall_rows = [(q, p.peak, p.at) for (m, q), p in sorted(peaks.items(), key=_order) if m is OVERALL]
     with connection.cursor() as cursor:
-        for model, keys, rows in ((MovieQuarter, "movie_id, quarter", movie_rows), (Quarter, "quarter", overall_rows)):
+        for model, keys, rows in ((MovieQuarterPeak, "movie_id, quarter", movie_rows), (QuarterPeak, "quarter", overall_rows)):
             width = len(keys.split(", ")) + 2
             for chunk in bulk_sql.chunks(rows):
                 cursor.execute(

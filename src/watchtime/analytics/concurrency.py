@@ -3,7 +3,7 @@ last WATCHTIME_CONCURRENCY_MINUTE_DAYS) and the folded quarter peaks (older)."""
 
 from bisect import bisect_right
 
-from watchtime.analytics.models import Minute, MovieMinute, MovieQuarter, Quarter
+from watchtime.analytics.models import Minute, MovieMinute, MovieQuarterPeak, QuarterPeak
 from watchtime.db import router
 from watchtime.db.bulk_sql import table
 from watchtime.rule.concurrency import MINUTE_US, QUARTER_MINUTES, Peak
@@ -38,7 +38,7 @@ def peaks(*, movie_id: int | None, buckets: list[tuple[int, int]]) -> list[tuple
     starts = [start // MINUTE_US for start, _ in buckets]
     found = [Peak() for _ in buckets]
     where, params = _where(movie_id)
-    minute_model, quarter_model = (Minute, Quarter) if movie_id is None else (MovieMinute, MovieQuarter)
+    minute_model, quarter_model = (Minute, QuarterPeak) if movie_id is None else (MovieMinute, MovieQuarterPeak)
     minutes = _rows(f"SELECT minute, viewers, minute FROM {table(minute_model)} WHERE {where}minute >= %s AND minute < %s"
                     f" AND viewers > 0", [*params, lo, hi])
     quarters = _rows(f"SELECT quarter * {QUARTER_MINUTES}, peak, peak_minute FROM {table(quarter_model)}"

@@ -179,7 +179,7 @@ class Minute(models.Model):
     viewers = models.IntegerField(default=0)
 
 
-class MovieQuarter(models.Model):
+class MovieQuarterPeak(models.Model):
     """A folded UTC quarter hour of a movie: its peak minute value and the first minute reaching it."""
 
     pk = models.CompositePrimaryKey("movie", "quarter")
@@ -189,7 +189,7 @@ class MovieQuarter(models.Model):
     peak_minute = models.IntegerField(null=True)
 
 
-class Quarter(models.Model):
+class QuarterPeak(models.Model):
     """A folded UTC quarter hour of every movie."""
 
     quarter = models.IntegerField(primary_key=True)

@@ -9,7 +9,7 @@ from itertools import groupby
 from django.db import connection
 
 from watchtime.accounting.concurrency_peaks import OVERALL, folded_before
-from watchtime.analytics.models import FoldedPlay, Minute, MovieMinute, MovieQuarter, Quarter, StreamPlay
+from watchtime.analytics.models import FoldedPlay, Minute, MovieMinute, MovieQuarterPeak, QuarterPeak, StreamPlay
 from watchtime.db import bulk_sql
 from watchtime.events.horizon import anchor_of
 from watchtime.events.models import Event, Stream, WatchTime
@@ -103,8 +103,8 @@ def expected_values() -> tuple[dict[tuple, int], dict[tuple, Peak]]:
 def _stored_values() -> tuple[dict[tuple, int], dict[tuple, Peak]]:
     minutes = {(m, minute): n for m, minute, n in MovieMinute.objects.values_list("movie_id", "minute", "viewers") if n}
     minutes.update({(OVERALL, minute): n for minute, n in Minute.objects.values_list("minute", "viewers") if n})
-    peaks = {(m, q): Peak(p, at) for m, q, p, at in MovieQuarter.objects.values_list("movie_id", "quarter", "peak", "peak_minute") if p}
-    peaks.update({(OVERALL, q): Peak(p, at) for q, p, at in Quarter.objects.values_list("quarter", "peak", "peak_minute") if p})
+    peaks = {(m, q): Peak(p, at) for m, q, p, at in MovieQuarterPeak.objects.values_list("movie_id", "quarter", "peak", "peak_minute") if p}
+    peaks.update({(OVERALL, q): Peak(p, at) for q, p, at in QuarterPeak.objects.values_list("quarter", "peak", "peak_minute") if p})
     return minutes, peaks
 
 
@@ -132,16 +132,16 @@ def concurrency_recompute(*, limits: Limits) -> None:
             runs = concurrency.merge(concurrency.clip(stored.get(stream_id, []), concurrency.EARLIEST, decided_from) + runs)
         rows += [(stream_id, lo, hi, movie_id) for lo, hi in runs]
     with connection.cursor() as cursor:
-        for model in (StreamPlay, MovieMinute, Minute, MovieQuarter, Quarter):
+        for model in (StreamPlay, MovieMinute, Minute, MovieQuarterPeak, QuarterPeak):
             cursor.execute(f"DELETE FROM {bulk_sql.table(model)}")
     bulk_sql.insert_rows(StreamPlay, ("stream_id", "first_minute", "end_minute", "movie_id"), rows)
     minutes, peaks = expected_values()
     bulk_sql.insert_rows(MovieMinute, ("movie_id", "minute", "viewers"),
                          sorted((m, minute, n) for (m, minute), n in minutes.items() if m is not OVERALL))
     bulk_sql.insert_rows(Minute, ("minute", "viewers"), sorted((minute, n) for (m, minute), n in minutes.items() if m is OVERALL))
-    bulk_sql.insert_rows(MovieQuarter, ("movie_id", "quarter", "peak", "peak_minute"),
+    bulk_sql.insert_rows(MovieQuarterPeak, ("movie_id", "quarter", "peak", "peak_minute"),
                          sorted((m, q, p.peak, p.at) for (m, q), p in peaks.items() if m is not OVERALL))
-    bulk_sql.insert_rows(Quarter, ("quarter", "peak", "peak_minute"),
+    bulk_sql.insert_rows(QuarterPeak, ("quarter", "peak", "peak_minute"),
                          sorted((q, p.peak, p.at) for (m, q), p in peaks.items() if m is OVERALL))
 
 

@@ -46,7 +46,7 @@ class Migration(migrations.Migration):
             ],
         ),
         migrations.CreateModel(
-            name='Quarter',
+            name='QuarterPeak',
             fields=[
                 ('quarter', models.IntegerField(primary_key=True, serialize=False)),
                 ('peak', models.IntegerField(default=0)),
@@ -63,7 +63,7 @@ class Migration(migrations.Migration):
             ],
         ),
         migrations.CreateModel(
-            name='MovieQuarter',
+            name='MovieQuarterPeak',
             fields=[
                 ('pk', models.CompositePrimaryKey('movie', 'quarter', blank=True, editable=False, primary_key=True, serialize=False)),
                 ('quarter', models.IntegerField()),
