@@ -175,6 +175,9 @@ WATCHTIME_RETENTION_RESOLUTION_SECONDS = env.get_int("WATCHTIME_RETENTION_RESOLU
 WATCHTIME_VIEW_MIN_SECONDS = env.get_int("WATCHTIME_VIEW_MIN_SECONDS", 10, minimum=0)
 WATCHTIME_COMPLETION_RATIO = env.get_float("WATCHTIME_COMPLETION_RATIO", 0.9, minimum=0.0, maximum=1.0)
 WATCHTIME_COMPLETED_PERCENT = env.get_int("WATCHTIME_COMPLETED_PERCENT", 90, minimum=1, maximum=100)
+# Days of per-minute concurrent viewers kept; `watchtime maintain` folds older minutes into peaks
+# per UTC quarter hour, kept as long as the other rollups.
+WATCHTIME_CONCURRENCY_MINUTE_DAYS = env.get_int("WATCHTIME_CONCURRENCY_MINUTE_DAYS", 7, minimum=1, maximum=366)
 # Days of the event log kept (by key: ts, else received_at); unset keeps it forever. Older events
 # are refused (too_old) and `watchtime maintain` prunes them, folding what every figure needs.
 WATCHTIME_EVENT_RETENTION_DAYS = env.get_optional_int("WATCHTIME_EVENT_RETENTION_DAYS", minimum=1)

@@ -116,6 +116,7 @@ CONSTRAINTS: dict[str, dict[str, Any]] = {
     "config.analytics.completedPercent": {"type": "integer", "minimum": 1, "maximum": 100},
     "config.analytics.retentionResolutionSeconds": {"type": "integer", "minimum": 1, "maximum": 3600},
     "config.analytics.liveWindowSeconds": {"type": "integer", "minimum": 1, "maximum": 3600},
+    "config.analytics.concurrencyMinuteDays": {"type": "integer", "minimum": 1, "maximum": 366},
     "secretKey.existingSecret": K8S_NAME,
     "liveTokenKey.existingSecret": K8S_NAME,
     "secretKey.existingSecretKey": {"type": "string", "minLength": 1},

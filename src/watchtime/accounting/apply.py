@@ -16,7 +16,7 @@ from uuid import UUID
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
-from watchtime.accounting import live, locks, rollups
+from watchtime.accounting import concurrency, live, locks, rollups
 from watchtime.analytics import view_store
 from watchtime.db import bulk_sql
 from watchtime.db.errors import should_retry_transaction
@@ -134,11 +134,18 @@ def _apply(events: list[EventIn], limits: Limits, definitions: Definitions) -> A
             work[stream_id].new.append((hb, event_pks[e.event_id]))
     for item in work.values():
         item.new.sort(key=lambda row: row[0].key)
-    tails = stored_tails([TailRequest(item.stream_id, item.head, item.new[0][0].key, item.anchor) for item in work.values()],
+    # A late stream's tail reaches back as far as the concurrency slow path needs (concurrency.tail_key).
+    tails = stored_tails([TailRequest(item.stream_id, item.head, item.new[0][0].key if item.in_order else
+                                      concurrency.tail_key(item.new[0][0].key, limits), item.anchor) for item in work.values()],
                          new_pks=set(event_pks.values()))
+    plays = []
     for item in work.values():
-        item.tail = tails[item.stream_id]
-        item.changes = pair_changes(item.tail, [hb for hb, _ in item.new], limits)
+        new = [hb for hb, _ in item.new]
+        item.tail = concurrency.trimmed(tails[item.stream_id], new[0].key)
+        item.changes = pair_changes(item.tail, new, limits)
+        plays.append(concurrency.play_change(item.stream_id, item.movie_id, in_order=item.in_order, new=new,
+                                             wide_tail=tails[item.stream_id], changes=item.changes, limits=limits,
+                                             anchor=item.anchor))
 
     changes = rollups.Changes(users={item.user_id for item in work.values()})
     rebuild: set[tuple[int, int]] = set()  # user-movies whose rollups must be rebuilt from the log
@@ -155,6 +162,7 @@ def _apply(events: list[EventIn], limits: Limits, definitions: Definitions) -> A
 
     wt_ids = _apply_watch_times(work, definitions, changes, rebuild)
     rollups.write(changes, view_definition=definitions.view)
+    concurrency.write([p for p in plays if p is not None])  # under the movie locks rollups.write took
     if rebuild:
         _mark_for_rebuild([wt_ids[pair] for pair in rebuild])
     return result

@@ -9,7 +9,7 @@ from watchtime.db.storage import fillfactor
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("analytics", "0002_hot_fillfactor"),
+        ("analytics", "0004_concurrency"),
         ("events", "0010_log_indexed_by_stream_only"),
     ]
 

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from watchtime.api.analytics import live, views
+from watchtime.api.analytics import concurrency, live, views
 
 urlpatterns = [
     path("movies/<int:movie_pk>/watch-time/", views.MovieSeriesApi.as_view(), name="movie-series"),
@@ -16,4 +16,6 @@ urlpatterns = [
     path("stats/top-movies/", views.TopMoviesApi.as_view(), name="top-movies"),
     path("movies/<int:movie_pk>/live/", live.MovieLiveApi.as_view(), name="movie-live"),
     path("stats/live/", live.OverallLiveApi.as_view(), name="overall-live"),
+    path("movies/<int:movie_pk>/concurrency/", concurrency.MovieConcurrencyApi.as_view(), name="movie-concurrency"),
+    path("stats/concurrency/", concurrency.OverallConcurrencyApi.as_view(), name="overall-concurrency"),
 ]
