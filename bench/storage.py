@@ -41,9 +41,9 @@ GROUPS = {
     "watch times": ("events_watchtime",),
     "views": ("analytics_view",),
     "retention bins": ("analytics_retentionbin",),
-    "user rollups": ("analytics_usermoviehour", "analytics_usermovieday", "analytics_userhour", "analytics_userday"),
-    "movie rollups": ("analytics_moviehour", "analytics_movieday", "analytics_moviedayreach",
-                      "analytics_hour", "analytics_day"),
+    "user rollups": ("analytics_usermoviequarter", "analytics_userquarter"),
+    "movie rollups": ("analytics_moviequarter", "analytics_movieutcday", "analytics_moviequarterreach", "analytics_quarter",
+                      "analytics_quarterreach"),
     # The concurrency history: per stream its played minutes (a row per run), growing with the
     # viewer-hours; per movie and minute a value for WATCHTIME_CONCURRENCY_MINUTE_DAYS, then a peak
     # per quarter hour, growing with the catalogue and the time (movies x minutes), not the viewers.

@@ -56,6 +56,7 @@ def run(env: dict, *args: str) -> subprocess.CompletedProcess:
         ("WATCHTIME_BOOTSTRAP_API_KEY", SECRET, "WATCHTIME_BOOTSTRAP_API_KEY must look like"),
         ("WATCHTIME_BOOTSTRAP_API_KEY_SCOPES", "ingest,superuser", "WATCHTIME_BOOTSTRAP_API_KEY_SCOPES must be"),
         ("WATCHTIME_MAX_CREDIT_SECONDS", "-5", "WATCHTIME_MAX_CREDIT_SECONDS=-5 must be at least 1"),
+        ("WATCHTIME_TIME_ZONE", "Mars/Olympus", "WATCHTIME_TIME_ZONE: 'Mars/Olympus' is not an IANA time zone name"),
     ],
 )
 def test_migrate_refuses_a_bad_setting_with_a_clear_message(base_env, variable, value, message):

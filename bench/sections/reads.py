@@ -19,6 +19,9 @@ ANALYTICS = {
     "series, movie, 30 days": lambda u, m: f"/movies/{m}/watch-time/?{MONTH}&interval=day",
     "series, user, 30 days": lambda u, m: f"/users/{u}/watch-time/?{MONTH}&interval=day",
     "series, overall, 30 days": lambda u, m: f"/stats/watch-time/?{MONTH}&interval=day",
+    "series, movie, 30 days in Asia/Kathmandu": lambda u, m: f"/movies/{m}/watch-time/?{MONTH}&interval=day&tz=Asia/Kathmandu",
+    "series, movie, 48 hours in Australia/Lord_Howe": lambda u, m: (
+        f"/movies/{m}/watch-time/?from=2026-01-10&to=2026-01-12&interval=hour&tz=Australia/Lord_Howe"),
     "top 10 movies, 30 days": lambda u, m: f"/stats/top-movies/?{MONTH}&limit=10",
     "progress": lambda u, m: f"/users/{u}/progress/?state=all",
     "engagement, 30 days": lambda u, m: f"/movies/{m}/engagement/?{MONTH}",

@@ -63,6 +63,12 @@ BACKFILL_PENDING = Gauge(
     "User-movies whose analytics wait for the backfill (counted up to 1000).",
     multiprocess_mode="max",
 )
+HOURLY_HISTORY_BEFORE = Gauge(
+    "watchtime_analytics_hourly_history_before_seconds",
+    "Unix time before which analytics are kept by UTC hour (an upgrade's history not yet restated, or"
+    " pruned before it); 0: every quarter hour is exact.",
+    multiprocess_mode="max",
+)
 DEPENDENCY_UP = Gauge(
     "watchtime_dependency_up",
     "1 when the last readiness check found the dependency working (the broker: connected, confirming, not blocking).",

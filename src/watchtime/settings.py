@@ -9,6 +9,7 @@ from pathlib import Path
 
 from watchtime import __version__, apikeys, env
 from watchtime.db.config import databases
+from watchtime.rule import zones
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 VAR_DIR = Path(env.get_str("WATCHTIME_VAR_DIR", "var")).resolve()
@@ -189,6 +190,10 @@ if not WATCHTIME_LIVE_TOKEN_KEY:
     if not DEBUG:
         raise env.ConfigurationError("WATCHTIME_LIVE_TOKEN_KEY is required when DJANGO_DEBUG is false")
     WATCHTIME_LIVE_TOKEN_KEY = "insecure-dev-only-live-token-key"
+# The analytics answers' zone when a request names none (`tz`): an IANA name.
+WATCHTIME_TIME_ZONE = env.get_str("WATCHTIME_TIME_ZONE", "UTC")
+if not zones.is_zone(WATCHTIME_TIME_ZONE):
+    raise env.ConfigurationError(f"WATCHTIME_TIME_ZONE: {WATCHTIME_TIME_ZONE!r} is not an IANA time zone name (Asia/Kathmandu)")
 
 _rabbitmq = env.get_service_url(
     "RABBITMQ_URL", schemes={"amqp", "amqps"}, user_var="RABBITMQ_USERNAME", password_var="RABBITMQ_PASSWORD"

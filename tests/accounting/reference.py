@@ -1,15 +1,19 @@
 """A straightforward recompute of every analytics figure from the set of events, written from the
 the definitions in docs/analytics.md and nothing of the service but the pair credit itself: what the stored,
-incrementally maintained figures must equal."""
+incrementally maintained figures must equal, in any time zone (local buckets straight from
+zoneinfo, minute by minute: no quarter hours)."""
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from watchtime.rule.credit import Limits, credit
 
 MINUTE = 60 * 1_000_000
-HOUR = 3600 * 1_000_000
+HOUR = 60 * MINUTE
 DAY = 24 * HOUR
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass
@@ -34,9 +38,40 @@ class ViewRef:
     furthest: int
 
 
+def bucket_key(tz: str, interval: str, key_us: int) -> tuple:
+    """The local bucket an instant belongs to, by the definition: a day is its local date; an
+    hour its local date, hour and offset."""
+    local = (EPOCH + timedelta(microseconds=key_us)).astimezone(ZoneInfo(tz))
+    return (local.date(),) if interval == "day" else (local.date(), local.hour, local.utcoffset())
+
+
+def buckets(tz: str, interval: str, start_us: int, end_us: int) -> list[tuple[tuple, str, int]]:
+    """(bucket key, its first instant in RFC 3339 with the zone's offset, and in microseconds) of every local bucket
+    that [start_us, end_us) meets, oldest first: found minute by minute, assuming nothing of
+    the tz database but that offsets change on whole minutes."""
+    firsts: dict[tuple, int] = {}
+    at = start_us - 26 * HOUR - start_us % MINUTE
+    while at < end_us:
+        firsts.setdefault(bucket_key(tz, interval, at), at)
+        at += MINUTE
+    touched = []
+    at = start_us - start_us % MINUTE
+    while at < end_us:
+        key = bucket_key(tz, interval, at)
+        if not touched or touched[-1] != key:
+            touched.append(key)
+        at += MINUTE
+    return [(key, _local_iso(tz, firsts[key]), firsts[key]) for key in touched]
+
+
+def _local_iso(tz: str, moment_us: int) -> str:
+    text = (EPOCH + timedelta(microseconds=moment_us)).astimezone(ZoneInfo(tz)).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
 @dataclass
 class Reference:
-    credit: dict = field(default_factory=lambda: defaultdict(int))  # (user, slug, hour) -> seconds
+    credit: dict = field(default_factory=lambda: defaultdict(int))  # (user, slug, key of the later heartbeat) -> seconds
     covered: dict = field(default_factory=lambda: defaultdict(set))  # (user, slug) -> bins
     views: list = field(default_factory=list)
     last: dict = field(default_factory=dict)  # (user, slug) -> (key tuple, at)
@@ -45,34 +80,37 @@ class Reference:
 
     # --- the figures the API answers -------------------------------------------------------
 
-    def movie_series(self, slug: str, bucket_us: int, buckets: range) -> list[tuple[int, int]]:
+    def movie_series(self, slug: str, tz: str, interval: str, span: list) -> list[tuple[str, int, int]]:
+        """(start, watch time, viewers) per bucket of `span` (from `buckets`)."""
         out = []
-        for b in buckets:
-            cells = self._cells(lambda u, s, hour: s == slug and _in_bucket(hour, b, bucket_us))
-            out.append((sum(cells.values()), len({u for (u, _), v in cells.items() if v > 0})))
+        for key, start, _ in span:
+            cells = self._cells(lambda u, s, at: s == slug and bucket_key(tz, interval, at) == key)
+            out.append((start, sum(cells.values()), len({u for (u, _), v in cells.items() if v > 0})))
         return out
 
-    def user_series(self, user: str, bucket_us: int, buckets: range) -> list[tuple[int, int]]:
+    def user_series(self, user: str, tz: str, interval: str, span: list) -> list[tuple[str, int, int]]:
         out = []
-        for b in buckets:
-            cells = self._cells(lambda u, s, hour: u == user and _in_bucket(hour, b, bucket_us))
-            out.append((sum(cells.values()), len({s for (_, s), v in cells.items() if v > 0})))
+        for key, start, _ in span:
+            cells = self._cells(lambda u, s, at: u == user and bucket_key(tz, interval, at) == key)
+            out.append((start, sum(cells.values()), len({s for (_, s), v in cells.items() if v > 0})))
         return out
 
-    def overall_series(self, bucket_us: int, buckets: range) -> list[tuple[int, int, int]]:
+    def overall_series(self, tz: str, interval: str, span: list) -> list[tuple[str, int, int, int]]:
         out = []
-        for b in buckets:
-            cells = self._cells(lambda u, s, hour: _in_bucket(hour, b, bucket_us))
+        for key, start, _ in span:
+            cells = self._cells(lambda u, s, at: bucket_key(tz, interval, at) == key)
             credited = [k for k, v in cells.items() if v > 0]
-            out.append((sum(cells.values()), len({u for u, _ in credited}), len({s for _, s in credited})))
+            out.append((start, sum(cells.values()), len({u for u, _ in credited}), len({s for _, s in credited})))
         return out
 
-    def top_movies(self, first_day: int, end_day: int, by: str, limit: int, min_view: int, ratio: float, durations):
-        cells = self._cells(lambda u, s, hour: first_day <= hour * HOUR // DAY < end_day)
+    def top_movies(self, tz: str, days: list, by: str, limit: int, min_view: int, ratio: float, durations):
+        """Over the local days `days` (keys from `buckets`)."""
+        wanted = {key for key, _, _ in days}
+        cells = self._cells(lambda u, s, at: bucket_key(tz, "day", at) in wanted)
         slugs = {s for _, s in cells} | {v.slug for v in self.views}
         rows = []
         for slug in slugs:
-            counted = [v for v in self.views if v.slug == slug and first_day <= v.started_us // DAY < end_day
+            counted = [v for v in self.views if v.slug == slug and bucket_key(tz, "day", v.started_us) in wanted
                        and v.watch_time >= min_view]
             duration = durations.get(slug)
             figures = {
@@ -127,14 +165,10 @@ class Reference:
 
     def _cells(self, keep) -> dict:
         cells: dict = defaultdict(int)
-        for (u, s, hour), seconds in self.credit.items():
-            if keep(u, s, hour):
+        for (u, s, at), seconds in self.credit.items():
+            if keep(u, s, at):
                 cells[(u, s)] += seconds
         return cells
-
-
-def _in_bucket(hour: int, bucket: int, bucket_us: int) -> bool:
-    return hour * HOUR // bucket_us == bucket
 
 
 def compute(events: list[Event], *, limits: Limits, gap_seconds: int, resolution: int) -> Reference:
@@ -151,7 +185,7 @@ def compute(events: list[Event], *, limits: Limits, gap_seconds: int, resolution
             c = 0
             if previous is not None:
                 c = credit(_hb(previous), _hb(e), limits)
-                ref.credit[(user, slug, e.key_us // HOUR)] += c
+                ref.credit[(user, slug, e.key_us)] += c
                 ref.totals[(user, slug)] += c
                 for position in range(e.at - c, e.at):
                     ref.covered[(user, slug)].add(position // resolution)

@@ -7,7 +7,9 @@ import os
 import random
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import available_timezones
 
 import pytest
 from django.conf import settings
@@ -24,8 +26,8 @@ pytestmark = pytest.mark.django_db
 REPO = Path(__file__).resolve().parents[2]
 
 
-def answers_for(client, rng: random.Random, events) -> tuple[dict, dict]:
-    """Apply `events` as delivered by `rng`; (the API's answers, the reference's)."""
+def answers_for(client, rng: random.Random, events, tz: str = "UTC") -> tuple[dict, dict]:
+    """Apply `events` as delivered by `rng`; (the API's answers in zone `tz`, the reference's)."""
     for slug, duration in scenarios.DURATIONS.items():
         Movie.objects.get_or_create(slug=slug, defaults={"title": slug, "duration": duration})
     for batch in scenarios.delivered(rng, events):
@@ -36,7 +38,7 @@ def answers_for(client, rng: random.Random, events) -> tuple[dict, dict]:
     keys = [e.key_us for e in scenarios.reference_events(events)]
     first_day, days = min(keys) // DAY, max(keys) // DAY - min(keys) // DAY + 1
     shape = {
-        "users": sorted({e.user for e in events}), "slugs": sorted(scenarios.DURATIONS),
+        "tz": tz, "users": sorted({e.user for e in events}), "slugs": sorted(scenarios.DURATIONS),
         "movie_ids": dict(Movie.objects.values_list("slug", "id")), "first_day": first_day, "days": days,
         "min_view": definitions.view.min_view_seconds, "ratio": definitions.view.completion_ratio,
     }
@@ -46,8 +48,8 @@ def answers_for(client, rng: random.Random, events) -> tuple[dict, dict]:
     return got, want
 
 
-def apply_and_compare(client, rng: random.Random, events) -> None:
-    got, want = answers_for(client, rng, events)
+def apply_and_compare(client, rng: random.Random, events, tz: str = "UTC") -> None:
+    got, want = answers_for(client, rng, events, tz)
     mismatched = {k: (got[k], want[k]) for k in want if got.get(k) != want[k]}
     assert mismatched == {}
     limits = limits_from_settings()
@@ -59,6 +61,32 @@ def apply_and_compare(client, rng: random.Random, events) -> None:
 def test_random_viewing_in_any_delivery_gives_the_reference(client_all, seed):
     rng = random.Random(seed)
     apply_and_compare(client_all, rng, scenarios.viewing(rng))
+
+
+ZONED = [  # (zone, where the viewing starts): both 2026 changes of New York and Lord Howe, :45 zones
+    ("America/New_York", datetime(2026, 3, 8, 4, 0, tzinfo=UTC)),  # 23-hour day
+    ("America/New_York", datetime(2026, 11, 1, 3, 30, tzinfo=UTC)),  # 25-hour day, 01:00 twice
+    ("Australia/Lord_Howe", datetime(2026, 4, 4, 12, 0, tzinfo=UTC)),  # back 30 min: 24.5-hour day
+    ("Australia/Lord_Howe", datetime(2026, 10, 3, 12, 30, tzinfo=UTC)),  # forward 30 min: 23.5-hour day
+    ("Pacific/Chatham", datetime(2026, 4, 4, 11, 0, tzinfo=UTC)),  # +13:45 -> +12:45
+    ("Asia/Kathmandu", datetime(2026, 1, 1, 16, 0, tzinfo=UTC)),  # +05:45
+]
+
+
+@pytest.mark.parametrize(("tz", "t0"), ZONED, ids=[f"{z}-{t:%m%d}" for z, t in ZONED])
+def test_every_answer_in_a_zone_around_its_changes_gives_the_reference(client_all, tz, t0):
+    rng = random.Random(f"{tz}{t0}")
+    apply_and_compare(client_all, rng, scenarios.viewing(rng, t0=t0), tz)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_random_zones_give_the_reference(client_all, seed):
+    """Any zone of the tz database, viewing at any moment of 2026 (the log's partitions are days:
+    the other tests' year keeps their number small)."""
+    rng = random.Random(seed)
+    tz = rng.choice(sorted(available_timezones()))
+    t0 = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(minutes=15 * rng.randrange(360 * 96))
+    apply_and_compare(client_all, rng, scenarios.viewing(rng, t0=t0), tz)
 
 
 def test_a_short_view_gap_and_coarse_bins_are_exact_too(client_all):

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.django_db
 DAY = 86400
 DEFINITIONS = {"view_gap_seconds": 1800, "min_view_seconds": 10, "completion_ratio": 0.9, "completed_percent": 90,
                "retention_resolution_seconds": 10}
-SERIES_KEYS = {"interval", "from", "to", "results", "definitions", "as_of"}
+SERIES_KEYS = {"interval", "from", "to", "tz", "results", "definitions", "as_of"}
 PAGE_KEYS = {"next", "previous", "results", "definitions", "as_of"}
 
 
@@ -187,6 +187,88 @@ def test_bad_series_queries_are_400_in_the_error_shape(client_all, series_data, 
         assert_error(get(client_all, f"{url}?{query}", status=400), *needles)
 
 
+# --- time zones (issue 23) ---------------------------------------------------------------------
+
+
+def test_answers_are_in_utc_by_default_and_name_their_zone(client_all, series_data):
+    m1, _ = series_data
+    body = get(client_all, f"/movies/{m1}/watch-time/?from=2026-01-01&to=2026-01-02")
+    assert (body["tz"], body["from"], body["results"][0]["start"]) == ("UTC", "2026-01-01T00:00:00Z", "2026-01-01T00:00:00Z")
+
+
+def test_default_zone_is_the_setting(client_all, series_data, settings):
+    settings.WATCHTIME_TIME_ZONE = "Asia/Kathmandu"
+    body = get(client_all, "/stats/watch-time/?from=2026-01-01&to=2026-01-02")
+    assert (body["tz"], body["from"], body["to"]) == ("Asia/Kathmandu", "2026-01-01T00:00:00+05:45", "2026-01-02T00:00:00+05:45")
+
+
+def test_a_quarter_to_zone_buckets_by_its_local_days_and_hours(client_all, series_data):
+    """Kathmandu is +05:45: day 0 UTC 01:00-01:30 (alice's 25 s) is 06:45-07:15 local, on 1 January;
+    bob's 02:00 on 3 January UTC is 07:45 local, on 3 January."""
+    m1, _ = series_data
+    body = get(client_all, "/stats/watch-time/?from=2026-01-01&to=2026-01-04&tz=Asia/Kathmandu")
+    assert [(r["start"], r["watch_time"], r["viewers"]) for r in body["results"]] == [
+        ("2026-01-01T00:00:00+05:45", 25, 1), ("2026-01-02T00:00:00+05:45", 0, 0), ("2026-01-03T00:00:00+05:45", 10, 1)]
+    # Local hours: alice's m1 pairs at 01:00:10 and 01:00:20 UTC are 06:45:10 and 06:45:20 local (hour 06:00).
+    hours = get(client_all, f"/movies/{m1}/watch-time/?interval=hour&tz=Asia/Kathmandu"
+                            f"&from=2026-01-01T06:00:00%2B05:45&to=2026-01-01T08:00:00%2B05:45")
+    assert [(r["start"], r["watch_time"]) for r in hours["results"]] == [
+        ("2026-01-01T06:00:00+05:45", 20), ("2026-01-01T07:00:00+05:45", 0)]
+
+
+def test_a_spring_forward_day_has_23_hours_and_starts_carry_their_offsets(client_all):
+    """New York, 8 March 2026: 02:00 EST -> 03:00 EDT at 07:00 UTC. alice's heartbeats at 06:59:40,
+    06:59:50 and 07:00:00 UTC: a pair of 10 s keyed 06:59:50 (01:59:50 EST) and one keyed 07:00:00
+    (03:00:00 EDT)."""
+    m = movie("dst")
+    base = (datetime(2026, 3, 8, 6, 59, 40, tzinfo=UTC) - T0).total_seconds()
+    watch(client_all, "alice", "dst", (0, base), (10, base + 10), (20, base + 20))
+    days = get(client_all, f"/movies/{m}/watch-time/?from=2026-03-08&to=2026-03-10&tz=America/New_York")
+    assert (days["from"], days["to"]) == ("2026-03-08T00:00:00-05:00", "2026-03-10T00:00:00-04:00")
+    assert [(r["start"], r["watch_time"]) for r in days["results"]] == [
+        ("2026-03-08T00:00:00-05:00", 20), ("2026-03-09T00:00:00-04:00", 0)]
+    hours = get(client_all, f"/movies/{m}/watch-time/?interval=hour&from=2026-03-08&to=2026-03-09&tz=America/New_York")
+    starts = [r["start"] for r in hours["results"]]
+    assert len(starts) == 23 and "2026-03-08T02:00:00-05:00" not in starts
+    assert [(r["start"], r["watch_time"], r["viewers"]) for r in hours["results"] if r["watch_time"]] == [
+        ("2026-03-08T01:00:00-05:00", 10, 1), ("2026-03-08T03:00:00-04:00", 10, 1)]
+
+
+def test_a_fall_back_day_has_the_repeated_hour_twice(client_all):
+    body = get(client_all, "/stats/watch-time/?interval=hour&from=2026-11-01&to=2026-11-02&tz=America/New_York")
+    starts = [r["start"] for r in body["results"]]
+    assert len(starts) == 25 and starts[1:3] == ["2026-11-01T01:00:00-04:00", "2026-11-01T01:00:00-05:00"]
+
+
+def test_lord_howe_half_hour_change_gives_a_30_minute_bucket(client_all):
+    body = get(client_all, "/stats/watch-time/?interval=hour&from=2026-10-04T01:00:00%2B10:30&to=2026-10-04T04:00:00%2B11:00"
+                           "&tz=Australia/Lord_Howe")
+    assert [r["start"] for r in body["results"]] == [
+        "2026-10-04T01:00:00+10:30", "2026-10-04T02:30:00+11:00", "2026-10-04T03:00:00+11:00"]
+
+
+def test_top_movies_and_engagement_take_the_zone(client_all, series_data):
+    """In Kathmandu bob's view (02:00 UTC on 3 January) is on local 3 January; alice's on 1 January."""
+    top = get(client_all, "/stats/top-movies/?from=2026-01-03&to=2026-01-04&tz=Asia/Kathmandu")
+    assert (top["tz"], top["from"]) == ("Asia/Kathmandu", "2026-01-03T00:00:00+05:45")
+    assert [(r["slug"], r["watch_time"], r["viewers"]) for r in top["results"]] == [("m1", 10, 1)]
+    m1, _ = series_data
+    engagement = get(client_all, f"/movies/{m1}/engagement/?from=2026-01-03&to=2026-01-04&tz=Asia/Kathmandu")
+    assert (engagement["tz"], engagement["from"], engagement["to"]) == (
+        "Asia/Kathmandu", "2026-01-03T00:00:00+05:45", "2026-01-04T00:00:00+05:45")
+    assert (engagement["views"], engagement["watch_time"]) == (1, 10)
+
+
+@pytest.mark.parametrize("tz", ["Mars/Olympus", "asia/kathmandu", "+05:45", "/etc/localtime", "Asia/Kathmandu%20"])
+def test_an_unknown_zone_is_400_naming_tz(client_all, series_data, tz):
+    m1, _ = series_data
+    for url in (f"/movies/{m1}/watch-time/", "/users/alice/watch-time/", "/stats/watch-time/", "/stats/top-movies/",
+                f"/movies/{m1}/engagement/"):
+        body = get(client_all, f"{url}?tz={tz}", status=400)
+        assert_error(body, "tz")
+        assert "tz" in body["error"]["details"]
+
+
 @pytest.mark.parametrize(
     ("query", "limit"),
     [("from=2025-01-01&to=2026-01-03", "At most 366 days"), ("interval=hour&from=2026-01-01&to=2026-02-01T00:00:01Z", "At most 744 hours")],
@@ -218,7 +300,7 @@ def test_a_late_event_moves_credit_and_viewers_between_hours(client_all):
 
 # --- top movies ---------------------------------------------------------------------------------
 
-TOP_KEYS = {"from", "to", "by", "results", "definitions", "as_of"}
+TOP_KEYS = {"from", "to", "tz", "by", "results", "definitions", "as_of"}
 TOP_ITEM_KEYS = {"id", "slug", "title", "watch_time", "viewers", "views", "completions"}
 
 
@@ -301,7 +383,7 @@ def views_data(client_all):
     return m1
 
 
-ENGAGEMENT_KEYS = {"from", "to", "views", "viewers", "watch_time", "average_view_seconds", "completions", "completion_rate",
+ENGAGEMENT_KEYS = {"from", "to", "tz", "views", "viewers", "watch_time", "average_view_seconds", "completions", "completion_rate",
                    "average_percent", "definitions", "as_of"}
 
 
@@ -682,13 +764,13 @@ def test_reads_need_the_read_scope(make_client, url):
 # --- OpenAPI -----------------------------------------------------------------------------------
 
 OPERATIONS = {
-    ("/movies/{movie_pk}/watch-time/", "get"): {"interval", "from", "to"},
-    ("/users/{username}/watch-time/", "get"): {"interval", "from", "to"},
-    ("/stats/watch-time/", "get"): {"interval", "from", "to"},
-    ("/stats/top-movies/", "get"): {"from", "to", "by", "limit", "min_view_seconds", "completion_ratio"},
+    ("/movies/{movie_pk}/watch-time/", "get"): {"interval", "from", "to", "tz"},
+    ("/users/{username}/watch-time/", "get"): {"interval", "from", "to", "tz"},
+    ("/stats/watch-time/", "get"): {"interval", "from", "to", "tz"},
+    ("/stats/top-movies/", "get"): {"from", "to", "tz", "by", "limit", "min_view_seconds", "completion_ratio"},
     ("/users/{username}/progress/", "get"): {"state", "cursor", "page_size"},
     ("/users/{username}/progress/{movie_pk}/", "delete"): set(),
-    ("/movies/{movie_pk}/engagement/", "get"): {"from", "to", "min_view_seconds", "completion_ratio"},
+    ("/movies/{movie_pk}/engagement/", "get"): {"from", "to", "tz", "min_view_seconds", "completion_ratio"},
     ("/users/{username}/views/", "get"): {"min_view_seconds", "completion_ratio", "cursor", "page_size"},
     ("/movies/{movie_pk}/retention/", "get"): set(),
 }

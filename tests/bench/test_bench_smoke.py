@@ -138,7 +138,7 @@ def test_read_dataset_analytics_follow_the_rule():
     from django.db import connection
 
     from watchtime.accounting.audit.analytics import analytics_drift
-    from watchtime.analytics.models import MovieDay, View
+    from watchtime.analytics.models import MovieQuarter, View
     from watchtime.definitions import definitions_from_settings, limits_from_settings
 
     shape = workload.build_read_dataset(connection, 2000)
@@ -146,7 +146,7 @@ def test_read_dataset_analytics_follow_the_rule():
     assert analytics_drift(limits=limits_from_settings(), definitions=definitions_from_settings()) == []
     assert View.objects.count() == shape["streams"]
     # Spread over the month the analytics reads ask for, not one hour.
-    assert MovieDay.objects.values("day").distinct().count() >= 25
+    assert len({q // 96 for q in MovieQuarter.objects.values_list("quarter", flat=True)}) >= 25
 
 
 def test_targets_judge_the_worst_repeat_and_the_ratio_to_the_floor():

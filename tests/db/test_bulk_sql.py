@@ -28,8 +28,9 @@ def test_update_from_values_increments():
 
 
 def test_upsert_add_creates_then_adds_and_returns_the_values_after():
-    from watchtime.analytics.models import Hour
+    from watchtime.analytics.models import QuarterReach
 
-    assert bulk_sql.upsert_add(Hour, ("hour",), ("watch_time", "viewers", "movies"), {(1,): (10, 1, 1)}) == {(1,): (10, 1, 1)}
-    after = bulk_sql.upsert_add(Hour, ("hour",), ("watch_time", "viewers", "movies"), {(1,): (5, -1, 0), (2,): (3, 1, 1)})
-    assert after == {(1,): (15, 0, 1), (2,): (3, 1, 1)}
+    columns = ("quarter", "previous_quarter"), ("viewers", "movies")
+    assert bulk_sql.upsert_add(QuarterReach, *columns, {(1, -1): (1, 1)}) == {(1, -1): (1, 1)}
+    after = bulk_sql.upsert_add(QuarterReach, *columns, {(1, -1): (-1, 0), (2, 1): (1, 1)})
+    assert after == {(1, -1): (0, 1), (2, 1): (1, 1)}

@@ -106,10 +106,10 @@ def test_rolling_upgrade_with_the_previous_release_consumers_running(tmp_path, s
     with psycopg2.connect(scratch_database) as conn, conn.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM analytics_view")
         assert cursor.fetchone()[0] >= 40
-        cursor.execute("SELECT sum(watch_time) FROM analytics_hour")
-        (hourly,) = cursor.fetchone()
+        cursor.execute("SELECT sum(watch_time) FROM analytics_quarter")
+        (quarterly,) = cursor.fetchone()
         cursor.execute("SELECT sum(total_watch_time) FROM events_movie")
-        assert hourly == cursor.fetchone()[0] > 0
+        assert quarterly == cursor.fetchone()[0] > 0
 
 
 def _ready(process) -> bool:

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from watchtime.rule.attribution import DAY_US, HOUR_US, day_of, hour_of, pair_changes, pairs
 from watchtime.rule.credit import Heartbeat, Limits, added_credit
+from watchtime.rule.zones import quarter_of
 
 LIMITS = Limits(max_credit_seconds=120, max_step_seconds=15)
 SECOND = 1_000_000
@@ -94,7 +95,8 @@ PAIR_BUCKETS = [
 @pytest.mark.parametrize(("a", "b", "credit", "hour", "day"), [pytest.param(*row[1:], id=row[0]) for row in PAIR_BUCKETS])
 def test_a_pair_is_credited_in_the_bucket_of_its_later_heartbeat(a, b, credit, hour, day):
     (pair,) = pairs([a, b], LIMITS)
-    assert (pair.credit, pair.hour, day_of(pair.b.key_us)) == (credit, hour, day)
+    assert (pair.credit, hour_of(pair.b.key_us), day_of(pair.b.key_us)) == (credit, hour, day)
+    assert pair.quarter == quarter_of(pair.b.key_us) and pair.quarter // 4 == hour
     assert credit_by(hour_of, [a, b]) == {hour: credit}
     assert credit_by(day_of, [a, b]) == {day: credit}
 
@@ -145,9 +147,9 @@ def test_pair_changes(stored, new, removed, added, moves):
     # Every hour afterwards is the stored hour plus what left and entered it: the whole stream's.
     moved: dict[int, int] = defaultdict(int)
     for p in changes.added:
-        moved[p.hour] += p.credit
+        moved[hour_of(p.b.key_us)] += p.credit
     for p in changes.removed:
-        moved[p.hour] -= p.credit
+        moved[hour_of(p.b.key_us)] -= p.credit
     assert {h: d for h, d in moved.items() if d} == moves
     restated = defaultdict(int, credit_by(hour_of, stored))
     for h, d in moved.items():

@@ -117,6 +117,8 @@ CONSTRAINTS: dict[str, dict[str, Any]] = {
     "config.analytics.retentionResolutionSeconds": {"type": "integer", "minimum": 1, "maximum": 3600},
     "config.analytics.liveWindowSeconds": {"type": "integer", "minimum": 1, "maximum": 3600},
     "config.analytics.concurrencyMinuteDays": {"type": "integer", "minimum": 1, "maximum": 366},
+    "config.analytics.timeZone": {"type": "string", "pattern": r"^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+){0,2}$",
+                                  "maxLength": 64},
     "secretKey.existingSecret": K8S_NAME,
     "liveTokenKey.existingSecret": K8S_NAME,
     "secretKey.existingSecretKey": {"type": "string", "minLength": 1},

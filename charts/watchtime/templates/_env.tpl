@@ -50,6 +50,7 @@ WATCHTIME_COMPLETED_PERCENT: {{ include "watchtime.intString" .completedPercent 
 WATCHTIME_RETENTION_RESOLUTION_SECONDS: {{ include "watchtime.intString" .retentionResolutionSeconds }}
 WATCHTIME_LIVE_WINDOW_SECONDS: {{ include "watchtime.intString" .liveWindowSeconds }}
 WATCHTIME_CONCURRENCY_MINUTE_DAYS: {{ include "watchtime.intString" .concurrencyMinuteDays }}
+WATCHTIME_TIME_ZONE: {{ .timeZone | quote }}
 {{- end }}
 {{- if $v.bootstrapApiKey.enabled }}
 WATCHTIME_BOOTSTRAP_API_KEY_SCOPES: {{ join "," $v.bootstrapApiKey.scopes | quote }}

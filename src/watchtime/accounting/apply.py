@@ -222,7 +222,7 @@ def _restate_views(work: dict[int, StreamWork], definitions: Definitions, change
 
 def _apply_watch_times(work: dict[int, StreamWork], definitions: Definitions, changes: rollups.Changes,
                        rebuild: set) -> dict[tuple[int, int], int]:
-    """Totals, newest event and coverage per user-movie; credit per hour into `changes`.
+    """Totals, newest event and coverage per user-movie; credit per quarter into `changes`.
     Returns the watch-time ids by (user, movie)."""
     by_pair: dict[tuple[int, int], list[StreamWork]] = defaultdict(list)
     for item in work.values():
@@ -240,10 +240,10 @@ def _apply_watch_times(work: dict[int, StreamWork], definitions: Definitions, ch
         for item in items:
             last = newest(last, StoredEvent(*item.new[-1]).newest)
             for pair in item.changes.added:
-                changes.credit[(user_id, movie_id, pair.hour)] += pair.credit
+                changes.credit[(user_id, movie_id, pair.quarter)] += pair.credit
                 add.append(coverage.covered_bins(pair, resolution))
             for pair in item.changes.removed:
-                changes.credit[(user_id, movie_id, pair.hour)] -= pair.credit
+                changes.credit[(user_id, movie_id, pair.quarter)] -= pair.credit
                 remove.append(coverage.covered_bins(pair, resolution))
         covered = coverage.change(coverage.decode(runs), [b for b in add if b], [b for b in remove if b])
         if covered.underflow:

@@ -6,13 +6,12 @@ from django.db import IntegrityError, transaction
 from watchtime.accounting import concurrency, locks, rebuild, rollups
 from watchtime.analytics.models import (
     LiveStream,
-    MovieDay,
-    MovieDayReach,
-    MovieHour,
     MovieMinute,
+    MovieQuarter,
     MovieQuarterPeak,
+    MovieQuarterReach,
+    MovieUtcDay,
     RetentionBin,
-    UserMovieDay,
 )
 from watchtime.definitions import definitions_from_settings
 from watchtime.errors import DomainError
@@ -49,6 +48,6 @@ def movie_delete(*, movie: Movie) -> None:
     analytics figure it is part of."""
     rebuild.remove_pairs(locks.movie_pairs(movie.pk), definitions_from_settings())
     concurrency.remove_streams(list(Stream.objects.filter(movie_id=movie.pk).values_list("id", flat=True)))
-    for model in (UserMovieDay, MovieHour, MovieDay, MovieDayReach, RetentionBin, LiveStream, MovieMinute, MovieQuarterPeak):
+    for model in (MovieQuarter, MovieUtcDay, MovieQuarterReach, RetentionBin, LiveStream, MovieMinute, MovieQuarterPeak):
         model.objects.filter(movie_id=movie.pk).delete()
     movie.delete()

@@ -8,7 +8,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from watchtime.accounting import concurrency, live, locks, rebuild
-from watchtime.analytics.models import UserDay, UserHour, UserMovieDay
+from watchtime.analytics.models import UserQuarter
 from watchtime.db import bulk_sql
 from watchtime.definitions import definitions_from_settings
 from watchtime.errors import DomainError
@@ -43,8 +43,7 @@ def user_erase(*, username: str, suppress: bool = False) -> ErasureResult:
         cursor.execute(f"DELETE FROM {ids} WHERE event_id IN (SELECT event_id FROM {log} WHERE {of_user})", [user])
         cursor.execute(f"DELETE FROM {log} WHERE {of_user}", [user])
         events_deleted = cursor.rowcount
-    for model in (UserMovieDay, UserHour, UserDay):
-        model.objects.filter(user_id=user).delete()
+    UserQuarter.objects.filter(user_id=user).delete()
     live.user_forget(user)
     Stream.objects.filter(user_id=user).delete()
     WatchTime.objects.filter(user_id=user).delete()

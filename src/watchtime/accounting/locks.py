@@ -4,11 +4,11 @@ Rows are locked table by table in this order, and within a table in ascending id
 key: looked up in sorted key order, locked in id order), so concurrent writers queue behind each
 other instead of deadlocking:
 
-    1. streams  2. watch times  3. users  4. movies  5. the overall hour and day rows
+    1. streams  2. watch times  3. users  4. movies  5. the overall quarter rows
 
 A writer takes some of these levels, never one after a later one. The user-movie rollup rows are
 written under the watch-time locks, the per-user rows under the user locks, the per-movie rows
-under the movie locks; the overall Hour and Day rows are locked by their own upserts, last
+under the movie locks; the overall Quarter and QuarterReach rows are locked by their own upserts, last
 (rollups.write). SQLite locks the whole database at BEGIN instead (IMMEDIATE transactions).
 
 One function per set of locks a writer takes; which writer calls it is in its docstring.

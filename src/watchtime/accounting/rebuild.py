@@ -3,7 +3,7 @@ lock order (locks): the backfill of an existing installation (and of user-movies
 release's consumers touched during a rolling upgrade), and taking a user-movie's contribution
 out of every total and aggregate when its movie or user is deleted.
 
-Every aggregate is a function of the facts stored per user-movie (credit per hour, views,
+Every aggregate is a function of the facts stored per user-movie (credit per quarter, views,
 coverage), so subtracting what the stored facts contributed and adding what the log gives keeps
 every aggregate exact, whatever state the user-movie was in.
 """
@@ -14,9 +14,9 @@ from django.db import transaction
 
 from watchtime.accounting import concurrency, locks, rollups
 from watchtime.analytics import view_store
-from watchtime.analytics.models import UserMovieHour, View
+from watchtime.analytics.models import QuarterGrain, UserMovieQuarter, View
 from watchtime.db import bulk_sql
-from watchtime.events.horizon import anchor_of, folded_hours_before
+from watchtime.events.horizon import anchor_of, folded_quarters_before, pruned_before_us
 from watchtime.events.models import Event, Stream, WatchTime
 from watchtime.rule import coverage
 from watchtime.rule.credit import Heartbeat, Limits
@@ -92,14 +92,14 @@ def _replace_facts(user_id: int, movie_id: int, wt_id: int, runs: list, want: Pa
                    *, keep_folded: bool):
     """Add to `changes` what swapping a user-movie's stored facts for `want` moves in every
     aggregate; returns the function that then writes the new facts (after `rollups.write`).
-    With `keep_folded`, what a prune folded (credit before its hour, views before an anchor)
+    With `keep_folded`, what a prune folded (credit before its quarter, views before an anchor)
     stays: it cannot come from the log."""
-    folded_before = folded_hours_before() if keep_folded else None
-    stored_credit = dict(UserMovieHour.objects.filter(user_id=user_id, movie_id=movie_id).values_list("hour", "watch_time"))
+    folded_before = folded_quarters_before() if keep_folded else None
+    stored_credit = dict(UserMovieQuarter.objects.filter(user_id=user_id, movie_id=movie_id).values_list("quarter", "watch_time"))
     if folded_before is not None:
-        stored_credit = {h: v for h, v in stored_credit.items() if h >= folded_before}
-    for hour in {*stored_credit, *want.credit_by_hour}:
-        changes.credit[(user_id, movie_id, hour)] = want.credit_by_hour.get(hour, 0) - stored_credit.get(hour, 0)
+        stored_credit = {q: v for q, v in stored_credit.items() if q >= folded_before}
+    for quarter in {*stored_credit, *want.credit_by_quarter}:
+        changes.credit[(user_id, movie_id, quarter)] = want.credit_by_quarter.get(quarter, 0) - stored_credit.get(quarter, 0)
     for k, sign in coverage.bin_deltas(*coverage.difference(runs, want.runs)):
         changes.bins[(movie_id, k)] += sign
     if bool(runs) != bool(want.runs):
@@ -113,7 +113,7 @@ def _replace_facts(user_id: int, movie_id: int, wt_id: int, runs: list, want: Pa
     changes.views += [(movie_id, None, v) for *_, v in created]
 
     def write_facts() -> None:
-        UserMovieHour.objects.filter(user_id=user_id, movie_id=movie_id, watch_time=0).delete()
+        UserMovieQuarter.objects.filter(user_id=user_id, movie_id=movie_id, watch_time=0).delete()
         new_ids = view_store.save(created=created, updated=[], deleted=[pk for pk, *_ in stored_views])
         last_views = [(s, new_ids[(s, f.views[-1].started_us)]) for s, f in want.streams.items() if f.views]
         Stream.objects.filter(user_id=user_id, movie_id=movie_id).update(last_view_id=None)
@@ -123,6 +123,17 @@ def _replace_facts(user_id: int, movie_id: int, wt_id: int, runs: list, want: Pa
                                     [(wt_id, coverage.encode(want.runs), last_watched_us, True)])
 
     return write_facts
+
+
+def _history_restated() -> None:
+    """Every user-movie is rebuilt from the log: what stays by UTC hour (QuarterGrain) is only
+    what a prune had folded, before its horizon."""
+    cut = pruned_before_us()
+    hourly = QuarterGrain.objects.filter(hours_before_us__isnull=False)
+    if cut is None:
+        hourly.update(hours_before_us=None)
+    else:
+        hourly.filter(hours_before_us__gt=cut).update(hours_before_us=cut)
 
 
 def backfill(*, limits: Limits, definitions, batch: int = 200, stop=None) -> int:
@@ -135,6 +146,7 @@ def backfill(*, limits: Limits, definitions, batch: int = 200, stop=None) -> int
     while True:
         pairs = pending_pairs(batch)
         if not pairs:
+            _history_restated()
             return done
         progressed = False
         for user_id, movie_id in pairs:

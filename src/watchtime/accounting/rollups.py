@@ -1,8 +1,8 @@
 """Writing a batch's changes to the totals and every rollup, in the caller's transaction and the
 one lock order (locks: user-movie rows under the watch-time locks the caller holds, then users,
-then movies, then the overall hour and day rows).
+then movies, then the overall quarter rows).
 
-The caller collects what changed (credit per user-movie-hour, covered bins gained or lost,
+The caller collects what changed (credit per user-movie-quarter, covered bins gained or lost,
 views before and after, totals) in `Changes`; `write` turns fact deltas into distinct-count
 deltas by their transitions through zero, which the `RETURNING` of each upsert tells.
 """
@@ -10,27 +10,22 @@ deltas by their transitions through zero, which the `RETURNING` of each upsert t
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from django.db import connection
-
-from watchtime.accounting import locks, totals
+from watchtime.accounting import locks, reach, totals
 from watchtime.analytics.models import (
-    NEVER,
-    Day,
-    Hour,
-    MovieDay,
-    MovieDayReach,
-    MovieHour,
+    MovieQuarter,
+    MovieQuarterReach,
+    MovieUtcDay,
+    Quarter,
+    QuarterReach,
     RetentionBin,
-    UserDay,
-    UserHour,
-    UserMovieDay,
-    UserMovieHour,
+    UserMovieQuarter,
+    UserQuarter,
 )
 from watchtime.analytics.models import View as ViewRow
 from watchtime.db import bulk_sql
 from watchtime.events.models import Movie
-from watchtime.rule.attribution import HOURS_PER_DAY, day_of
 from watchtime.rule.views import View, ViewDefinition, counts, is_complete
+from watchtime.rule.zones import QUARTERS_PER_DAY, quarter_of
 
 
 @dataclass
@@ -38,7 +33,7 @@ class Changes:
     """One batch's changes, keyed by ids and bucket numbers; every value a delta."""
 
     users: set[int] = field(default_factory=set)  # every user of the batch: locked, and must still exist
-    credit: dict[tuple[int, int, int], int] = field(default_factory=lambda: defaultdict(int))  # (user, movie, hour)
+    credit: dict[tuple[int, int, int], int] = field(default_factory=lambda: defaultdict(int))  # (user, movie, quarter)
     user_totals: dict[int, int] = field(default_factory=lambda: defaultdict(int))
     movie_totals: dict[int, int] = field(default_factory=lambda: defaultdict(int))
     movie_viewers: dict[int, int] = field(default_factory=lambda: defaultdict(int))  # watch time 0 <-> > 0
@@ -76,61 +71,58 @@ def _summed_vectors(items, width: int) -> dict:
 def write(changes: Changes, *, view_definition: ViewDefinition) -> None:
     """Write every rollup a batch changes. Locks users, then movies; the caller holds the
     watch-time locks of every user-movie in `changes.credit`."""
-    credit = {(u, h, m): d for (u, m, h), d in changes.credit.items() if d}
-    umh = bulk_sql.upsert_add(UserMovieHour, ("user_id", "hour", "movie_id"), ("watch_time",),
+    credit = {(u, q, m): d for (u, m, q), d in changes.credit.items() if d}
+    umq = bulk_sql.upsert_add(UserMovieQuarter, ("user_id", "quarter", "movie_id"), ("watch_time",),
                               {k: (d,) for k, d in credit.items()})
-    hour_credited = _transitions(umh, credit)  # (user, hour, movie) -> +-1: a viewer of the hour or no more
-    umd_deltas = _summed(((u, h // HOURS_PER_DAY, m), t) for (u, h, m), t in hour_credited.items())
-    umd = bulk_sql.upsert_add(UserMovieDay, ("user_id", "day", "movie_id"), ("credited_hours",),
-                              {k: (d,) for k, d in umd_deltas.items()})
-    day_credited = _transitions(umd, umd_deltas)  # (user, day, movie) -> +-1
-    reach = _reach_deltas(day_credited)
-
-    overall: list[tuple[tuple, int, int]] = []  # ((hour,) or (day,) key, column, delta); watch time, viewers, movies
-    overall_days: list[tuple[tuple, int, int]] = []
-    _write_users(changes, hour_credited, day_credited, overall, overall_days)
-    _write_movies(changes, credit, hour_credited, reach, view_definition, overall, overall_days)
+    quarter_credited = _transitions(umq, credit)  # (user, quarter, movie) -> +-1: a viewer of the quarter or no more
+    pair_reach = reach.deltas(UserMovieQuarter, ("user_id", "movie_id"), "watch_time",
+                              {(u, m, q): t for (u, q, m), t in quarter_credited.items()})
+    movie_reach = _summed(((m, q, p), d) for (_, m, q, p), d in pair_reach.items())  # (movie, quarter, previous)
+    overall: list[tuple[tuple, int, int]] = []  # ((quarter, previous), column, delta); viewers, movies
+    _write_users(changes, quarter_credited, overall)
+    watch = _write_movies(changes, credit, movie_reach, view_definition, overall)
     # Overall: the hottest rows, last.
-    bulk_sql.upsert_add(Hour, ("hour",), ("watch_time", "viewers", "movies"), _summed_vectors(overall, 3))
-    bulk_sql.upsert_add(Day, ("day",), ("watch_time", "viewers", "movies"), _summed_vectors(overall_days, 3))
+    bulk_sql.upsert_add(Quarter, ("quarter",), ("watch_time",), {(q,): (d,) for q, d in watch.items()})
+    bulk_sql.upsert_add(QuarterReach, ("quarter", "previous_quarter"), ("viewers", "movies"), _summed_vectors(overall, 2))
 
 
-def _write_users(changes: Changes, hour_credited, day_credited, overall, overall_days) -> None:
-    uh_deltas = _summed(((u, h), t) for (u, h, _), t in hour_credited.items())
-    ud_deltas = _summed(((u, day), t) for (u, day, _), t in day_credited.items())
+def _write_users(changes: Changes, quarter_credited, overall) -> None:
+    uq_deltas = _summed(((u, q), t) for (u, q, _), t in quarter_credited.items())
     user_totals = {k: v for k, v in changes.user_totals.items() if v}
-    locks.users({*changes.users, *user_totals, *(u for u, _ in uh_deltas), *(u for u, _ in ud_deltas)})
+    locks.users({*changes.users, *user_totals, *(u for u, _ in uq_deltas)})
     totals.add_to_users(user_totals)
-    uh = bulk_sql.upsert_add(UserHour, ("user_id", "hour"), ("credited_movies",), {k: (d,) for k, d in uh_deltas.items()})
-    ud = bulk_sql.upsert_add(UserDay, ("user_id", "day"), ("credited_movies",), {k: (d,) for k, d in ud_deltas.items()})
-    overall += [((h,), 1, t) for (_, h), t in _transitions(uh, uh_deltas).items()]
-    overall_days += [((day,), 1, t) for (_, day), t in _transitions(ud, ud_deltas).items()]
+    uq = bulk_sql.upsert_add(UserQuarter, ("user_id", "quarter"), ("credited_movies",), {k: (d,) for k, d in uq_deltas.items()})
+    viewers = reach.deltas(UserQuarter, ("user_id",), "credited_movies", _transitions(uq, uq_deltas))
+    overall += [((q, p), 0, d) for (_, q, p), d in viewers.items()]
 
 
-def _write_movies(changes: Changes, credit, hour_credited, reach, view_definition, overall, overall_days) -> None:
-    mh_deltas = _summed_vectors(
-        [((m, h), 0, d) for (_, h, m), d in credit.items()] + [((m, h), 1, t) for (_, h, m), t in hour_credited.items()], 2
-    )
-    movie_ids = {*changes.movie_totals, *changes.movie_viewers, *(m for m, _ in mh_deltas), *(m for m, _ in changes.bins),
-                 *(m for m, _, _ in changes.views), *(m for m, _, _ in reach)}
+def _write_movies(changes: Changes, credit, movie_reach, view_definition, overall) -> dict[int, int]:
+    """The movies' rows; returns the watch time per quarter for the overall row."""
+    items = [((m, q), 0, d) for (_, q, m), d in credit.items()]
+    movie_ids = {*changes.movie_totals, *changes.movie_viewers, *(m for (m, _), _, _ in items), *(m for m, _ in changes.bins),
+                 *(m for m, _, _ in changes.views), *(m for m, _, _ in movie_reach)}
     locks.movies(movie_ids)
     totals.add_to_movies(changes.movie_totals, changes.movie_viewers)
 
-    mh = bulk_sql.upsert_add(MovieHour, ("movie_id", "hour"), ("watch_time", "viewers"), mh_deltas)
-    overall += [((h,), 0, d) for (_, h), (d, _) in mh_deltas.items()]
-    overall += [((h,), 2, t) for (_, h), t in _transitions(mh, {k: v[0] for k, v in mh_deltas.items()}).items()]
-
     durations = _durations({m for m, _, _ in changes.views})
-    md_items = [((m, h // HOURS_PER_DAY), 0, d) for (m, h), (d, _) in mh_deltas.items()]
-    md_items += _view_items(changes.views, durations, view_definition)
-    md_deltas = _summed_vectors(md_items, 3)
-    md = bulk_sql.upsert_add(MovieDay, ("movie_id", "day"), ("watch_time", "views", "completions"), md_deltas)
-    overall_days += [((day,), 0, d) for (_, day), (d, _, _) in md_deltas.items()]
-    overall_days += [((day,), 2, t) for (_, day), t in _transitions(md, {k: v[0] for k, v in md_deltas.items()}).items()]
+    mq_deltas = _summed_vectors(items + _view_items(changes.views, durations, view_definition), 3)
+    mq = bulk_sql.upsert_add(MovieQuarter, ("movie_id", "quarter"), ("watch_time", "views", "completions"), mq_deltas)
+    movies = reach.deltas(MovieQuarter, ("movie_id",), "watch_time",
+                          _transitions(mq, {k: v[0] for k, v in mq_deltas.items()}))
+    overall += [((q, p), 1, d) for (_, q, p), d in movies.items()]
 
-    bulk_sql.upsert_add(MovieDayReach, ("movie_id", "day", "previous_day"), ("users",), {k: (d,) for k, d in reach.items()})
+    bulk_sql.upsert_add(MovieUtcDay, ("movie_id", "day"), ("watch_time", "views", "completions"), _by_day(mq_deltas))
+    bulk_sql.upsert_add(MovieQuarterReach, ("movie_id", "quarter", "previous_quarter"), ("users",),
+                        {k: (d,) for k, d in movie_reach.items()})
     bins = {k: (d,) for k, d in changes.bins.items() if d}
     bulk_sql.upsert_add(RetentionBin, ("movie_id", "bin"), ("users",), bins)
+    return _summed((q, d) for (_, q), (d, _, _) in mq_deltas.items())
+
+
+def _by_day(quarter_deltas: dict) -> dict:
+    """(movie, quarter) vectors summed into (movie, UTC day) vectors."""
+    return _summed_vectors([((m, q // QUARTERS_PER_DAY), i, d) for (m, q), v in quarter_deltas.items()
+                            for i, d in enumerate(v)], 3)
 
 
 def _durations(movie_ids: set[int]) -> dict[int, int | None]:
@@ -140,63 +132,32 @@ def _durations(movie_ids: set[int]) -> dict[int, int | None]:
 
 
 def _view_items(views, durations, definition: ViewDefinition) -> list[tuple[tuple, int, int]]:
-    """MovieDay (views, completions) deltas: counted views by the day each started, before and after."""
+    """MovieQuarter (views, completions) deltas: counted views by the quarter each started, before and after."""
     items = []
     for movie_id, before, after in views:
         for view, sign in ((before, -1), (after, 1)):
             if view is None or not counts(view.watch_time, definition):
                 continue
-            key = (movie_id, day_of(view.started_us))
+            key = (movie_id, quarter_of(view.started_us))
             items.append((key, 1, sign))
             if is_complete(view, durations.get(movie_id), definition):
                 items.append((key, 2, sign))
     return items
 
 
-def _reach_deltas(day_credited: dict[tuple, int]) -> dict[tuple, int]:
-    """MovieDayReach deltas of user-movies whose set of credited days changed this batch.
-
-    Each credited day d of a user-movie contributes one to (movie, d, the previous credited day);
-    the contribution of the set before and after is compared (read after this batch's
-    UserMovieDay upsert, so 'after' is what is stored)."""
-    changed: dict[tuple[int, int], dict[int, int]] = defaultdict(dict)
-    for (u, day, m), t in day_credited.items():
-        changed[(u, m)][day] = t
-    if not changed:
-        return {}
-    after_days: dict[tuple[int, int], list[int]] = defaultdict(list)
-    table = bulk_sql.table(UserMovieDay)
-    pairs = sorted(changed)
-    with connection.cursor() as cursor:
-        for chunk in bulk_sql.chunks(pairs):
-            cursor.execute(
-                f"SELECT user_id, movie_id, day FROM {table} WHERE credited_hours > 0 AND (user_id, movie_id) IN "
-                f"(VALUES {', '.join(['(%s, %s)'] * len(chunk))}) ORDER BY user_id, movie_id, day",
-                [v for pair in chunk for v in pair],
-            )
-            for u, m, day in cursor.fetchall():
-                after_days[(u, m)].append(day)
-    deltas: dict[tuple, int] = defaultdict(int)
-    for (u, m), transitions in changed.items():
-        after = after_days.get((u, m), [])
-        before = sorted({d for d in after if transitions.get(d) != 1} | {d for d, t in transitions.items() if t == -1})
-        for days, sign in ((before, -1), (after, 1)):
-            previous = NEVER
-            for day in days:
-                deltas[(m, day, previous)] += sign
-                previous = day
-    return {k: v for k, v in deltas.items() if v}
-
-
 def restate_completions(*, movie_id: int, duration: int | None, definition: ViewDefinition) -> None:
-    """Recount a movie's completions per day after its duration changed (the caller holds the
+    """Recount a movie's completions per quarter after its duration changed (the caller holds the
     movie's lock, which every batch touching the movie's rollups also takes)."""
     complete: dict[int, int] = defaultdict(int)
     views = ViewRow.objects.filter(movie_id=movie_id, watch_time__gte=definition.min_view_seconds)
     for started_us, furthest in views.values_list("started_us", "furthest_position"):
         view = View(None, started_us, started_us, definition.min_view_seconds, furthest)
         if is_complete(view, duration, definition):
-            complete[day_of(started_us)] += 1
-    days = set(MovieDay.objects.filter(movie_id=movie_id).values_list("day", flat=True))
-    for day in sorted(days | set(complete)):
-        MovieDay.objects.filter(movie_id=movie_id, day=day).update(completions=complete.get(day, 0))
+            complete[quarter_of(started_us)] += 1
+    stored = dict(MovieQuarter.objects.filter(movie_id=movie_id, views__gt=0).values_list("quarter", "completions"))
+    changed = [(q, complete.get(q, 0)) for q in sorted(set(stored) | set(complete)) if stored.get(q, 0) != complete.get(q, 0)]
+    for quarter, completions in changed:
+        MovieQuarter.objects.filter(movie_id=movie_id, quarter=quarter).update(completions=completions)
+    moved = _summed(((movie_id, q // QUARTERS_PER_DAY), complete.get(q, 0) - stored.get(q, 0)) for q, _ in changed)
+    bulk_sql.upsert_add(MovieUtcDay, ("movie_id", "day"), ("watch_time", "views", "completions"),
+                        {k: (0, 0, d) for k, d in moved.items()})

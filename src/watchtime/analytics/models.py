@@ -1,7 +1,8 @@
 """Rollups, views and coverage, maintained by the one apply path in the batch's transaction.
 
-Buckets are integers: hours or days since the epoch, UTC, of the key of a pair's later heartbeat.
-Facts per viewer (user-movie-hour watch time, credited hours and movies, coverage in
+Buckets are integers: UTC quarter hours since the epoch of the key of a pair's later heartbeat
+(every local hour and day of every zone since 1980 is a whole number of them: rule.zones).
+Facts per viewer (user-movie-quarter watch time, credited movies, coverage in
 WatchTime.coverage) make every distinct count exact when a late event moves credit; the
 aggregates per movie and overall are what reads touch, so a read costs O(buckets).
 References carry no database constraint (like the event log's): only the apply path and the
@@ -15,100 +16,99 @@ from watchtime.events.models import CustomUser, Movie, Stream
 REFERENCE = {"on_delete": models.DO_NOTHING, "db_constraint": False, "db_index": False, "related_name": "+"}
 
 
-class UserMovieHour(models.Model):
-    """Seconds one viewer was credited on one movie in one hour: the fact every rollup sums."""
+class UserMovieQuarter(models.Model):
+    """Seconds one viewer was credited on one movie in one UTC quarter hour: the fact every rollup sums."""
 
-    pk = models.CompositePrimaryKey("user", "hour", "movie")
+    pk = models.CompositePrimaryKey("user", "quarter", "movie")
     user = models.ForeignKey(CustomUser, **REFERENCE)
-    hour = models.IntegerField()
+    quarter = models.IntegerField()
     movie = models.ForeignKey(Movie, **REFERENCE)
     watch_time = models.BigIntegerField(default=0)
 
 
-class UserMovieDay(models.Model):
-    """How many hours of the day the viewer was credited on the movie (> 0: a viewer that day)."""
+class UserQuarter(models.Model):
+    """How many movies the viewer was credited on in the quarter (> 0: a viewer that quarter)."""
 
-    pk = models.CompositePrimaryKey("user", "day", "movie")
+    pk = models.CompositePrimaryKey("user", "quarter")
     user = models.ForeignKey(CustomUser, **REFERENCE)
-    day = models.IntegerField()
-    movie = models.ForeignKey(Movie, **REFERENCE)
-    credited_hours = models.IntegerField(default=0)
-
-
-class UserHour(models.Model):
-    """How many movies the viewer was credited on in the hour (> 0: a viewer that hour)."""
-
-    pk = models.CompositePrimaryKey("user", "hour")
-    user = models.ForeignKey(CustomUser, **REFERENCE)
-    hour = models.IntegerField()
+    quarter = models.IntegerField()
     credited_movies = models.IntegerField(default=0)
 
 
-class UserDay(models.Model):
-    """How many movies the viewer was credited on in the day."""
+class MovieQuarter(models.Model):
+    """A movie's watch time credited in the quarter, and its counted views that started in it."""
 
-    pk = models.CompositePrimaryKey("user", "day")
-    user = models.ForeignKey(CustomUser, **REFERENCE)
-    day = models.IntegerField()
-    credited_movies = models.IntegerField(default=0)
-
-
-class MovieHour(models.Model):
-    pk = models.CompositePrimaryKey("movie", "hour")
+    pk = models.CompositePrimaryKey("movie", "quarter")
     movie = models.ForeignKey(Movie, **REFERENCE)
-    hour = models.IntegerField()
+    quarter = models.IntegerField()
     watch_time = models.BigIntegerField(default=0)
-    viewers = models.IntegerField(default=0, help_text="Users credited > 0 on the movie in the hour.")
+    views = models.IntegerField(default=0, help_text="Counted views that started this quarter (configured thresholds).")
+    completions = models.IntegerField(default=0, help_text="Of those, the complete ones.")
+
+    class Meta:
+        indexes = [models.Index(fields=["quarter", "movie"], name="moviequarter_quarter_idx")]  # top movies
 
 
-class MovieDay(models.Model):
+class MovieUtcDay(models.Model):
+    """MovieQuarter summed over a UTC day (96 quarters): a top list over local days reads the whole
+    UTC days inside its range here and only its two edges by quarter, O(days), not O(quarters)."""
+
     pk = models.CompositePrimaryKey("movie", "day")
     movie = models.ForeignKey(Movie, **REFERENCE)
     day = models.IntegerField()
     watch_time = models.BigIntegerField(default=0)
-    views = models.IntegerField(default=0, help_text="Counted views that started this day (configured thresholds).")
-    completions = models.IntegerField(default=0, help_text="Of those, the complete ones.")
+    views = models.IntegerField(default=0)
+    completions = models.IntegerField(default=0)
 
     class Meta:
-        indexes = [models.Index(fields=["day", "movie"], name="movieday_day_idx")]  # top movies over a range
-
-NEVER = -1  # MovieDayReach.previous_day of a viewer's first day on a movie
+        indexes = [models.Index(fields=["day", "movie"], name="movieutcday_day_idx")]
 
 
-class MovieDayReach(models.Model):
-    """Viewers of a movie on a day, by the day each last viewed it before (NEVER: never).
+NEVER = -1  # previous_quarter of a first credited quarter
 
-    Viewers over a range [F, T) are the rows with F <= day < T and previous_day < F: each viewer
-    is counted once, on their first day in the range, so the count is exact for any range while
-    a read touches O(days x distinct earlier days), not O(viewers).
+
+class MovieQuarterReach(models.Model):
+    """Viewers of a movie in a quarter, by the quarter each was last credited on it before (NEVER: never).
+
+    Viewers over any range of quarters [F, T) (a local hour, a local day, a top list's range) are
+    the rows with F <= quarter < T and previous_quarter < F: each viewer counted once, on their
+    first quarter in the range, so the count is exact for any range and any zone, never a sum.
     """
 
-    pk = models.CompositePrimaryKey("movie", "day", "previous_day")
+    pk = models.CompositePrimaryKey("movie", "quarter", "previous_quarter")
     movie = models.ForeignKey(Movie, **REFERENCE)
-    day = models.IntegerField()
-    previous_day = models.IntegerField()
+    quarter = models.IntegerField()
+    previous_quarter = models.IntegerField()
     users = models.IntegerField(default=0)
 
     class Meta:
-        indexes = [models.Index(fields=["day", "movie", "previous_day"], name="moviedayreach_day_idx")]
+        indexes = [models.Index(fields=["quarter", "movie", "previous_quarter"], name="mqreach_quarter_idx")]
 
 
-class Hour(models.Model):
-    """All movies, one hour."""
+class Quarter(models.Model):
+    """All movies, one quarter: the watch time."""
 
-    hour = models.IntegerField(primary_key=True)
+    quarter = models.IntegerField(primary_key=True)
     watch_time = models.BigIntegerField(default=0)
+
+
+class QuarterReach(models.Model):
+    """All movies: viewers (users credited on any movie) and movies (credited by anyone) of a
+    quarter, by the quarter each was last credited before; read like MovieQuarterReach."""
+
+    pk = models.CompositePrimaryKey("quarter", "previous_quarter")
+    quarter = models.IntegerField()
+    previous_quarter = models.IntegerField()
     viewers = models.IntegerField(default=0)
     movies = models.IntegerField(default=0)
 
 
-class Day(models.Model):
-    """All movies, one day."""
+class QuarterGrain(models.Model):
+    """One row: before `hours_before_us` the quarters hold hourly history (an upgrade from hour
+    rollups, each hour's figures in its first quarter) that only whole-hour buckets read exactly.
+    Null: every quarter is exact. The backfill lowers it to the log's horizon when it is done."""
 
-    day = models.IntegerField(primary_key=True)
-    watch_time = models.BigIntegerField(default=0)
-    viewers = models.IntegerField(default=0)
-    movies = models.IntegerField(default=0)
+    hours_before_us = models.BigIntegerField(null=True)
 
 
 class View(models.Model):

@@ -1,6 +1,6 @@
-"""Analytics reads. Each costs O(buckets or results): the aggregates are stored per bucket, so
-no read grows with the event log."""
+"""Analytics reads. Each costs O(buckets or results): aggregates are stored per bucket, none grows with the log."""
 
+from bisect import bisect_right
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
@@ -8,27 +8,25 @@ from datetime import datetime
 from django.db.models import F, Q, QuerySet
 
 from watchtime.analytics.models import (
-    Day,
-    Hour,
-    MovieDay,
-    MovieDayReach,
-    MovieHour,
+    MovieQuarter,
+    MovieQuarterReach,
+    MovieUtcDay,
+    Quarter,
+    QuarterReach,
     RetentionBin,
-    UserDay,
-    UserHour,
-    UserMovieHour,
+    UserMovieQuarter,
     View,
 )
-from watchtime.analytics.ranges import DAY, Range, bucket_time
+from watchtime.analytics.ranges import Range
 from watchtime.db import router
 from watchtime.db.bulk_sql import placeholders, table
 from watchtime.definitions import Definitions
 from watchtime.errors import DomainError
 from watchtime.events.models import CustomUser, Event, Movie, WatchTime
 from watchtime.rule import coverage, progress
-from watchtime.rule.attribution import HOURS_PER_DAY
 from watchtime.rule.views import View as ViewFact
 from watchtime.rule.views import counts, is_complete, percent_watched
+from watchtime.rule.zones import QUARTERS_PER_DAY
 
 MAX_ID = 2**63 - 1
 
@@ -58,53 +56,69 @@ def _rows(sql: str, params: list) -> list[tuple]:
         return cursor.fetchall()
 
 
-def _dense(span: Range, found: dict[int, tuple], width: int) -> list[tuple]:
-    """(start, *values) for every bucket of the range, zeros where nothing is stored."""
-    zeros = (0,) * width
-    return [(bucket_time(b, span.interval), *found.get(b, zeros)) for b in span.buckets()]
+class _Buckets:
+    """Sums per local bucket of rows stored per quarter: each quarter falls in one bucket."""
+
+    def __init__(self, span: Range, width: int):
+        self.span, self.starts = span, span.starts()
+        self.values = [[0] * width for _ in self.starts]
+
+    def index(self, quarter: int) -> int:
+        return bisect_right(self.starts, quarter) - 1
+
+    def add(self, quarter: int, column: int, value) -> None:
+        self.values[self.index(quarter)][column] += int(value or 0)
+
+    def add_reach(self, quarter: int, previous: int, column: int, value) -> None:
+        """A reach row counts in its bucket if the viewer's previous quarter is before the bucket."""
+        i = self.index(quarter)
+        if previous < self.starts[i]:
+            self.values[i][column] += int(value or 0)
+
+    def rows(self) -> list[tuple]:
+        """(start, *values) per bucket, with the zone's offset at each start."""
+        return [(b.local_start, *v) for b, v in zip(self.span.buckets, self.values, strict=True)]
+
+
+def _in_span(span: Range) -> tuple[str, list]:
+    return "quarter >= %s AND quarter < %s", [span.first_quarter, span.end_quarter]
 
 
 def movie_series(*, movie_id: int, span: Range) -> list[tuple]:
-    """(start, watch_time, viewers) per bucket."""
-    if span.interval is DAY:
-        watch = dict(MovieDay.objects.filter(movie_id=movie_id, day__gte=span.first, day__lt=span.end).values_list("day", "watch_time"))
-        viewers = _day_viewers(movie_id, span)
-        return _dense(span, {d: (watch.get(d, 0), viewers.get(d, 0)) for d in {*watch, *viewers}}, 2)
-    rows = MovieHour.objects.filter(movie_id=movie_id, hour__gte=span.first, hour__lt=span.end)
-    return _dense(span, {h: (w, v) for h, w, v in rows.values_list("hour", "watch_time", "viewers")}, 2)
-
-
-def _day_viewers(movie_id: int, span: Range) -> dict[int, int]:
-    """A movie's viewers per day: its reach rows of each day, whatever the day before."""
-    rows = _rows(
-        f"SELECT day, SUM(users) FROM {table(MovieDayReach)} WHERE movie_id = %s AND day >= %s AND day < %s GROUP BY day",
-        [movie_id, span.first, span.end],
-    )
-    return dict(rows)
+    """(start, watch_time, viewers) per bucket; viewers distinct in each bucket."""
+    out, (where, params) = _Buckets(span, 2), _in_span(span)
+    for quarter, watch in _rows(f"SELECT quarter, watch_time FROM {table(MovieQuarter)} WHERE movie_id = %s AND {where}",
+                                [movie_id, *params]):
+        out.add(quarter, 0, watch)
+    for quarter, previous, users in _rows(f"SELECT quarter, previous_quarter, users FROM {table(MovieQuarterReach)}"
+                                          f" WHERE movie_id = %s AND {where}", [movie_id, *params]):
+        out.add_reach(quarter, previous, 1, users)
+    return out.rows()
 
 
 def user_series(*, user_id: int, span: Range) -> list[tuple]:
     """(start, watch_time, movies) per bucket, from the viewer's own rows."""
-    umh = table(UserMovieHour)
-    if span.interval is DAY:
-        first, end = span.first * HOURS_PER_DAY, span.end * HOURS_PER_DAY
-        watch = dict(_rows(f"SELECT hour / {HOURS_PER_DAY}, SUM(watch_time) FROM {umh} WHERE user_id = %s AND hour >= %s"
-                           f" AND hour < %s GROUP BY hour / {HOURS_PER_DAY}", [user_id, first, end]))
-        movies = dict(UserDay.objects.filter(user_id=user_id, day__gte=span.first, day__lt=span.end).values_list("day", "credited_movies"))
-    else:
-        watch = dict(_rows(f"SELECT hour, SUM(watch_time) FROM {umh} WHERE user_id = %s AND hour >= %s AND hour < %s GROUP BY hour",
-                           [user_id, span.first, span.end]))
-        movies = dict(UserHour.objects.filter(user_id=user_id, hour__gte=span.first, hour__lt=span.end).values_list("hour", "credited_movies"))
-    return _dense(span, {b: (watch.get(b, 0), movies.get(b, 0)) for b in {*watch, *movies}}, 2)
+    out, (where, params) = _Buckets(span, 2), _in_span(span)
+    movies: list[set] = [set() for _ in out.starts]
+    for quarter, movie_id, watch in _rows(f"SELECT quarter, movie_id, watch_time FROM {table(UserMovieQuarter)}"
+                                          f" WHERE user_id = %s AND {where} AND watch_time > 0", [user_id, *params]):
+        out.add(quarter, 0, watch)
+        movies[out.index(quarter)].add(movie_id)
+    for i, credited in enumerate(movies):
+        out.values[i][1] = len(credited)
+    return out.rows()
 
 
 def overall_series(*, span: Range) -> list[tuple]:
     """(start, watch_time, viewers, movies) per bucket."""
-    if span.interval is DAY:
-        rows = Day.objects.filter(day__gte=span.first, day__lt=span.end).values_list("day", "watch_time", "viewers", "movies")
-    else:
-        rows = Hour.objects.filter(hour__gte=span.first, hour__lt=span.end).values_list("hour", "watch_time", "viewers", "movies")
-    return _dense(span, {b: tuple(v) for b, *v in rows}, 3)
+    out, (where, params) = _Buckets(span, 3), _in_span(span)
+    for quarter, watch in _rows(f"SELECT quarter, watch_time FROM {table(Quarter)} WHERE {where}", params):
+        out.add(quarter, 0, watch)
+    for quarter, previous, viewers, movies in _rows(
+            f"SELECT quarter, previous_quarter, viewers, movies FROM {table(QuarterReach)} WHERE {where}", params):
+        out.add_reach(quarter, previous, 1, viewers)
+        out.add_reach(quarter, previous, 2, movies)
+    return out.rows()
 
 
 @dataclass(frozen=True)
@@ -122,7 +136,7 @@ TOP_BY = ("watch_time", "viewers", "views", "completions")
 
 
 def top_movies(*, span: Range, by: str, limit: int, definitions: Definitions, configured: Definitions) -> list[TopMovie]:
-    """The movies ranked by one figure over whole days [first, end), ties by id; viewers are
+    """The movies ranked by one figure over the range's whole local days, ties by id; viewers are
     distinct over the whole range. Views and completions come from the daily counts when the
     thresholds are the configured ones, else from the stored views (O(views in range))."""
     by_default_views = definitions.view == configured.view
@@ -132,36 +146,50 @@ def top_movies(*, span: Range, by: str, limit: int, definitions: Definitions, co
         ranked = {m: v[0 if by == "views" else 1] for m, v in _scanned_views(span, None, definitions).items()}
     else:  # ranked by the database: a range's movie-days are many, the answer is `limit` rows
         column = {"watch_time": "watch_time", "views": "views", "completions": "completions"}[by]
-        ranked = dict(_rows(f"SELECT movie_id, SUM({column}) FROM {table(MovieDay)} WHERE day >= %s AND day < %s"
-                            f" GROUP BY movie_id HAVING SUM({column}) > 0 ORDER BY SUM({column}) DESC, movie_id LIMIT %s",
-                            [span.first, span.end, limit]))
+        rows, params = _summed_rows(span, (column,), None)
+        ranked = dict(_rows(f"SELECT movie_id, SUM({column}) FROM ({rows}) x GROUP BY movie_id HAVING SUM({column}) > 0"
+                            f" ORDER BY SUM({column}) DESC, movie_id LIMIT %s", [*params, limit]))
     top = sorted(((-value, movie_id) for movie_id, value in ranked.items() if value > 0))[:limit]
     ids = [movie_id for _, movie_id in top]
     if not ids:
         return []
-    watch = dict(_rows(f"SELECT movie_id, SUM(watch_time) FROM {table(MovieDay)} WHERE day >= %s AND day < %s"
-                       f" AND movie_id IN ({placeholders(len(ids))}) GROUP BY movie_id", [span.first, span.end, *ids]))
+    rows, params = _summed_rows(span, ("watch_time", "views", "completions"), ids)
+    sums = {m: (w, v, c) for m, w, v, c in _rows(
+        f"SELECT movie_id, SUM(watch_time), SUM(views), SUM(completions) FROM ({rows}) x GROUP BY movie_id", params)}
     viewers = _reach(span, ids)
-    if by_default_views:
-        counted = {m: (v, c) for m, v, c in _rows(
-            f"SELECT movie_id, SUM(views), SUM(completions) FROM {table(MovieDay)} WHERE day >= %s AND day < %s"
-            f" AND movie_id IN ({placeholders(len(ids))}) GROUP BY movie_id", [span.first, span.end, *ids])}
-    else:
-        counted = _scanned_views(span, ids, definitions)
+    counted = {m: (v, c) for m, (_, v, c) in sums.items()} if by_default_views else _scanned_views(span, ids, definitions)
     movies = {m.id: m for m in Movie.objects.filter(id__in=ids)}
     return [
-        TopMovie(m, movies[m].slug, movies[m].title, watch.get(m, 0), viewers.get(m, 0), *counted.get(m, (0, 0)))
+        TopMovie(m, movies[m].slug, movies[m].title, sums.get(m, (0,))[0], viewers.get(m, 0), *counted.get(m, (0, 0)))
         for m in ids
     ]
 
 
+def _summed_rows(span: Range, columns: tuple[str, ...], movie_ids: list[int] | None) -> tuple[str, list]:
+    """Rows (movie_id, *columns) adding up to each movie's range: whole UTC days inside, edges by quarter."""
+    first, end = span.first_quarter, span.end_quarter
+    first_day, end_day = -(-first // QUARTERS_PER_DAY), end // QUARTERS_PER_DAY
+    if first_day >= end_day:
+        first_day = end_day = first // QUARTERS_PER_DAY + 1
+    quarters = "((quarter >= %s AND quarter < %s) OR (quarter >= %s AND quarter < %s))"
+    params = [first, min(first_day * QUARTERS_PER_DAY, end), max(end_day * QUARTERS_PER_DAY, first), end]
+    days, day_params = "day >= %s AND day < %s", [first_day, end_day]  # empty when no whole day is inside
+    if movie_ids is not None:
+        only = f" AND movie_id IN ({placeholders(len(movie_ids))})"
+        quarters, days, params, day_params = quarters + only, days + only, params + movie_ids, day_params + movie_ids
+    listed = ", ".join(columns)
+    return (f"SELECT movie_id, {listed} FROM {table(MovieQuarter)} WHERE {quarters}"
+            f" UNION ALL SELECT movie_id, {listed} FROM {table(MovieUtcDay)} WHERE {days}", params + day_params)
+
+
 def _reach(span: Range, movie_ids: list[int] | None) -> dict[int, int]:
-    """Distinct viewers over the range per movie: each counted on their first day in it."""
-    where, params = "day >= %s AND day < %s AND previous_day < %s", [span.first, span.end, span.first]
+    """Distinct viewers over the range per movie: each counted on their first quarter in it."""
+    first = span.first_quarter
+    where, params = "quarter >= %s AND quarter < %s AND previous_quarter < %s", [first, span.end_quarter, first]
     if movie_ids is not None:
         where += f" AND movie_id IN ({placeholders(len(movie_ids))})"
         params += movie_ids
-    return dict(_rows(f"SELECT movie_id, SUM(users) FROM {table(MovieDayReach)} WHERE {where} GROUP BY movie_id", params))
+    return dict(_rows(f"SELECT movie_id, SUM(users) FROM {table(MovieQuarterReach)} WHERE {where} GROUP BY movie_id", params))
 
 
 def _scanned_views(span: Range, movie_ids: list[int] | None, definitions: Definitions) -> dict[int, tuple[int, int]]:

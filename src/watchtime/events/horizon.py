@@ -14,9 +14,9 @@ from django.conf import settings
 
 from watchtime.events import partitions
 from watchtime.events.models import Horizon, Stream
-from watchtime.rule.attribution import HOUR_US
 from watchtime.rule.credit import Heartbeat
 from watchtime.rule.folding import Anchor
+from watchtime.rule.zones import quarter_of
 
 
 def nominal_horizon_us(now: datetime) -> int | None:
@@ -31,11 +31,11 @@ def pruned_before_us() -> int | None:
     return Horizon.objects.values_list("pruned_before_us", flat=True).first()
 
 
-def folded_hours_before() -> int | None:
-    """Hours (since the epoch) before this one hold only credit of pruned pairs: it stays as
+def folded_quarters_before() -> int | None:
+    """Quarters (since the epoch) before this one hold only credit of pruned pairs: it stays as
     stored, nothing in the log can recompute it."""
     cut = pruned_before_us()
-    return None if cut is None else cut // HOUR_US
+    return None if cut is None else quarter_of(cut)
 
 
 def horizon_us(now: datetime) -> int | None:

@@ -8,6 +8,7 @@ from django.db import connection
 
 from watchtime import metrics
 from watchtime.accounting.rebuild import backfill, pending_pairs
+from watchtime.analytics.ranges import hourly_history_before_us
 from watchtime.definitions import definitions_from_settings, limits_from_settings
 
 logger = logging.getLogger(__name__)
@@ -28,6 +29,7 @@ def start(stopping: threading.Event) -> threading.Thread:
                 done = backfill(limits=limits, definitions=definitions, stop=stopping.is_set)
                 waiting = len(pending_pairs(PENDING_COUNTED))
                 metrics.BACKFILL_PENDING.set(waiting)
+                metrics.HOURLY_HISTORY_BEFORE.set((hourly_history_before_us() or 0) / 1e6)
                 if done:
                     logger.info("analytics backfilled", extra={"user_movies": done, "waiting": waiting})
             except Exception as exc:  # a database outage: the next pass retries

@@ -1,5 +1,5 @@
-"""Which pairs a batch changes, and where their credit belongs: the UTC hour and day of the later
-heartbeat's key.
+"""Which pairs a batch changes, and where their credit belongs: the UTC quarter hour of the later
+heartbeat's key (which lies in exactly one local hour and day of any zone: rule.zones).
 
 A late heartbeat x between p and n removes the pair p -> n and adds p -> x and x -> n; each
 pair's credit leaves or enters the bucket of its later heartbeat, so every bucket stays what a
@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from watchtime.rule.credit import Heartbeat, Limits, credit
+from watchtime.rule.zones import quarter_of
 
 HOUR_US = 3_600 * 1_000_000
 DAY_US = 24 * HOUR_US
@@ -35,8 +36,9 @@ class Pair:
     credit: int
 
     @property
-    def hour(self) -> int:
-        return hour_of(self.b.key_us)
+    def quarter(self) -> int:
+        """The UTC quarter hour its credit belongs to: its later heartbeat's."""
+        return quarter_of(self.b.key_us)
 
     @property
     def ids(self) -> tuple:

@@ -21,9 +21,9 @@ class StreamFigures:
 
 @dataclass
 class PairFigures:
-    """One user-movie: credit per hour, covered bins, views per stream, the newest heartbeat."""
+    """One user-movie: credit per quarter, covered bins, views per stream, the newest heartbeat."""
 
-    credit_by_hour: dict[int, int] = field(default_factory=dict)  # hours with credit > 0
+    credit_by_quarter: dict[int, int] = field(default_factory=dict)  # quarters with credit > 0
     runs: list[coverage.Run] = field(default_factory=list)
     streams: dict = field(default_factory=dict)  # stream key -> StreamFigures
     newest: Heartbeat | None = None
@@ -69,11 +69,11 @@ def pair_figures(streams: Iterable[tuple[object, Sequence[Heartbeat]]], limits: 
         stream_pairs, figures.streams[key] = stream_figures(ordered, limits, gap_us, anchor)
         for pair in stream_pairs:
             if pair.credit > 0:
-                credit[pair.hour] += pair.credit
+                credit[pair.quarter] += pair.credit
                 covered.append(coverage.covered_bins(pair, resolution))
         newest = figures.streams[key].newest
         if figures.newest is None or newest.key > figures.newest.key:
             figures.newest = newest
-    figures.credit_by_hour = dict(credit)
+    figures.credit_by_quarter = dict(credit)
     figures.runs = coverage.change(folded_runs or [], covered, []).runs
     return figures

@@ -19,16 +19,14 @@ from watchtime.accounting import rebuild
 from watchtime.accounting.apply import events_apply
 from watchtime.accounting.audit.totals import totals_drift
 from watchtime.analytics.models import (
-    Day,
-    Hour,
-    MovieDay,
-    MovieDayReach,
-    MovieHour,
+    MovieQuarter,
+    MovieQuarterReach,
+    MovieUtcDay,
+    Quarter,
+    QuarterReach,
     RetentionBin,
-    UserDay,
-    UserHour,
-    UserMovieDay,
-    UserMovieHour,
+    UserMovieQuarter,
+    UserQuarter,
     View,
 )
 from watchtime.definitions import definitions_from_settings, limits_from_settings
@@ -107,44 +105,53 @@ def views_of_stream(stream_id: int) -> list[tuple]:
 
 
 def corrupt_credit():
-    row = UserMovieHour.objects.filter(watch_time__gt=0).order_by("user_id", "movie_id", "hour").first()
-    bump(UserMovieHour, row, watch_time=5)
-    return [f"user-movie user={row.user_id} movie={row.movie_id}: credit by hour (stored, expected) "
-            f"{ {row.hour: (row.watch_time + 5, row.watch_time)} }"]
+    row = UserMovieQuarter.objects.filter(watch_time__gt=0).order_by("user_id", "movie_id", "quarter").first()
+    bump(UserMovieQuarter, row, watch_time=5)
+    return [f"user-movie user={row.user_id} movie={row.movie_id}: credit by quarter (stored, expected) "
+            f"{ {row.quarter: (row.watch_time + 5, row.watch_time)} }"]
 
 
-def corrupt_movie_hour():
-    row = MovieHour.objects.filter(watch_time__gt=0).order_by("movie_id", "hour").first()
-    bump(MovieHour, row, watch_time=5, viewers=1)
-    return [aggregate_line("moviehour", {"movie_id": row.movie_id, "hour": row.hour},
-                           {"watch_time": row.watch_time + 5, "viewers": row.viewers + 1},
-                           {"watch_time": row.watch_time, "viewers": row.viewers})]
-
-
-def corrupt_movie_day(column: str):
+def corrupt_movie_quarter(column: str):
     def corrupt():
-        row = MovieDay.objects.filter(views__gt=0, completions__gt=0).order_by("movie_id", "day").first()
+        row = MovieQuarter.objects.filter(views__gt=0, completions__gt=0).order_by("movie_id", "quarter").first()
         stored = {"watch_time": row.watch_time, "views": row.views, "completions": row.completions}
-        bump(MovieDay, row, **{column: -1})
-        return [aggregate_line("movieday", {"movie_id": row.movie_id, "day": row.day}, {**stored, column: stored[column] - 1},
-                               stored)]
+        bump(MovieQuarter, row, **{column: -1})
+        return [aggregate_line("moviequarter", {"movie_id": row.movie_id, "quarter": row.quarter},
+                               {**stored, column: stored[column] - 1}, stored)]
     return corrupt
+
+
+def corrupt_movie_utc_day():
+    row = MovieUtcDay.objects.filter(views__gt=0).order_by("movie_id", "day").first()
+    stored = {"watch_time": row.watch_time, "views": row.views, "completions": row.completions}
+    bump(MovieUtcDay, row, views=1)
+    return [aggregate_line("movieutcday", {"movie_id": row.movie_id, "day": row.day}, {**stored, "views": row.views + 1},
+                           stored)]
 
 
 def corrupt_reach():
-    row = MovieDayReach.objects.filter(users__gt=0).order_by("movie_id", "day", "previous_day").last()
-    bump(MovieDayReach, row, users=1)
-    return [aggregate_line("moviedayreach", {"movie_id": row.movie_id, "day": row.day, "previous_day": row.previous_day},
+    row = MovieQuarterReach.objects.filter(users__gt=0).order_by("movie_id", "quarter", "previous_quarter").last()
+    bump(MovieQuarterReach, row, users=1)
+    return [aggregate_line("moviequarterreach", {"movie_id": row.movie_id, "quarter": row.quarter,
+                                                 "previous_quarter": row.previous_quarter},
                            {"users": row.users + 1}, {"users": row.users})]
 
 
-def corrupt_overall(model, label: str, key: str, column: str):
+def corrupt_overall_reach(column: str):
     def corrupt():
-        row = model.objects.filter(watch_time__gt=0).order_by(key).first()
-        stored = {"watch_time": row.watch_time, "viewers": row.viewers, "movies": row.movies}
-        bump(model, row, **{column: 2})
-        return [aggregate_line(label, {key: getattr(row, key)}, {**stored, column: stored[column] + 2}, stored)]
+        row = QuarterReach.objects.filter(viewers__gt=0, movies__gt=0).order_by("quarter", "previous_quarter").first()
+        stored = {"viewers": row.viewers, "movies": row.movies}
+        bump(QuarterReach, row, **{column: 2})
+        return [aggregate_line("quarterreach", {"quarter": row.quarter, "previous_quarter": row.previous_quarter},
+                               {**stored, column: stored[column] + 2}, stored)]
     return corrupt
+
+
+def corrupt_quarter():
+    row = Quarter.objects.filter(watch_time__gt=0).order_by("quarter").first()
+    bump(Quarter, row, watch_time=2)
+    return [aggregate_line("quarter", {"quarter": row.quarter}, {"watch_time": row.watch_time + 2},
+                           {"watch_time": row.watch_time})]
 
 
 def corrupt_count(model, label: str, keys: tuple, column: str):
@@ -221,36 +228,33 @@ def corrupt_last_watched():
             f"expected {row.last_watched_us}"]
 
 
-def delete_movie_day():
-    row = MovieDay.objects.filter(watch_time__gt=0).order_by("movie_id", "day").first()
-    line = aggregate_line("movieday", {"movie_id": row.movie_id, "day": row.day}, {"watch_time": 0, "views": 0, "completions": 0},
+def delete_movie_quarter():
+    row = MovieQuarter.objects.filter(watch_time__gt=0).order_by("movie_id", "quarter").first()
+    line = aggregate_line("moviequarter", {"movie_id": row.movie_id, "quarter": row.quarter},
+                          {"watch_time": 0, "views": 0, "completions": 0},
                           {"watch_time": row.watch_time, "views": row.views, "completions": row.completions})
-    MovieDay.objects.filter(movie_id=row.movie_id, day=row.day).delete()
+    MovieQuarter.objects.filter(movie_id=row.movie_id, quarter=row.quarter).delete()
     return [line]
 
 
-def stray_hour():
-    """A row for an hour nobody watched in."""
-    hour = Hour.objects.order_by("-hour").first().hour + 100
-    Hour.objects.create(hour=hour, watch_time=7, viewers=1, movies=1)
-    return [aggregate_line("hour", {"hour": hour}, {"watch_time": 7, "viewers": 1, "movies": 1},
-                           {"watch_time": 0, "viewers": 0, "movies": 0})]
+def stray_quarter():
+    """A row for a quarter nobody watched in."""
+    quarter = Quarter.objects.order_by("-quarter").first().quarter + 100
+    Quarter.objects.create(quarter=quarter, watch_time=7)
+    return [aggregate_line("quarter", {"quarter": quarter}, {"watch_time": 7}, {"watch_time": 0})]
 
 
 CORRUPTIONS = {
-    "user-movie-hour credit": corrupt_credit,
-    "movie hour watch time and viewers": corrupt_movie_hour,
-    "movie day watch time": corrupt_movie_day("watch_time"),
-    "movie day views": corrupt_movie_day("views"),
-    "movie day completions": corrupt_movie_day("completions"),
+    "user-movie-quarter credit": corrupt_credit,
+    "movie quarter watch time": corrupt_movie_quarter("watch_time"),
+    "movie quarter views": corrupt_movie_quarter("views"),
+    "movie quarter completions": corrupt_movie_quarter("completions"),
+    "movie UTC day views": corrupt_movie_utc_day,
     "reach row": corrupt_reach,
-    "hour watch time": corrupt_overall(Hour, "hour", "hour", "watch_time"),
-    "hour viewers": corrupt_overall(Hour, "hour", "hour", "viewers"),
-    "day movies": corrupt_overall(Day, "day", "day", "movies"),
-    "day viewers": corrupt_overall(Day, "day", "day", "viewers"),
-    "user hour count": corrupt_count(UserHour, "userhour", ("user_id", "hour"), "credited_movies"),
-    "user day count": corrupt_count(UserDay, "userday", ("user_id", "day"), "credited_movies"),
-    "user-movie day count": corrupt_count(UserMovieDay, "usermovieday", ("user_id", "day", "movie_id"), "credited_hours"),
+    "quarter watch time": corrupt_quarter,
+    "overall reach viewers": corrupt_overall_reach("viewers"),
+    "overall reach movies": corrupt_overall_reach("movies"),
+    "user quarter count": corrupt_count(UserQuarter, "userquarter", ("user_id", "quarter"), "credited_movies"),
     "view watch time": corrupt_view("watch_time"),
     "view furthest position": corrupt_view("furthest_position"),
     "view deleted": delete_view,
@@ -260,8 +264,8 @@ CORRUPTIONS = {
     "retention bin count": corrupt_retention_bin,
     "movie viewers": corrupt_movie_viewers,
     "last_watched_us": corrupt_last_watched,
-    "movie day row missing": delete_movie_day,
-    "stray hour row": stray_hour,
+    "movie quarter row missing": delete_movie_quarter,
+    "stray quarter row": stray_quarter,
 }
 
 
@@ -294,7 +298,7 @@ def strip(user_id: int, movie_id: int) -> None:
     """Leave the user-movie as the release before the analytics left it: its events and totals
     stored, no analytics facts and no part in any aggregate."""
     rebuild.remove_pairs({(user_id, movie_id): 0}, definitions_from_settings())
-    assert not UserMovieHour.objects.filter(user_id=user_id, movie_id=movie_id).exists()
+    assert not UserMovieQuarter.objects.filter(user_id=user_id, movie_id=movie_id).exists()
     assert not View.objects.filter(user_id=user_id, movie_id=movie_id).exists()
 
 

@@ -1,6 +1,6 @@
 """Every analytics figure against the event log: `verify` reports drift, `recompute` rebuilds.
 
-Facts per user-movie (credit per hour, views, coverage, the newest event's time) are compared
+Facts per user-movie (credit per quarter, views, coverage, the newest event's time) are compared
 with what the rule gives from its kept events and what a prune folded (events.horizon);
 every aggregate with its definition over the facts (expected.py); retention bins and movie
 viewers with the stored coverage.
@@ -13,10 +13,10 @@ from django.db import connection, transaction
 from watchtime.accounting.audit import expected, facts
 from watchtime.accounting.audit.concurrency import concurrency_drift, concurrency_recompute
 from watchtime.analytics import view_store
-from watchtime.analytics.models import RetentionBin, UserMovieHour, View
+from watchtime.analytics.models import RetentionBin, UserMovieQuarter, View
 from watchtime.db import bulk_sql
 from watchtime.definitions import Definitions
-from watchtime.events.horizon import folded_hours_before
+from watchtime.events.horizon import folded_quarters_before
 from watchtime.events.models import Event, Movie, Stream, WatchTime
 from watchtime.rule import coverage
 from watchtime.rule.credit import Limits
@@ -33,7 +33,7 @@ def derive(streams: dict, limits: Limits, definitions: Definitions, anchors: dic
 
 def pair_inputs(*, stored: bool = True):
     """(pair, kept events by stream, anchors by stream, folded coverage, stored watch time row,
-    and with `stored`: stored credit by hour, views by stream, last view ids) of every user-movie,
+    and with `stored`: stored credit by quarter, views by stream, last view ids) of every user-movie,
     in (user, movie) order, one at a time."""
     sources = [facts.pair_events(), facts.stored_anchors(), facts.stored_watch_times()]
     if stored:
@@ -48,14 +48,14 @@ def analytics_drift(*, limits: Limits, definitions: Definitions) -> list[str]:
     drift: list[str] = []
     pending = 0
     not_rolled_up = set(Event.objects.filter(rolled_up=False).values_list("user_id", "movie_id").distinct())
-    folded_before = folded_hours_before()
+    folded_before = folded_quarters_before()
     for pair, streams, anchors, folded, watch_time, credit, views, last_views in pair_inputs():
         if watch_time is not None and (not watch_time[3] or pair in not_rolled_up):
             pending += 1
             continue
         want = derive(streams, limits, definitions, anchors, folded)
         if folded_before is not None:
-            credit = {h: v for h, v in credit.items() if h >= folded_before}
+            credit = {q: v for q, v in credit.items() if q >= folded_before}
         drift += _pair_drift(pair, want, credit, views, watch_time, last_views, anchors)
         if len(drift) > LIMIT:
             break
@@ -75,10 +75,11 @@ def _kept_views(views: dict, anchors: dict) -> dict:
 def _pair_drift(pair, want: PairFigures, credit, views, watch_time, last_views, anchors) -> list[str]:
     label = f"user-movie user={pair[0]} movie={pair[1]}"
     out = []
-    if credit != want.credit_by_hour:
-        hours = sorted({*credit, *want.credit_by_hour})
-        diff = {h: (credit.get(h, 0), want.credit_by_hour.get(h, 0)) for h in hours if credit.get(h, 0) != want.credit_by_hour.get(h, 0)}
-        out.append(f"{label}: credit by hour (stored, expected) {diff}")
+    if credit != want.credit_by_quarter:
+        quarters = sorted({*credit, *want.credit_by_quarter})
+        diff = {q: (credit.get(q, 0), want.credit_by_quarter.get(q, 0)) for q in quarters
+                if credit.get(q, 0) != want.credit_by_quarter.get(q, 0)}
+        out.append(f"{label}: credit by quarter (stored, expected) {diff}")
     if watch_time is None:
         return out + [f"{label}: no watch time row"]
     _, runs, last_watched_us, _, _ = watch_time
@@ -126,14 +127,14 @@ def _coverage_drift(definitions: Definitions) -> list[str]:
 def analytics_recompute(*, limits: Limits, definitions: Definitions, chunk_pairs: int = 500) -> int:
     """Rebuild every analytics row from the event log and what a prune folded; returns the number
     of user-movies. Run with the consumers stopped, like `recompute` of the totals."""
-    folded_before = folded_hours_before()
+    folded_before = folded_quarters_before()
     with connection.cursor() as cursor:
         for model in (RetentionBin, *(a.model for a in expected.aggregates())):
             cursor.execute(f"DELETE FROM {bulk_sql.table(model)}")
         if folded_before is None:
-            cursor.execute(f"DELETE FROM {bulk_sql.table(UserMovieHour)}")
+            cursor.execute(f"DELETE FROM {bulk_sql.table(UserMovieQuarter)}")
         else:
-            cursor.execute(f"DELETE FROM {bulk_sql.table(UserMovieHour)} WHERE hour >= %s", [folded_before])
+            cursor.execute(f"DELETE FROM {bulk_sql.table(UserMovieQuarter)} WHERE quarter >= %s", [folded_before])
     _delete_recomputed_views()
     Stream.objects.update(last_view_id=None)
     count = 0
@@ -173,12 +174,12 @@ def _write_pairs(batch: list[tuple[tuple[int, int], int, PairFigures]]) -> None:
     credit_rows, created = [], []
     wt_rows = []  # (id, coverage, last_watched_us, analytics_ready)
     for (user_id, movie_id), wt_id, figures in batch:
-        credit_rows += [(user_id, hour, movie_id, wt) for hour, wt in sorted(figures.credit_by_hour.items())]
+        credit_rows += [(user_id, quarter, movie_id, wt) for quarter, wt in sorted(figures.credit_by_quarter.items())]
         for stream_id, stream in figures.streams.items():
             created += [(stream_id, user_id, movie_id, view) for view in stream.views]
         last_watched = figures.newest.key_us if figures.newest else 0
         wt_rows.append((wt_id, coverage.encode(figures.runs), last_watched, True))
-    bulk_sql.insert_rows(UserMovieHour, ("user_id", "hour", "movie_id", "watch_time"), credit_rows)
+    bulk_sql.insert_rows(UserMovieQuarter, ("user_id", "quarter", "movie_id", "watch_time"), credit_rows)
     new_ids = view_store.save(created=created, updated=[], deleted=[])
     last = [(s, new_ids[(s, stream.views[-1].started_us)]) for (_, _, figures) in batch for s, stream in figures.streams.items()
             if stream.views]

@@ -1,5 +1,5 @@
 """Each aggregate table as a query over the rows below it: the one definition that `verify`
-compares with what is stored and `recompute` writes. Facts per viewer (UserMovieHour, views,
+compares with what is stored and `recompute` writes. Facts per viewer (UserMovieQuarter, views,
 coverage) are checked against the event log elsewhere (audit.analytics); here every level is checked
 against the level under it, so together they tie every figure to the log.
 """
@@ -11,21 +11,19 @@ from django.db import connection
 
 from watchtime.analytics.models import (
     NEVER,
-    Day,
-    Hour,
-    MovieDay,
-    MovieDayReach,
-    MovieHour,
-    UserDay,
-    UserHour,
-    UserMovieDay,
-    UserMovieHour,
+    MovieQuarter,
+    MovieQuarterReach,
+    MovieUtcDay,
+    Quarter,
+    QuarterReach,
+    UserMovieQuarter,
+    UserQuarter,
     View,
 )
 from watchtime.db.bulk_sql import table
 from watchtime.events.models import Movie
-from watchtime.rule.attribution import DAY_US, HOURS_PER_DAY
 from watchtime.rule.views import ViewDefinition
+from watchtime.rule.zones import QUARTER_US, QUARTERS_PER_DAY
 
 
 @dataclass(frozen=True)
@@ -37,47 +35,42 @@ class Aggregate:
     params: Callable[[ViewDefinition], list] = lambda definition: []
 
 
-def _credited(column: str) -> str:
-    return f"CASE WHEN {column} > 0 THEN 1 ELSE 0 END"
+def _reach(owner: str, source: str, credited: str) -> str:
+    """Each credited quarter of an owner with the one the owner was last credited in before it."""
+    return (f"SELECT quarter, COALESCE(LAG(quarter) OVER (PARTITION BY {owner} ORDER BY quarter), {NEVER})"
+            f" AS previous_quarter FROM {source} WHERE {credited} > 0")
 
 
 def aggregates() -> list[Aggregate]:
     """In dependency order: each reads only the facts and the tables before it."""
-    umh, umd, uh, ud = table(UserMovieHour), table(UserMovieDay), table(UserHour), table(UserDay)
-    mh, md, view, movie = table(MovieHour), table(MovieDay), table(View), table(Movie)
+    umq, uq, mq, view, movie = table(UserMovieQuarter), table(UserQuarter), table(MovieQuarter), table(View), table(Movie)
     return [
-        Aggregate(UserMovieDay, ("user_id", "day", "movie_id"), ("credited_hours",),
-                  f"SELECT user_id, hour / {HOURS_PER_DAY} AS day, movie_id, COUNT(*) AS credited_hours FROM {umh}"
-                  f" WHERE watch_time > 0 GROUP BY user_id, hour / {HOURS_PER_DAY}, movie_id"),
-        Aggregate(UserHour, ("user_id", "hour"), ("credited_movies",),
-                  f"SELECT user_id, hour, COUNT(*) AS credited_movies FROM {umh} WHERE watch_time > 0 GROUP BY user_id, hour"),
-        Aggregate(UserDay, ("user_id", "day"), ("credited_movies",),
-                  f"SELECT user_id, day, COUNT(*) AS credited_movies FROM {umd} WHERE credited_hours > 0 GROUP BY user_id, day"),
-        Aggregate(MovieHour, ("movie_id", "hour"), ("watch_time", "viewers"),
-                  f"SELECT movie_id, hour, SUM(watch_time) AS watch_time, SUM({_credited('watch_time')}) AS viewers"
-                  f" FROM {umh} GROUP BY movie_id, hour"),
-        Aggregate(MovieDay, ("movie_id", "day"), ("watch_time", "views", "completions"),
-                  f"SELECT movie_id, day, SUM(wt) AS watch_time, SUM(counted) AS views, SUM(complete) AS completions FROM ("
-                  f"SELECT movie_id, hour / {HOURS_PER_DAY} AS day, watch_time AS wt, 0 AS counted, 0 AS complete FROM {mh}"
-                  f" UNION ALL SELECT v.movie_id, v.started_us / {DAY_US}, 0, 1,"
+        Aggregate(UserQuarter, ("user_id", "quarter"), ("credited_movies",),
+                  f"SELECT user_id, quarter, COUNT(*) AS credited_movies FROM {umq} WHERE watch_time > 0 GROUP BY user_id, quarter"),
+        Aggregate(MovieQuarter, ("movie_id", "quarter"), ("watch_time", "views", "completions"),
+                  f"SELECT movie_id, quarter, SUM(wt) AS watch_time, SUM(counted) AS views, SUM(complete) AS completions FROM ("
+                  f"SELECT movie_id, quarter, watch_time AS wt, 0 AS counted, 0 AS complete FROM {umq}"
+                  f" UNION ALL SELECT v.movie_id, v.started_us / {QUARTER_US}, 0, 1,"
                   f" CASE WHEN m.duration > 0 AND CAST(v.furthest_position AS BIGINT) * %s >= CAST(%s AS BIGINT) * m.duration"
                   f" THEN 1 ELSE 0 END"
                   f" FROM {view} v JOIN {movie} m ON m.id = v.movie_id WHERE v.watch_time >= %s"
-                  f") x GROUP BY movie_id, day",
+                  f") x GROUP BY movie_id, quarter",
                   lambda definition: [definition.completion_fraction.denominator, definition.completion_fraction.numerator,
                                       definition.min_view_seconds]),
-        Aggregate(MovieDayReach, ("movie_id", "day", "previous_day"), ("users",),
-                  f"SELECT movie_id, day, previous_day, COUNT(*) AS users FROM (SELECT movie_id, day,"
-                  f" COALESCE(LAG(day) OVER (PARTITION BY user_id, movie_id ORDER BY day), {NEVER}) AS previous_day"
-                  f" FROM {umd} WHERE credited_hours > 0) x GROUP BY movie_id, day, previous_day"),
-        Aggregate(Hour, ("hour",), ("watch_time", "viewers", "movies"),
-                  f"SELECT hour, SUM(wt) AS watch_time, SUM(credited_users) AS viewers, SUM(credited) AS movies FROM ("
-                  f"SELECT hour, watch_time AS wt, 0 AS credited_users, {_credited('watch_time')} AS credited FROM {mh}"
-                  f" UNION ALL SELECT hour, 0, {_credited('credited_movies')}, 0 FROM {uh}) x GROUP BY hour"),
-        Aggregate(Day, ("day",), ("watch_time", "viewers", "movies"),
-                  f"SELECT day, SUM(wt) AS watch_time, SUM(credited_users) AS viewers, SUM(credited) AS movies FROM ("
-                  f"SELECT day, watch_time AS wt, 0 AS credited_users, {_credited('watch_time')} AS credited FROM {md}"
-                  f" UNION ALL SELECT day, 0, {_credited('credited_movies')}, 0 FROM {ud}) x GROUP BY day"),
+        Aggregate(MovieUtcDay, ("movie_id", "day"), ("watch_time", "views", "completions"),
+                  f"SELECT movie_id, quarter / {QUARTERS_PER_DAY} AS day, SUM(watch_time) AS watch_time, SUM(views) AS views,"
+                  f" SUM(completions) AS completions FROM {mq} GROUP BY movie_id, quarter / {QUARTERS_PER_DAY}"),
+        Aggregate(MovieQuarterReach, ("movie_id", "quarter", "previous_quarter"), ("users",),
+                  f"SELECT movie_id, quarter, previous_quarter, COUNT(*) AS users FROM (SELECT movie_id, quarter,"
+                  f" COALESCE(LAG(quarter) OVER (PARTITION BY user_id, movie_id ORDER BY quarter), {NEVER}) AS previous_quarter"
+                  f" FROM {umq} WHERE watch_time > 0) x GROUP BY movie_id, quarter, previous_quarter"),
+        Aggregate(Quarter, ("quarter",), ("watch_time",),
+                  f"SELECT quarter, SUM(watch_time) AS watch_time FROM {mq} GROUP BY quarter"),
+        Aggregate(QuarterReach, ("quarter", "previous_quarter"), ("viewers", "movies"),
+                  f"SELECT quarter, previous_quarter, SUM(v) AS viewers, SUM(m) AS movies FROM ("
+                  f"SELECT quarter, previous_quarter, 1 AS v, 0 AS m FROM ({_reach('user_id', uq, 'credited_movies')}) u"
+                  f" UNION ALL SELECT quarter, previous_quarter, 0, 1 FROM ({_reach('movie_id', mq, 'watch_time')}) w"
+                  f") x GROUP BY quarter, previous_quarter"),
     ]
 
 

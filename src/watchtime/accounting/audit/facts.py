@@ -4,7 +4,7 @@ so that checking or rebuilding every user-movie holds one of them in memory at a
 from collections.abc import Iterator
 from itertools import groupby
 
-from watchtime.analytics.models import UserMovieHour, View
+from watchtime.analytics.models import UserMovieQuarter, View
 from watchtime.events.horizon import ANCHOR_FIELDS, anchor_of
 from watchtime.events.models import Event, Stream, WatchTime
 from watchtime.rule import coverage
@@ -31,10 +31,10 @@ def pair_events(queryset=None) -> Iterator[tuple[tuple[int, int], dict[int, list
 
 
 def stored_credit() -> Iterator[tuple[tuple[int, int], dict[int, int]]]:
-    rows = UserMovieHour.objects.order_by("user_id", "movie_id", "hour").values_list(
-        "user_id", "movie_id", "hour", "watch_time").iterator(chunk_size=CHUNK)
+    rows = UserMovieQuarter.objects.order_by("user_id", "movie_id", "quarter").values_list(
+        "user_id", "movie_id", "quarter", "watch_time").iterator(chunk_size=CHUNK)
     for pair, items in groupby(rows, key=lambda r: (r[0], r[1])):
-        yield pair, {hour: wt for _, _, hour, wt in items if wt}
+        yield pair, {quarter: wt for _, _, quarter, wt in items if wt}
 
 
 def stored_views() -> Iterator[tuple[tuple[int, int], dict[int, list[ViewFact]]]]:

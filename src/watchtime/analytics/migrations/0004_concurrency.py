@@ -19,7 +19,7 @@ def backfill_existing(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('analytics', '0002_hot_fillfactor'),
+        ('analytics', '0003_quarters'),
         ('events', '0010_log_indexed_by_stream_only'),
     ]
 

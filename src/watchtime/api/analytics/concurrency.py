@@ -11,7 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from watchtime.analytics import concurrency, selectors
-from watchtime.analytics.ranges import moment_range
+from watchtime.analytics.ranges import moment_range, zone_of
 from watchtime.api.analytics.serializers import RANGE_HELP, RangeQuery, analytics_fields
 from watchtime.api.analytics.views import BAD_QUERY, _query, _query_parameters
 from watchtime.api.schema import COMMON_ERRORS, HEADERS, NOT_FOUND
@@ -33,8 +33,6 @@ CLOCK = [f"{h:02d}:{m:02d}:00" for h in range(24) for m in range(60)]  # a minut
 
 class ConcurrencyQuery(RangeQuery):
     interval = serializers.ChoiceField(choices=["minute", "hour", "day"], default="minute")
-    tz = serializers.CharField(default="UTC", max_length=64, help_text="IANA time zone of the hours and days, and of "
-                               "the times in the answer (`Europe/Paris`); minutes are UTC minutes whatever the zone.")
 
 
 class MinuteOutput(serializers.Serializer):
@@ -61,7 +59,8 @@ OUTPUT = PolymorphicProxySerializer(component_name="ConcurrencyOutput", serializ
                                     resource_type_field_name=None)
 DOC = ("Concurrent viewers (streams playing, docs/analytics.md) of [from, to): `interval=minute` gives every UTC "
        f"minute (at most {MAX_MINUTES // 60} hours, within the last WATCHTIME_CONCURRENCY_MINUTE_DAYS days), `hour` and "
-       "`day` the peak of each local hour or day of `tz` and the first minute reaching it. " + RANGE_HELP)
+       "`day` the peak of each local hour or day of `tz` and the first minute reaching it; minute starts are written in `tz` "
+       "too. " + RANGE_HELP)
 
 
 def _local(us: int, zone: str) -> str:
@@ -88,11 +87,8 @@ def _minute_starts(first: int, end: int, zone: str) -> list[str]:
 
 def _series(request, movie_id: int | None) -> Response:
     query = _query(ConcurrencyQuery, request)
-    zone, interval = query["tz"], query["interval"]
-    if not zones.is_zone(zone):
-        raise DomainError("invalid", f"Unknown time zone {zone[:64]!r}: an IANA name such as 'Europe/Paris' or 'UTC'.",
-                          details={"tz": [zone[:64]]})
-    start_us, end_us = moment_range(query.get("from"), query.get("to"))
+    zone, interval = zone_of(query.get("tz")), query["interval"]
+    start_us, end_us = moment_range(query.get("from"), query.get("to"), zone)
     now = timezone.now()
     end_us = end_us if end_us is not None else to_us(now)
     try:

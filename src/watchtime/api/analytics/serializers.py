@@ -6,7 +6,18 @@ from watchtime.analytics.ranges import INTERVALS
 from watchtime.analytics.selectors import TOP_BY
 from watchtime.rule.progress import COMPLETED, IN_PROGRESS, STATES
 
-RANGE_HELP = "RFC 3339 date-time or YYYY-MM-DD (UTC)."
+RANGE_HELP = "RFC 3339 date-time with an offset, or YYYY-MM-DD: that day's local midnight in `tz`."
+TZ_HELP = "IANA time zone of the buckets and local dates (Asia/Kathmandu); default WATCHTIME_TIME_ZONE."
+
+
+class LocalDateTimeField(serializers.DateTimeField):
+    """A date-time as given, with its own offset (the zone's at that instant), not moved to UTC."""
+
+    def to_representation(self, value):
+        if value is None:
+            return None
+        text = value.isoformat()
+        return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
 class ThresholdsQuery(serializers.Serializer):
@@ -22,6 +33,7 @@ class RangeQuery(serializers.Serializer):
     # "from" is a Python keyword: declared through the class namespace.
     locals()["from"] = serializers.CharField(required=False, max_length=64, help_text=RANGE_HELP)
     to = serializers.CharField(required=False, max_length=64, help_text=RANGE_HELP)
+    tz = serializers.CharField(required=False, max_length=64, trim_whitespace=False, help_text=TZ_HELP)
 
 
 class SeriesQuery(RangeQuery):
@@ -58,24 +70,25 @@ def analytics_fields() -> dict:
 
 
 class RangeOutput(serializers.Serializer):
-    locals()["from"] = serializers.DateTimeField(allow_null=True)
-    to = serializers.DateTimeField(allow_null=True)
+    locals()["from"] = LocalDateTimeField(allow_null=True)
+    to = LocalDateTimeField(allow_null=True)
+    tz = serializers.CharField(help_text="The zone of the buckets and of every date-time of the answer.")
 
 
 class MovieBucketOutput(serializers.Serializer):
-    start = serializers.DateTimeField()
+    start = LocalDateTimeField(help_text="The bucket's first instant, with the zone's offset then.")
     watch_time = serializers.IntegerField()
     viewers = serializers.IntegerField()
 
 
 class UserBucketOutput(serializers.Serializer):
-    start = serializers.DateTimeField()
+    start = LocalDateTimeField(help_text="The bucket's first instant, with the zone's offset then.")
     watch_time = serializers.IntegerField()
     movies = serializers.IntegerField()
 
 
 class OverallBucketOutput(serializers.Serializer):
-    start = serializers.DateTimeField()
+    start = LocalDateTimeField(help_text="The bucket's first instant, with the zone's offset then.")
     watch_time = serializers.IntegerField()
     viewers = serializers.IntegerField()
     movies = serializers.IntegerField()

@@ -10,7 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from watchtime.analytics import selectors, services
-from watchtime.analytics.ranges import DAY, INTERVALS, bucket_range, moment_range
+from watchtime.analytics.ranges import DAY, INTERVALS, bucket_range, local_time, moment_range, zone_of
 from watchtime.api.analytics import serializers
 from watchtime.api.schema import COMMON_ERRORS, CURSOR_PARAMETERS, HEADERS, NOT_FOUND, error
 from watchtime.db.router import replica_reads
@@ -62,14 +62,17 @@ class _SeriesApi(APIView):
 
     def _series(self, request, output_class, series):
         query = _query(serializers.SeriesQuery, request)
-        span = bucket_range(INTERVALS[query["interval"]], query.get("from"), query.get("to"), now=timezone.now())
+        span = bucket_range(INTERVALS[query["interval"]], query.get("from"), query.get("to"), now=timezone.now(),
+                            tz=zone_of(query.get("tz")))
         keys = [f.field_name for f in output_class().fields["results"].child.fields.values()]
         results = [dict(zip(keys, row, strict=True)) for row in series(span)]
-        body = {"interval": span.interval.name, "from": span.start_time, "to": span.end_time, "results": results}
+        body = {"interval": span.interval.name, "from": span.start_time, "to": span.end_time, "tz": span.tz,
+                "results": results}
         return _answer(output_class, body, definitions_from_settings())
 
 
-SERIES_DOC = "Watch time per bucket of [from, to) (from floored, to ceiled), dense and oldest first."
+SERIES_DOC = ("Watch time per local hour or day of zone `tz` over [from, to) (from floored, to ceiled), dense and "
+              "oldest first; each start carries the zone's offset at that instant.")
 
 
 class MovieSeriesApi(_SeriesApi):
@@ -103,17 +106,18 @@ class TopMoviesApi(APIView):
 
     @extend_schema(
         parameters=[*_query_parameters(serializers.TopMoviesQuery), *HEADERS],
-        description="Movies ranked over whole UTC days [from, to); viewers are distinct over the whole range.",
+        description="Movies ranked over whole local days of zone `tz` [from, to); viewers are distinct over the whole range.",
         responses={200: serializers.TopMoviesOutput, **BAD_QUERY, **COMMON_ERRORS},
     )
     @replica_reads
     def get(self, request):
         query = _query(serializers.TopMoviesQuery, request)
-        span = bucket_range(DAY, query.get("from"), query.get("to"), now=timezone.now())
+        span = bucket_range(DAY, query.get("from"), query.get("to"), now=timezone.now(), tz=zone_of(query.get("tz")))
         definitions = _definitions(query)
         top = selectors.top_movies(span=span, by=query["by"], limit=query["limit"], definitions=definitions,
                                    configured=definitions_from_settings())
-        body = {"from": span.start_time, "to": span.end_time, "by": query["by"], "results": [vars(m) for m in top]}
+        body = {"from": span.start_time, "to": span.end_time, "tz": span.tz, "by": query["by"],
+                "results": [vars(m) for m in top]}
         return _answer(serializers.TopMoviesOutput, body, definitions)
 
 
@@ -195,10 +199,11 @@ class EngagementApi(APIView):
     def get(self, request, movie_pk: int):
         query = _query(serializers.EngagementQuery, request)
         movie = selectors.movie_of(movie_pk)
-        start_us, end_us = moment_range(query.get("from"), query.get("to"))
+        tz = zone_of(query.get("tz"))
+        start_us, end_us = moment_range(query.get("from"), query.get("to"), tz)
         definitions = _definitions(query)
         figures = selectors.engagement(movie=movie, start_us=start_us, end_us=end_us, definitions=definitions)
-        body = {"from": from_us(start_us), "to": from_us(end_us), **vars(figures)}
+        body = {"from": local_time(start_us, tz), "to": local_time(end_us, tz), "tz": tz, **vars(figures)}
         return _answer(serializers.EngagementOutput, body, definitions)
 
 
