@@ -8,7 +8,9 @@ Workloads, each in a database of its own: `spread`, streams over many movies, an
 stream on one movie (the rows every event of a batch shares). In-order 10 s heartbeats sorted by
 time, applied in 500-event batches like a consumer's; the first WARMUP heartbeats of each stream
 (which create its rows) are applied before the measured block. CPU: this process (the apply
-code) and its PostgreSQL backend (/proc); WAL from pg_current_wal_lsn(). Run it with another
+code) and its PostgreSQL backend (/proc); WAL of the measured database alone (pg_walinspect), and
+the server's from pg_current_wal_lsn() beside it (other work on the host adds to that one); rows
+written from the database's own statistics. Run it with another
 tree's code first on PYTHONPATH (`PYTHONPATH=../old/src python -m bench.apply_cost before`).
 """
 
@@ -64,18 +66,50 @@ def measure(*, streams: int, movies: int, per_stream: int) -> dict:
 
     apply(warm)
     with connection.cursor() as cursor:
+        cursor.execute("CREATE EXTENSION IF NOT EXISTS pg_walinspect")
         cursor.execute("CHECKPOINT")  # every measured block starts from the same point of the WAL's cycle
         cursor.execute("SELECT pg_backend_pid(), pg_current_wal_lsn()")
         backend, lsn = cursor.fetchone()
+    rows = row_writes()
     app, pg = time.process_time(), cpu_seconds(backend)
     apply(measured)
     app, pg = time.process_time() - app, cpu_seconds(backend) - pg
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), %s)", [lsn])
-        (wal,) = cursor.fetchone()
+        cursor.execute("SELECT pg_current_wal_lsn()")
+        (end,) = cursor.fetchone()
+        cursor.execute("SELECT pg_wal_lsn_diff(%s, %s)", [end, lsn])
+        (cluster_wal,) = cursor.fetchone()
+        wal = own_wal(cursor, lsn, end)
+    rows = row_writes() - rows
     n = len(measured)
     return {"events": n, "apply_cpu_us": round(app / n * 1e6, 1), "postgres_cpu_us": round(pg / n * 1e6, 1),
-            "wal_bytes": round(float(wal) / n, 1)}
+            "wal_bytes": round(float(wal) / n, 1), "cluster_wal_bytes": round(float(cluster_wal) / n, 1),
+            "row_writes": round(rows / n, 2)}
+
+
+def own_wal(cursor, start, end) -> int:
+    """The WAL this database wrote between two positions (pg_walinspect): the records of its blocks
+    and its transactions' commit records. The server's WAL is one stream, and other work on the host
+    (test suites, other benches) moved it by thousands of bytes per event between runs of one code."""
+    cursor.execute("SELECT oid FROM pg_database WHERE datname = current_database()")
+    (database,) = cursor.fetchone()
+    mine = f"%/{database}/%"  # a block reference names tablespace/database/relation
+    cursor.execute("WITH r AS (SELECT xid, block_ref, record_length FROM pg_get_wal_records_info(%s, %s)),"
+                   " own AS (SELECT DISTINCT xid FROM r WHERE block_ref LIKE %s AND xid <> 0)"
+                   " SELECT COALESCE(SUM(record_length), 0) FROM r WHERE block_ref LIKE %s OR xid IN (SELECT xid FROM own)",
+                   [start, end, mine, mine])
+    return int(cursor.fetchone()[0])
+
+
+def row_writes() -> int:
+    """Rows inserted, updated and deleted in this database so far. Unlike the WAL (one stream for the
+    whole server) it counts this database's writes alone, so it does not move with other work on the host."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_force_next_flush()")  # this backend's counts are flushed once it is idle
+        cursor.execute("SELECT COALESCE(SUM(n_tup_ins + n_tup_upd + n_tup_del), 0) FROM pg_stat_user_tables")
+        return int(cursor.fetchone()[0])
 
 
 def run_workload(name: str, *, streams: int, per_stream: int) -> dict:
@@ -88,14 +122,21 @@ def run_workload(name: str, *, streams: int, per_stream: int) -> dict:
         return json.loads(out.stdout)
 
 
+def server_wal(figures: dict) -> str:
+    """The server's WAL in brackets, where the entry has it (entries from before the database's own)."""
+    return f" ({figures['cluster_wal_bytes']:,.0f})" if "cluster_wal_bytes" in figures else ""
+
+
 def markdown(results: dict) -> str:
     lines = ["In-process apply cost per event (`python -m bench.apply_cost`): in-order 10 s heartbeats in 500-event"
-             " batches after each stream's first 30; CPU of the apply code and of its PostgreSQL backend; WAL.", "",
-             "| Label | Workload | Events | Apply CPU µs | PostgreSQL CPU µs | WAL B |", "|---|---|---:|---:|---:|---:|"]
+             " batches after each stream's first 30; CPU of the apply code and of its PostgreSQL backend; WAL of the measured"
+             " database (pg_walinspect; the server's in brackets);"
+             " rows inserted, updated and deleted (the database's own statistics).", "",
+             "| Label | Workload | Events | Apply CPU µs | PostgreSQL CPU µs | WAL B | Row writes |", "|---|---|---:|---:|---:|---:|---:|"]
     for label, entry in results.items():
         for name, r in entry["workloads"].items():
             lines.append(f"| {label} | {name} | {r['events']:,} | {r['apply_cpu_us']:,.0f} | {r['postgres_cpu_us']:,.0f}"
-                         f" | {r['wal_bytes']:,.0f} |")
+                         f" | {r['wal_bytes']:,.0f}{server_wal(r)} | {r.get('row_writes', '')} |")
     return "\n".join(lines) + "\n"
 
 

@@ -108,6 +108,7 @@ STORAGE_LABELS = {
     "event id": "its id in `events_eventid` (the dedupe window)",
     "stream": "stream",
     "views and user rollups per stream": "views and user rollups, per hour-long stream",
+    "concurrency runs per stream": "its played minutes (concurrency runs), per hour-long stream",
 }
 
 
@@ -149,7 +150,7 @@ def storage_projection(s: Sources) -> str:
     rows = s.storage["projection"]
     days = round(rows[0]["log at the retention window (GB)"] / rows[0]["log per day (GB)"])
     lines = [
-        f"| Concurrent viewers | Events/s | Log + ids per day | Log at {days} days' retention | Kept per day (streams, views, user rollups) |",
+        f"| Concurrent viewers | Events/s | Log + ids per day | Log at {days} days' retention | Kept per day (streams, views, user rollups, played minutes) |",
         "|---:|---:|---:|---:|---:|",
     ]
     for p in rows:

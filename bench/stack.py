@@ -54,6 +54,7 @@ class Stack:
             "RABBITMQ_URL": RABBITMQ_URL,
             "WATCHTIME_QUEUE": self.queue,
             "DJANGO_SECRET_KEY": "bench-secret-key-not-for-production-0123456789",
+            "WATCHTIME_LIVE_TOKEN_KEY": "bench-live-token-key-not-for-production",
             "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
             "DJANGO_DEBUG": "false",
             "WATCHTIME_LOG_LEVEL": "WARNING",

@@ -44,6 +44,11 @@ GROUPS = {
     "user rollups": ("analytics_usermoviequarter", "analytics_userquarter"),
     "movie rollups": ("analytics_moviequarter", "analytics_movieutcday", "analytics_moviequarterreach", "analytics_quarter",
                       "analytics_quarterreach"),
+    # The concurrency history: per stream its played minutes (a row per run), growing with the
+    # viewer-hours; per movie and minute a value for WATCHTIME_CONCURRENCY_MINUTE_DAYS, then a peak
+    # per quarter hour, growing with the catalogue and the time (movies x minutes), not the viewers.
+    "concurrency runs": ("analytics_streamplay", "analytics_foldedplay"),
+    "concurrency minutes": ("analytics_movieminute", "analytics_minute", "analytics_moviequarterpeak", "analytics_quarterpeak"),
 }
 
 
@@ -78,7 +83,11 @@ def day_of_heartbeats(rng: random.Random, day: date, *, users: int, streams: int
 
 
 def relation_bytes(cursor, table: str) -> tuple[int, int]:
-    """(heap + indexes + toast in bytes, rows) of a table, a partitioned one summed over its partitions."""
+    """(heap + indexes + toast in bytes, rows) of a table, a partitioned one summed over its partitions;
+    (0, 0) for a table the measured tree does not have (an older release's, measured as `before`)."""
+    cursor.execute("SELECT to_regclass(%s)", [table])
+    if cursor.fetchone()[0] is None:
+        return 0, 0
     cursor.execute(
         "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c"
         " WHERE c.oid = %s::regclass OR c.oid IN (SELECT inhrelid FROM pg_inherits WHERE inhparent = %s::regclass)",
@@ -120,18 +129,21 @@ def marginal_bytes(curve: list[DaySize], *, retention_days: int, events_per_day:
         "event id": (group(filled, "event ids") - group(1, "event ids")) / events,
         "stream": (group(last, "streams") - group(filled, "streams")) / streams,
         "views and user rollups per stream": sum(group(last, g) - group(filled, g) for g in kept) / streams,
+        "concurrency runs per stream": (group(last, "concurrency runs") - group(filled, "concurrency runs")) / streams,
     }
 
 
 def projection(bytes_per: dict, *, retention_days: int) -> list[dict]:
     """Storage per day and per retention window at 10 s heartbeats; rows per viewer-day: one
-    event per heartbeat (and its dedupe id), a stream and a user-movie-hour per viewer-hour."""
+    event per heartbeat (and its dedupe id), a stream, a user-movie-hour and a run of played minutes
+    per viewer-hour."""
     rows = []
     for viewers in VIEWERS:
         events = viewers * EVENTS_PER_VIEWER_DAY
         streams = viewers * 24
         log_day = events * (bytes_per["event"] + bytes_per["event id"])
-        kept_day = streams * (bytes_per["stream"] + bytes_per["views and user rollups per stream"])
+        kept_day = streams * (bytes_per["stream"] + bytes_per["views and user rollups per stream"]
+                              + bytes_per.get("concurrency runs per stream", 0))  # older results have none
         rows.append({
             "concurrent viewers": viewers,
             "events per second": viewers / HEARTBEAT_S,
@@ -226,7 +238,8 @@ def scratch_database(name: str):
         admin.autocommit = True
         admin.cursor().execute(f'CREATE DATABASE "{name}"')
     os.environ.update({"DJANGO_SETTINGS_MODULE": "watchtime.settings", "WATCHTIME_LOG_LEVEL": "WARNING",
-                       "DJANGO_SECRET_KEY": "bench-secret-key-not-for-production-0123456789"})
+                       "DJANGO_SECRET_KEY": "bench-secret-key-not-for-production-0123456789",
+                       "WATCHTIME_LIVE_TOKEN_KEY": "bench-live-token-key-not-for-production"})
     os.environ.pop("RABBITMQ_URL", None)  # the apply path runs here, no broker
     try:
         yield f"{server}/{name}"

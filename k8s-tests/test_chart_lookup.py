@@ -17,7 +17,8 @@ from chartlib import NAMESPACE, RELEASE, chart
 from lifecycle import cluster
 
 FULLNAME = f"{RELEASE}-watchtime"
-LIVE = {"django-secret-key": "secret-key-of-the-first-install", "bootstrap-api-key": "wt_abcd1234_" + "k" * 40}
+LIVE = {"django-secret-key": "secret-key-of-the-first-install", "live-token-key": "live-token-key-of-the-first-install",
+        "bootstrap-api-key": "wt_abcd1234_" + "k" * 40}
 
 
 def live_secret(data: dict[str, str]) -> dict[str, Any]:
@@ -49,7 +50,7 @@ def upgrade_render(live: cluster.Cluster, values: dict[str, Any]) -> dict[str, d
     return {f"{o['kind']}/{o['metadata']['name']}": o for o in objects}
 
 
-def test_upgrade_keeps_the_generated_secret_key_and_bootstrap_key(live: cluster.Cluster) -> None:
+def test_upgrade_keeps_the_generated_secret_key_live_token_key_and_bootstrap_key(live: cluster.Cluster) -> None:
     objects = upgrade_render(live, {"bootstrapApiKey": {"enabled": True}})
     data = objects[f"Secret/{FULLNAME}"]["data"]
     assert {key: base64.b64decode(value).decode() for key, value in data.items()} == LIVE
@@ -73,3 +74,5 @@ def test_a_key_missing_from_the_live_secret_is_generated(live: cluster.Cluster) 
         live.serve([live_secret(LIVE)], NAMESPACE)
     assert base64.b64decode(data["django-secret-key"]).decode() == LIVE["django-secret-key"]
     assert base64.b64decode(data["bootstrap-api-key"]).decode() != LIVE["bootstrap-api-key"]
+    # An upgrade from a release without the live counter gains its token key, once.
+    assert len(base64.b64decode(data["live-token-key"])) == 64

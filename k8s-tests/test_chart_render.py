@@ -146,6 +146,7 @@ def test_defaults_wire_the_subcharts_secrets() -> None:
         assert secret_ref(container, "RABBITMQ_PASSWORD") == ("wt-rabbitmq", "password")
         assert env_of(container)["RABBITMQ_USERNAME"]["value"] == "watchtime"
         assert secret_ref(container, "DJANGO_SECRET_KEY") == (FULLNAME, "django-secret-key")
+        assert secret_ref(container, "WATCHTIME_LIVE_TOKEN_KEY") == (FULLNAME, "live-token-key")
 
 
 def test_subchart_existing_secrets_are_followed() -> None:
@@ -173,6 +174,7 @@ def test_external_services_read_operator_and_cnpg_secret_keys() -> None:
     assert secret_ref(api, "RABBITMQ_USERNAME") == ("mq-default-user", "username")
     assert secret_ref(api, "RABBITMQ_PASSWORD") == ("mq-default-user", "password")
     assert secret_ref(api, "DJANGO_SECRET_KEY") == ("watchtime-django", "secret-key")
+    assert secret_ref(api, "WATCHTIME_LIVE_TOKEN_KEY") == ("watchtime-django", "live-token-key")
     assert secret_ref(api, "WATCHTIME_BOOTSTRAP_API_KEY") == ("watchtime-bootstrap", "api-key")
     assert "WATCHTIME_BOOTSTRAP_API_KEY" not in env_of(main_container(release, "consumer"))
     bootstrap_key = base64.b64decode(
@@ -202,12 +204,25 @@ def test_operator_rabbitmqcluster_and_plain_username() -> None:
 
 
 def test_generated_secret_key_is_random_and_never_a_default() -> None:
-    first = render_value_set("defaults").get("Secret", FULLNAME)["data"]["django-secret-key"]
-    second = render({}).get("Secret", FULLNAME)["data"]["django-secret-key"]
-    assert first != second
-    assert len(base64.b64decode(first)) >= 50
+    for key in ("django-secret-key", "live-token-key"):
+        first = render_value_set("defaults").get("Secret", FULLNAME)["data"][key]
+        second = render({}).get("Secret", FULLNAME)["data"][key]
+        assert first != second, key
+        assert len(base64.b64decode(first)) >= 50, key
     keys = render_value_set("keda").get("Secret", FULLNAME)["data"]
-    assert set(keys) == {"django-secret-key", "keda-rabbitmq-host", "keda-rabbitmq-vhost", "keda-rabbitmq-username"}
+    assert set(keys) == {"django-secret-key", "live-token-key", "keda-rabbitmq-host", "keda-rabbitmq-vhost",
+                         "keda-rabbitmq-username"}
+
+
+def test_every_role_gets_the_live_token_key_and_the_hook_its_copy() -> None:
+    """Production refuses to start without WATCHTIME_LIVE_TOKEN_KEY: every role that runs settings has it."""
+    release = render_value_set("defaults")
+    for component in ("api", "consumer", "migrate"):
+        assert secret_ref(main_container(release, component), "WATCHTIME_LIVE_TOKEN_KEY")[1] == "live-token-key", component
+    generated = render({**load_value_set("external"), "liveTokenKey": {"existingSecret": ""}})
+    name, key = secret_ref(main_container(generated, "migrate"), "WATCHTIME_LIVE_TOKEN_KEY")
+    assert (name, key) == (f"{FULLNAME}-migrate", "live-token-key")  # the pre-install hook's own copy ...
+    assert generated.get("Secret", name)["data"][key] == generated.get("Secret", FULLNAME)["data"][key]  # ... the same
 
 
 def test_no_passwords_in_values_or_plain_env(rendered: Rendered) -> None:

@@ -22,6 +22,7 @@ ANALYTICS_ENV = {
     "WATCHTIME_COMPLETION_RATIO": "0.9",
     "WATCHTIME_COMPLETED_PERCENT": "90",
     "WATCHTIME_RETENTION_RESOLUTION_SECONDS": "10",
+    "WATCHTIME_LIVE_WINDOW_SECONDS": "30",
     "WATCHTIME_TIME_ZONE": "UTC",
 }
 EXTERNAL = load_value_set("external")
@@ -64,7 +65,8 @@ def test_the_chart_defaults_are_the_service_defaults() -> None:
 
 def test_analytics_values_reach_every_role_as_written() -> None:
     analytics = {"viewGapSeconds": 1_000_000, "viewMinSeconds": 0, "completionRatio": 0.95,
-                 "completedPercent": 100, "retentionResolutionSeconds": 3600, "timeZone": "America/Argentina/Buenos_Aires"}
+                 "completedPercent": 100, "retentionResolutionSeconds": 3600, "liveWindowSeconds": 5,
+                 "timeZone": "America/Argentina/Buenos_Aires"}
     release = render({"config": {"analytics": analytics, "maxCreditSeconds": 2_000_000}})
     for component in ROLES:
         env = environment(release, component)
@@ -75,6 +77,7 @@ def test_analytics_values_reach_every_role_as_written() -> None:
         assert env["WATCHTIME_COMPLETION_RATIO"] == "0.95"
         assert env["WATCHTIME_COMPLETED_PERCENT"] == "100"
         assert env["WATCHTIME_RETENTION_RESOLUTION_SECONDS"] == "3600"
+        assert env["WATCHTIME_LIVE_WINDOW_SECONDS"] == "5"
         assert env["WATCHTIME_TIME_ZONE"] == "America/Argentina/Buenos_Aires"
 
 
@@ -95,6 +98,7 @@ def test_a_changed_definition_rolls_api_and_consumer_together() -> None:
     ({"completedPercent": 0}, "/config/analytics/completedPercent"),
     ({"completedPercent": 101}, "/config/analytics/completedPercent"),
     ({"retentionResolutionSeconds": 3601}, "/config/analytics/retentionResolutionSeconds"),
+    ({"liveWindowSeconds": 0}, "/config/analytics/liveWindowSeconds"),
     ({"timeZone": "Asia/Kathmandu; rm"}, "/config/analytics/timeZone"),
     ({"timeZone": ""}, "/config/analytics/timeZone"),
     ({"viewGapSecs": 60}, "additional properties 'viewGapSecs'"),

@@ -130,6 +130,7 @@ class Stack:
             "RABBITMQ_URL": RABBITMQ_URL,
             "WATCHTIME_QUEUE": self.queue,
             "DJANGO_SECRET_KEY": self.secret_key,
+            "WATCHTIME_LIVE_TOKEN_KEY": self.secret_key,
             "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
             "WATCHTIME_BOOTSTRAP_API_KEY": self.api_key,
             "WEB_CONCURRENCY": "2",

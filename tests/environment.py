@@ -9,6 +9,7 @@ import os
 RUN_ID = f"{os.getpid()}"
 
 os.environ.setdefault("DJANGO_SECRET_KEY", "test-secret-key-not-for-production-0123456789abcdef")
+os.environ.setdefault("WATCHTIME_LIVE_TOKEN_KEY", "test-live-token-key-not-for-production")
 os.environ.setdefault("DJANGO_ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
 os.environ.setdefault("DATABASE_URL", f"postgres://postgres@127.0.0.1:5432/watchtime_{RUN_ID}")
 os.environ.setdefault("WATCHTIME_TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")

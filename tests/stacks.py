@@ -169,6 +169,8 @@ def start_embedded(workdir: Path, **extra_env: str) -> Api:
         "WATCHTIME_BOOTSTRAP_API_KEY_SCOPES": "ingest,read,admin",
         "WATCHTIME_METRICS_PORT": str(free_port()),
         "WATCHTIME_LOG_LEVEL": "WARNING",
+        # The code under test, where the virtualenv's editable install points at another checkout.
+        **({"PYTHONPATH": os.environ["PYTHONPATH"]} if "PYTHONPATH" in os.environ else {}),
         **extra_env,
     }
     migrated = subprocess.run([support.WATCHTIME, "migrate"], env=env, capture_output=True, text=True, timeout=120)
@@ -213,7 +215,8 @@ def full_stack(tmp_path_factory, page_origin):
     with ThreadPoolExecutor(max_workers=3) as pool:  # independent start-up steps overlap
         collected = pool.submit(
             subprocess.run, [support.WATCHTIME, "manage", "collectstatic", "--no-input", "--verbosity", "0"],
-            env={"PATH": os.environ["PATH"], "DJANGO_SECRET_KEY": secrets.token_urlsafe(50), **common},
+            env={"PATH": os.environ["PATH"], "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+                 "WATCHTIME_LIVE_TOKEN_KEY": secrets.token_urlsafe(32), **common},
             capture_output=True, text=True, timeout=120,
         )
         create_database(database)

@@ -46,7 +46,8 @@ def _answers(url: str) -> bool:
 
 
 def test_migrate_check_reports_unapplied_migrations(tmp_path):
-    env = {"PATH": "/usr/bin:/bin", "DATABASE_URL": f"sqlite:///{tmp_path}/db.sqlite3", "DJANGO_SECRET_KEY": "x" * 50}
+    env = {"PATH": "/usr/bin:/bin", "DATABASE_URL": f"sqlite:///{tmp_path}/db.sqlite3", "DJANGO_SECRET_KEY": "x" * 50,
+           "WATCHTIME_LIVE_TOKEN_KEY": "y" * 32}
     check = [support.WATCHTIME, "migrate", "--check"]
     assert subprocess.run(check, env=env, capture_output=True).returncode == 1
     assert subprocess.run([support.WATCHTIME, "migrate"], env=env, capture_output=True).returncode == 0

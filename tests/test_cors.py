@@ -77,7 +77,7 @@ def test_no_origin_is_allowed_by_default(settings):
 @pytest.mark.parametrize("value", ["https://player.example/", "player.example", "https://player.example/embed"])
 def test_a_value_that_is_not_an_origin_stops_the_process(tmp_path, value):
     env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
-           "DATABASE_URL": f"sqlite:///{tmp_path}/db.sqlite3", "WATCHTIME_CORS_ALLOWED_ORIGINS": value}
+           "WATCHTIME_LIVE_TOKEN_KEY": secrets.token_urlsafe(32), "DATABASE_URL": f"sqlite:///{tmp_path}/db.sqlite3", "WATCHTIME_CORS_ALLOWED_ORIGINS": value}
     result = subprocess.run([support.WATCHTIME, "migrate"], env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     assert f"WATCHTIME_CORS_ALLOWED_ORIGINS: {value!r} is not an origin" in result.stderr

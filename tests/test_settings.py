@@ -22,6 +22,7 @@ def base_env(tmp_path):
         "PATH": os.environ["PATH"],
         "HOME": str(tmp_path),
         "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+        "WATCHTIME_LIVE_TOKEN_KEY": secrets.token_urlsafe(32),
         "DATABASE_URL": f"sqlite:///{tmp_path}/db.sqlite3",
         "WATCHTIME_VAR_DIR": str(tmp_path / "var"),
     }
@@ -47,6 +48,8 @@ def run(env: dict, *args: str) -> subprocess.CompletedProcess:
         ("RABBITMQ_URL", "amqp:///vhost", "RABBITMQ_URL has no host name"),
         ("DJANGO_SECRET_KEY", None, "DJANGO_SECRET_KEY is required when DJANGO_DEBUG is false"),
         ("DJANGO_SECRET_KEY", "", "DJANGO_SECRET_KEY is required when DJANGO_DEBUG is false"),
+        ("WATCHTIME_LIVE_TOKEN_KEY", None, "WATCHTIME_LIVE_TOKEN_KEY is required when DJANGO_DEBUG is false"),
+        ("WATCHTIME_LIVE_WINDOW_SECONDS", "0", "WATCHTIME_LIVE_WINDOW_SECONDS=0 must be at least 1"),
         ("WATCHTIME_AUTH", "false", "WATCHTIME_AUTH=false is only allowed with DJANGO_DEBUG=true"),
         ("DJANGO_DEBUG", "maybe", "DJANGO_DEBUG='maybe' is not a boolean"),
         ("WATCHTIME_RATE_LIMIT", "lots", "WATCHTIME_RATE_LIMIT"),
@@ -71,7 +74,7 @@ def test_the_api_refuses_auth_off_before_starting_gunicorn(base_env):
 
 
 def test_debug_allows_what_production_refuses(base_env):
-    env = {k: v for k, v in base_env.items() if k != "DJANGO_SECRET_KEY"}
+    env = {k: v for k, v in base_env.items() if k not in ("DJANGO_SECRET_KEY", "WATCHTIME_LIVE_TOKEN_KEY")}
     result = run({**env, "DJANGO_DEBUG": "true", "WATCHTIME_AUTH": "false"}, "manage", "check")
     assert result.returncode == 0, result.stderr
 

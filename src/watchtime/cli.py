@@ -10,6 +10,7 @@
     watchtime prune --before D    remove events older than D, keeping every figure
     watchtime createkey|revokekey API keys
     watchtime createuser NAME [--admin]   a dashboard user (password from the terminal or stdin)
+    watchtime livetoken --movie ID [--ttl 30d]  a read-only token for one movie's live counter
     watchtime manage ...          any Django management command
 """
 
@@ -29,6 +30,7 @@ DJANGO_COMMANDS = {
     "createkey": "createkey",
     "revokekey": "revokekey",
     "createuser": "createuser",
+    "livetoken": "livetoken",
 }
 
 

@@ -9,6 +9,7 @@ import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from django.apps import apps as django_apps
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
@@ -109,10 +110,19 @@ def mark_build(role: str) -> None:
 
 
 def registry() -> CollectorRegistry:
-    """The registry to expose: every worker's samples in multiprocess mode, else this process's."""
+    """The registry to expose: every worker's samples in multiprocess mode (the API), else this
+    process's.
+
+    In multiprocess mode it also holds the collectors Django apps offer as `scrape_collectors`
+    (analytics: watchtime_live_viewers): figures of the database, not of a process, that the
+    gunicorn master computes once per scrape instead of each worker keeping a copy. Only the API's
+    master exposes them, so the other roles' scrapes cost the database nothing."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         collected = CollectorRegistry()
         multiprocess.MultiProcessCollector(collected)
+        for config in django_apps.get_app_configs():
+            for collector in getattr(config, "scrape_collectors", ()):
+                collected.register(collector)
         return collected
     return REGISTRY
 

@@ -184,9 +184,20 @@ WATCHTIME_RETENTION_RESOLUTION_SECONDS = env.get_int("WATCHTIME_RETENTION_RESOLU
 WATCHTIME_VIEW_MIN_SECONDS = env.get_int("WATCHTIME_VIEW_MIN_SECONDS", 10, minimum=0)
 WATCHTIME_COMPLETION_RATIO = env.get_float("WATCHTIME_COMPLETION_RATIO", 0.9, minimum=0.0, maximum=1.0)
 WATCHTIME_COMPLETED_PERCENT = env.get_int("WATCHTIME_COMPLETED_PERCENT", 90, minimum=1, maximum=100)
+# Days of per-minute concurrent viewers kept; `watchtime maintain` folds older minutes into peaks
+# per UTC quarter hour, kept as long as the other rollups.
+WATCHTIME_CONCURRENCY_MINUTE_DAYS = env.get_int("WATCHTIME_CONCURRENCY_MINUTE_DAYS", 7, minimum=1, maximum=366)
 # Days of the event log kept (by key: ts, else received_at); unset keeps it forever. Older events
 # are refused (too_old) and `watchtime maintain` prunes them, folding what every figure needs.
 WATCHTIME_EVENT_RETENTION_DAYS = env.get_optional_int("WATCHTIME_EVENT_RETENTION_DAYS", minimum=1)
+# Live: a stream whose newest heartbeat (credited) was received within this many seconds (docs/analytics.md).
+WATCHTIME_LIVE_WINDOW_SECONDS = env.get_int("WATCHTIME_LIVE_WINDOW_SECONDS", 30, minimum=1, maximum=3600)
+# Signs the embeddable live counter's read-only tokens (`watchtime livetoken`); rotating it revokes them all.
+WATCHTIME_LIVE_TOKEN_KEY = env.get_str("WATCHTIME_LIVE_TOKEN_KEY")
+if not WATCHTIME_LIVE_TOKEN_KEY:
+    if not DEBUG:
+        raise env.ConfigurationError("WATCHTIME_LIVE_TOKEN_KEY is required when DJANGO_DEBUG is false")
+    WATCHTIME_LIVE_TOKEN_KEY = "insecure-dev-only-live-token-key"
 # The analytics answers' zone when a request names none (`tz`): an IANA name.
 WATCHTIME_TIME_ZONE = env.get_str("WATCHTIME_TIME_ZONE", "UTC")
 if not zones.is_zone(WATCHTIME_TIME_ZONE):

@@ -76,6 +76,7 @@ class Reference:
     views: list = field(default_factory=list)
     last: dict = field(default_factory=dict)  # (user, slug) -> (key tuple, at)
     totals: dict = field(default_factory=lambda: defaultdict(int))  # (user, slug) -> seconds
+    playing: dict = field(default_factory=lambda: defaultdict(set))  # (slug, UTC minute) -> streams playing in it
 
     # --- the figures the API answers -------------------------------------------------------
 
@@ -145,6 +146,23 @@ class Reference:
         count = -(-duration // resolution) if duration else (max(bins, default=-1) + 1)
         return viewers, [(k * resolution, bins.get(k, 0)) for k in range(count)]
 
+    def minutes(self, slug: str | None = None) -> dict[int, int]:
+        """Concurrent viewers per UTC minute (of a movie, or overall), minutes with none left out."""
+        out: dict[int, int] = defaultdict(int)
+        for (s, minute), streams in self.playing.items():
+            if slug is None or s == slug:
+                out[minute] += len(streams)
+        return {m: n for m, n in out.items() if n}
+
+    def peak(self, slug: str | None, start_minute: int, end_minute: int) -> tuple[int, int | None]:
+        """(peak, first minute reaching it; None when 0) over [start_minute, end_minute)."""
+        values = self.minutes(slug)
+        best, at = 0, None
+        for minute in range(start_minute, end_minute):
+            if values.get(minute, 0) > best:
+                best, at = values[minute], minute
+        return best, at
+
     def _cells(self, keep) -> dict:
         cells: dict = defaultdict(int)
         for (u, s, at), seconds in self.credit.items():
@@ -171,6 +189,9 @@ def compute(events: list[Event], *, limits: Limits, gap_seconds: int, resolution
                 ref.totals[(user, slug)] += c
                 for position in range(e.at - c, e.at):
                     ref.covered[(user, slug)].add(position // resolution)
+                if c > 0:  # plays during [key - c, key): every minute it overlaps by more than zero
+                    for minute in range((e.key_us - c * 1_000_000) // MINUTE, (e.key_us - 1) // MINUTE + 1):
+                        ref.playing[(slug, minute)].add((user, slug, session))
             if view is None or e.key_us - previous.key_us > gap_seconds * 1_000_000:
                 view = ViewRef(user, slug, session, e.key_us, e.key_us, c, e.at)
                 ref.views.append(view)

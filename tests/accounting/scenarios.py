@@ -14,13 +14,14 @@ T0 = datetime(2026, 3, 1, 22, 0, tzinfo=UTC)  # two UTC days and many hours are 
 DURATIONS = {"m0": 1800, "m1": 600, "m2": None, "m3": 7200}
 
 
-def viewing(rng: random.Random, *, users: int = 6, streams: int = 14, t0: datetime = T0) -> list[EventIn]:
+def viewing(rng: random.Random, *, users: int = 6, streams: int = 14, t0: datetime = T0, spread: int = 8 * 3600) -> list[EventIn]:
+    """`streams` streams starting within `spread` seconds of t0 (a premiere: a short spread)."""
     events = []
     for s in range(streams):
         user, slug = f"u{rng.randrange(users)}", rng.choice(sorted(DURATIONS))
         session = rng.choice(["", "a", "b"])
         with_clock = rng.random() < 0.8
-        clock = rng.randrange(0, 8 * 3600)
+        clock = rng.randrange(0, spread)
         position = rng.choice([0, 0, rng.randrange(0, 1500)])
         for _ in range(rng.randrange(3, 45)):
             roll = rng.random()

@@ -10,6 +10,8 @@ from testkit.waiting import wait_until
 from tests.accounting import answers, scenarios
 from tests.accounting.reference import DAY, compute
 from tests.consumers import publish_raw
+from watchtime.accounting.audit.concurrency import concurrency_drift
+from watchtime.analytics.models import Minute, MovieMinute
 from watchtime.definitions import definitions_from_settings, limits_from_settings
 from watchtime.events import messages
 from watchtime.events.models import Event, Movie
@@ -43,3 +45,8 @@ def test_three_consumers_give_the_reference_analytics(client_all, queue, consume
     want = answers.reference_answers(ref, durations=scenarios.DURATIONS, resolution=definitions.retention_resolution_seconds,
                                      completed_percent=definitions.progress.completed_percent, **shape)
     assert {k: (got[k], want[k]) for k in want if got.get(k) != want[k]} == {}
+    # The concurrency history too (minute values per movie and overall, the streams' runs).
+    for slug in [None, *scenarios.DURATIONS]:
+        rows = Minute.objects.all() if slug is None else MovieMinute.objects.filter(movie__slug=slug)
+        assert {m: n for m, n in rows.values_list("minute", "viewers") if n} == ref.minutes(slug)
+    assert concurrency_drift(limits=limits_from_settings()) == []

@@ -24,9 +24,11 @@ def test_the_workload_is_in_order_by_time_and_spread_over_the_movies():
 
 
 def test_the_table_has_a_row_per_label_and_workload():
-    figures = {"events": 1000, "apply_cpu_us": 101.4, "postgres_cpu_us": 70.0, "wal_bytes": 1752.4}
-    text = markdown({"before": {"workloads": {"spread": figures, "premiere": figures}},
+    figures = {"events": 1000, "apply_cpu_us": 101.4, "postgres_cpu_us": 70.0, "wal_bytes": 1752.4, "row_writes": 7.17,
+               "cluster_wal_bytes": 4031.0}
+    older = {"events": 1000, "apply_cpu_us": 101.4, "postgres_cpu_us": 70.0, "wal_bytes": 1752.4}  # before rows were counted
+    text = markdown({"before": {"workloads": {"spread": older, "premiere": figures}},
                      "after": {"workloads": {"spread": figures}}})
     rows = [line for line in text.splitlines() if line.startswith("| before") or line.startswith("| after")]
-    assert rows == ["| before | spread | 1,000 | 101 | 70 | 1,752 |", "| before | premiere | 1,000 | 101 | 70 | 1,752 |",
-                    "| after | spread | 1,000 | 101 | 70 | 1,752 |"]
+    assert rows == ["| before | spread | 1,000 | 101 | 70 | 1,752 |  |", "| before | premiere | 1,000 | 101 | 70 | 1,752 (4,031) | 7.17 |",
+                    "| after | spread | 1,000 | 101 | 70 | 1,752 (4,031) | 7.17 |"]

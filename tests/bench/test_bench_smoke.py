@@ -280,3 +280,25 @@ def test_capacity_model_scales_the_measured_costs():
     assert "| 1,000,000 | 100,000 | 200.0 (100) |" in table and "**no** |" in table
     with pytest.raises(KeyError):
         capacity.inputs(figures[1:])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_every_analytics_read_of_the_bench_answers_on_the_read_dataset(client_all):
+    """The reads section's paths, concurrency ones included (minutes of the dataset's last days,
+    peaks over its month, older minutes folded as maintain leaves them), answer 200."""
+    from django.db import connection
+
+    from bench.sections import reads
+    from watchtime.events.models import CustomUser, WatchTime
+
+    workload.build_read_dataset(connection, 2000)
+    workload.derive_analytics()
+    reads.fold_as_maintain()
+    user_id, movie_id = WatchTime.objects.values_list("user_id", "movie_id").first()
+    username = CustomUser.objects.get(pk=user_id).username
+    with reads.minute_window():
+        for name, make in reads.ANALYTICS.items():
+            response = client_all.get(make(username, movie_id))
+            assert response.status_code == 200, (name, response.content[:300])
+    peaks = client_all.get(reads.ANALYTICS["concurrency daily peaks, overall, 30 days"]("", 0)).json()["results"]
+    assert len(peaks) == 30 and all(day["peak"] > 0 for day in peaks)

@@ -17,12 +17,15 @@ def test_bytes_per_row_leave_out_the_fixed_cost_of_the_first_day():
     fixed = 5_000_000  # empty partitions and indexes made ahead
     curve = [
         day(1, 1000, log=fixed + 400_000, event_ids=100_000, streams=50_000, views=fixed + 1_000),
-        day(2, 2000, log=fixed + 800_000, event_ids=200_000, streams=53_000, views=fixed + 2_000, user_rollups=0),
+        day(2, 2000, log=fixed + 800_000, event_ids=200_000, streams=53_000, views=fixed + 2_000, user_rollups=0,
+            concurrency_runs=10_000),
         day(3, 3000, log=fixed + 800_000, event_ids=200_000, streams=56_000, views=fixed + 3_000, user_rollups=4_000),
-        day(4, 4000, log=fixed + 800_000, event_ids=200_000, streams=59_000, views=fixed + 4_000, user_rollups=8_000),
+        day(4, 4000, log=fixed + 800_000, event_ids=200_000, streams=59_000, views=fixed + 4_000, user_rollups=8_000,
+            concurrency_runs=14_000),
     ]
     got = marginal_bytes(curve, retention_days=2, events_per_day=1000, streams_per_day=10)
-    assert got == {"event": 400.0, "event id": 100.0, "stream": 300.0, "views and user rollups per stream": 500.0}
+    assert got == {"event": 400.0, "event id": 100.0, "stream": 300.0, "views and user rollups per stream": 500.0,
+                   "concurrency runs per stream": 200.0}
 
 
 def test_the_projection_scales_with_viewers_and_the_retention_window():

@@ -6,6 +6,7 @@ import json
 import shutil
 import tempfile
 import threading
+from html import escape
 from pathlib import Path
 from string import Template
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -72,12 +73,14 @@ def import_map(api_base: str, integrity: str | None = None, pin: str = ENTRY) ->
 class PageServer:
     """Serves the player page (`/player.html?api=<API base URL>&ingest=<ingest base URL>&label=..`; the SDK's
     modules come from `api`, heartbeats go to `ingest`; `integrity` and `pin` put another hash in the import
-    map for the module at `pin`, the entry point by default), the harness and the clip
-    on 127.0.0.1:<port>, so pages at http://localhost:<port> call the APIs on 127.0.0.1 cross-origin."""
+    map for the module at `pin`, the entry point by default), the harness and the clip, and the live counter's
+    page (`/live.html?api=..&movie=..&token=..&label=..`) on 127.0.0.1:<port>, so pages at
+    http://localhost:<port> call the APIs on 127.0.0.1 cross-origin."""
 
     def __init__(self, port: int, clip: Path, integrity: str | None = None):
         self.port = port
         template = Template((HERE / "player.html").read_text())
+        live_template = Template((HERE / "live.html").read_text())
         files = {"/harness.js": ("text/javascript", (HERE / "harness.js").read_bytes()),
                  "/clip.webm": ("video/webm", clip.read_bytes())}
 
@@ -91,6 +94,12 @@ class PageServer:
                                               query.get("pin", ENTRY)),
                         ingest_url=f"{query['ingest']}/", label=query.get("label", ""),
                     ).encode()
+                    content_type = "text/html; charset=utf-8"
+                elif url.path == "/live.html":
+                    query = {name: values[0] for name, values in parse_qs(url.query).items()}
+                    body = live_template.substitute(import_map=import_map(query["api"]), api=escape(query["api"]),
+                                                    movie=escape(query["movie"]), token=escape(query["token"]),
+                                                    label=escape(query.get("label", ""))).encode()
                     content_type = "text/html; charset=utf-8"
                 elif url.path in files:
                     content_type, body = files[url.path]
@@ -121,3 +130,7 @@ class PageServer:
     def url(self, api_base: str, ingest_base: str | None = None, host: str = "localhost", **query) -> str:
         query = {"api": api_base, "ingest": ingest_base or api_base, **query}
         return f"http://{host}:{self.port}/player.html?" + urlencode(query)
+
+    def live_url(self, api_base: str, movie: int, token: str, label: str = "") -> str:
+        query = {"api": api_base, "movie": movie, "token": token, "label": label}
+        return f"http://localhost:{self.port}/live.html?" + urlencode(query)

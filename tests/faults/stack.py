@@ -31,6 +31,7 @@ def base_env(postgres: PostgresCluster, rabbit: RabbitNode, database: str, queue
         "RABBITMQ_URL": rabbit.url,
         "WATCHTIME_QUEUE": queue,
         "DJANGO_SECRET_KEY": SECRET_KEY,
+        "WATCHTIME_LIVE_TOKEN_KEY": SECRET_KEY,
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
         "WATCHTIME_BOOTSTRAP_API_KEY": API_KEY,
         "WATCHTIME_LOG_LEVEL": "WARNING",

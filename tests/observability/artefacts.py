@@ -29,6 +29,7 @@ PANELS_WITH_DATA_UNDER_LOAD = frozenset({
     "Running versions",
     "Dependency reachability",
     "Analytics backfill pending",
+    "Live viewers",
 })
 # Panels fed by RabbitMQ's rabbitmq_prometheus plugin: data whenever the broker is scraped.
 PANELS_WITH_DATA_FROM_RABBITMQ = frozenset({

@@ -221,6 +221,7 @@ def stack(prometheus_tools, tmp_path_factory):
             "RABBITMQ_URL": RABBITMQ_URL,
             "WATCHTIME_QUEUE": queue,
             "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+            "WATCHTIME_LIVE_TOKEN_KEY": secrets.token_urlsafe(32),
             "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
             "WATCHTIME_BOOTSTRAP_API_KEY": api_key,
             "WEB_CONCURRENCY": "2",

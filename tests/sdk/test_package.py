@@ -4,6 +4,7 @@ and README (not its unit tests), and the entry point imports without a DOM (serv
 imports it too)."""
 
 import json
+import re
 import subprocess
 from pathlib import Path
 
@@ -31,9 +32,10 @@ def test_declarations_type_check(typescript):
 
 def test_the_package_holds_the_modules_their_declarations_and_readme():
     (packed,) = json.loads(npm("pack", "--dry-run", "--json").stdout)
-    modules = ["watchtime-player.js"] + sorted(f"lib/{p.name}" for p in (PACKAGE / "lib").glob("*.js"))
+    modules = ["watchtime-player.js", "watchtime-live-viewers.js"] + sorted(
+        f"lib/{p.name}" for p in (PACKAGE / "lib").glob("*.js"))
     assert sorted(entry["path"] for entry in packed["files"]) == sorted(
-        ["README.md", "package.json", "watchtime-player.d.ts", *modules])
+        ["README.md", "package.json", "watchtime-player.d.ts", "watchtime-live-viewers.d.ts", *modules])
 
 
 def test_imports_without_a_dom_and_exports_what_the_declarations_say():
@@ -45,3 +47,16 @@ def test_imports_without_a_dom_and_exports_what_the_declarations_say():
     declarations = (PACKAGE / "watchtime-player.d.ts").read_text()
     for declared in ("export declare const VERSION", "export declare function track", "export default watchtime"):
         assert declared in declarations
+
+
+def test_the_live_counter_imports_without_a_dom_and_exports_what_its_declarations_say():
+    script = ("import('./watchtime-live-viewers.js').then((m) => console.log(JSON.stringify("
+              "[Object.keys(m).sort(), typeof globalThis.customElements])))")
+    result = subprocess.run(["node", "--input-type=module", "-e", script], cwd=PACKAGE, capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    exported, custom_elements = json.loads(result.stdout)
+    assert custom_elements == "undefined"  # and importing it did not fail for want of one
+    declarations = (PACKAGE / "watchtime-live-viewers.d.ts").read_text()
+    for name in exported:
+        assert re.search(rf"^export declare (const|function|class) {name}\b", declarations, re.MULTILINE), name

@@ -1,5 +1,5 @@
-"""GET /sdk/<path> and /sdk/<version>/<path>: each ES module of clients/js (the entry point
-watchtime-player.js and lib/*.js) and nothing else, no key, any origin, revalidated by ETag or
+"""GET /sdk/<path> and /sdk/<version>/<path>: each ES module of clients/js (the entry points
+watchtime-player.js and watchtime-live-viewers.js, and lib/*.js) and nothing else, no key, any origin, revalidated by ETag or
 cached for a year; the modules' relative imports resolve to served URLs; and the version and the
 import map (every module's hash) the READMEs and package.json state are these files'."""
 
@@ -15,13 +15,13 @@ from urllib.parse import urljoin
 import pytest
 from django.test import Client
 
-from watchtime.sdk import ENTRY, sdk
+from watchtime.sdk import ENTRIES, LIVE_VIEWERS, sdk
 
 pytestmark = pytest.mark.unit  # no services, no processes
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "clients" / "js"
-MODULES = [ENTRY] + sorted(f"lib/{p.name}" for p in (PACKAGE / "lib").glob("*.js"))
+MODULES = [*ENTRIES] + sorted(f"lib/{p.name}" for p in (PACKAGE / "lib").glob("*.js"))
 IMPORT_RE = re.compile(r'^\s*(?:import|export)\s[^;]*?from\s+"([^"]+)";', re.MULTILINE | re.DOTALL)
 
 
@@ -65,7 +65,7 @@ def test_each_module_has_its_own_etag_and_hash():
     assert len({file.etag for file in files}) == len({file.integrity for file in files}) == len(MODULES)
 
 
-@pytest.mark.parametrize("path", [ENTRY, "lib/queue.js"])
+@pytest.mark.parametrize("path", [*ENTRIES, "lib/queue.js"])
 def test_a_matching_etag_gets_304_without_a_body(client, path):
     etag = sdk().files[path].etag
     for url in (f"/sdk/{path}", f"/sdk/{sdk().version}/{path}"):
@@ -116,7 +116,7 @@ def test_relative_imports_resolve_to_served_modules_under_both_prefixes(client):
     """The browser resolves a module's imports against its own URL: from /sdk/ they must stay under
     /sdk/, from /sdk/<version>/ under it (immutable, one version), and every module be reached."""
     for prefix in ("https://api.example/sdk/", f"https://api.example/sdk/{sdk().version}/"):
-        reached, todo = set(), [ENTRY]
+        reached, todo = set(), [*ENTRIES]
         while todo:
             path = todo.pop()
             if path in reached:
@@ -129,13 +129,15 @@ def test_relative_imports_resolve_to_served_modules_under_both_prefixes(client):
                 target = url.removeprefix(prefix)
                 assert target in sdk().files, f"{path} imports {specifier}, which is not served"
                 todo.append(target)
-        assert reached == set(MODULES), "modules never imported by the entry point"
+        assert reached == set(MODULES), "modules never imported by an entry point"
 
 
 def test_package_json_lists_every_module_and_agrees_on_the_version():
     package = json.loads((PACKAGE / "package.json").read_text())
     assert package["version"] == sdk().version
-    assert package["exports"] == {".": {"types": "./watchtime-player.d.ts", "import": "./watchtime-player.js"}}
+    assert package["exports"] == {".": {"types": "./watchtime-player.d.ts", "import": "./watchtime-player.js"},
+                                  "./live-viewers": {"types": "./watchtime-live-viewers.d.ts",
+                                                     "import": "./watchtime-live-viewers.js"}}
     assert [f for f in package["files"] if f.endswith(".js")] == MODULES
     assert package["dependencies"] == {} and package["type"] == "module"
 
@@ -147,14 +149,16 @@ def test_the_python_package_data_ships_every_module():
     for path in MODULES:
         assert any(fnmatch(f"sdk/{path}", glob) for glob in globs), path
     sdk_dir = ROOT / "src" / "watchtime" / "sdk"
-    assert (sdk_dir / ENTRY).resolve() == PACKAGE / ENTRY
+    for entry in ENTRIES:
+        assert (sdk_dir / entry).resolve() == PACKAGE / entry
     assert (sdk_dir / "lib").resolve() == PACKAGE / "lib"
 
 
 def test_the_import_map_pins_every_module():
     base = "https://watchtime.example.com"
     pinned = sdk().import_map(base)
-    assert pinned["imports"] == {"watchtime-player": f"{base}/sdk/{sdk().version}/watchtime-player.js"}
+    assert pinned["imports"] == {"watchtime-player": f"{base}/sdk/{sdk().version}/watchtime-player.js",
+                                 "watchtime-live-viewers": f"{base}/sdk/{sdk().version}/{LIVE_VIEWERS}"}
     assert pinned["integrity"] == {f"{base}/sdk/{sdk().version}/{path}": sdk().files[path].integrity
                                    for path in MODULES}
     assert json.loads(sdk().import_map_json(base)) == pinned

@@ -105,6 +105,7 @@ def start_server(
         "HOME": str(workdir),
         "DATABASE_URL": f"postgres://{url.username or 'postgres'}@{url.hostname}:{url.port or 5432}/{name}",
         "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+        "WATCHTIME_LIVE_TOKEN_KEY": secrets.token_urlsafe(32),
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
         "WATCHTIME_BOOTSTRAP_API_KEY": api_key,
         "WATCHTIME_BOOTSTRAP_API_KEY_SCOPES": "ingest,read,admin",

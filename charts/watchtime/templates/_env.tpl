@@ -48,6 +48,8 @@ WATCHTIME_VIEW_MIN_SECONDS: {{ include "watchtime.intString" .viewMinSeconds }}
 WATCHTIME_COMPLETION_RATIO: {{ .completionRatio | toString | quote }}
 WATCHTIME_COMPLETED_PERCENT: {{ include "watchtime.intString" .completedPercent }}
 WATCHTIME_RETENTION_RESOLUTION_SECONDS: {{ include "watchtime.intString" .retentionResolutionSeconds }}
+WATCHTIME_LIVE_WINDOW_SECONDS: {{ include "watchtime.intString" .liveWindowSeconds }}
+WATCHTIME_CONCURRENCY_MINUTE_DAYS: {{ include "watchtime.intString" .concurrencyMinuteDays }}
 WATCHTIME_TIME_ZONE: {{ .timeZone | quote }}
 {{- end }}
 {{- if $v.bootstrapApiKey.enabled }}
@@ -89,6 +91,11 @@ hook reads its own copy of them).
 {{- $_ := set $secretKeyRef "name" $generated -}}
 {{- end -}}
 {{ include "watchtime.secretEnv" (dict "name" "DJANGO_SECRET_KEY" "ref" $secretKeyRef) }}
+{{- if $v.liveTokenKey.existingSecret }}
+{{ include "watchtime.secretEnv" (dict "name" "WATCHTIME_LIVE_TOKEN_KEY" "ref" (dict "name" $v.liveTokenKey.existingSecret "key" $v.liveTokenKey.existingSecretKey)) }}
+{{- else }}
+{{ include "watchtime.secretEnv" (dict "name" "WATCHTIME_LIVE_TOKEN_KEY" "ref" (dict "name" $generated "key" "live-token-key")) }}
+{{- end }}
 {{- $db := include "watchtime.database" $ctx | fromJson }}
 {{- if $db.usernameRef }}
 {{ include "watchtime.secretEnv" (dict "name" "DATABASE_USER" "ref" $db.usernameRef) }}

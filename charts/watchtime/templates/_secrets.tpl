@@ -21,6 +21,9 @@ migrations hook's copy of them, and the checksums that roll the pods reading the
 {{- if not .Values.secretKey.existingSecret -}}
 {{- $_ := set $data "django-secret-key" (get $live "django-secret-key" | default (randAlphaNum 64 | b64enc)) -}}
 {{- end -}}
+{{- if not .Values.liveTokenKey.existingSecret -}}
+{{- $_ := set $data "live-token-key" (get $live "live-token-key" | default (randAlphaNum 64 | b64enc)) -}}
+{{- end -}}
 {{- if and .Values.bootstrapApiKey.enabled (not .Values.bootstrapApiKey.existingSecret) -}}
 {{- $_ := set $data "bootstrap-api-key" (get $live "bootstrap-api-key" | default (include "watchtime.newApiKey" . | b64enc)) -}}
 {{- end -}}

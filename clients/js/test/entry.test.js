@@ -21,7 +21,7 @@ test("the exports are VERSION, track and the default object, the version package
   assert.equal(entry.VERSION, version);
 });
 
-test("the modules the entry point imports, by relative path, are exactly the package's files", () => {
+test("the entry points and the modules they import, by relative path, are exactly the package's files", () => {
   const seen = new Set();
   const visit = (file) => {
     if (seen.has(file)) return;
@@ -33,6 +33,7 @@ test("the modules the entry point imports, by relative path, are exactly the pac
     }
   };
   visit("watchtime-player.js");
+  visit("watchtime-live-viewers.js");
   const { files } = JSON.parse(readFileSync(join(PACKAGE, "package.json"), "utf8"));
   assert.deepEqual([...seen].sort(), files.filter((file) => file.endsWith(".js")).sort());
 });

@@ -16,7 +16,7 @@ from uuid import UUID
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
-from watchtime.accounting import locks, rollups
+from watchtime.accounting import concurrency, live, locks, rollups
 from watchtime.analytics import view_store
 from watchtime.db import bulk_sql
 from watchtime.db.errors import should_retry_transaction
@@ -30,6 +30,7 @@ from watchtime.rule import coverage
 from watchtime.rule.attribution import PairChanges, pair_changes
 from watchtime.rule.credit import Heartbeat, Limits, Newest, newest
 from watchtime.rule.views import Unrestatable, restate
+from watchtime.timestamps import to_us
 
 logger = logging.getLogger(__name__)
 
@@ -133,11 +134,18 @@ def _apply(events: list[EventIn], limits: Limits, definitions: Definitions) -> A
             work[stream_id].new.append((hb, event_pks[e.event_id]))
     for item in work.values():
         item.new.sort(key=lambda row: row[0].key)
-    tails = stored_tails([TailRequest(item.stream_id, item.head, item.new[0][0].key, item.anchor) for item in work.values()],
+    # A late stream's tail reaches back as far as the concurrency slow path needs (concurrency.tail_key).
+    tails = stored_tails([TailRequest(item.stream_id, item.head, item.new[0][0].key if item.in_order else
+                                      concurrency.tail_key(item.new[0][0].key, limits), item.anchor) for item in work.values()],
                          new_pks=set(event_pks.values()))
+    plays = []
     for item in work.values():
-        item.tail = tails[item.stream_id]
-        item.changes = pair_changes(item.tail, [hb for hb, _ in item.new], limits)
+        new = [hb for hb, _ in item.new]
+        item.tail = concurrency.trimmed(tails[item.stream_id], new[0].key)
+        item.changes = pair_changes(item.tail, new, limits)
+        plays.append(concurrency.play_change(item.stream_id, item.movie_id, in_order=item.in_order, new=new,
+                                             wide_tail=tails[item.stream_id], changes=item.changes, limits=limits,
+                                             anchor=item.anchor))
 
     changes = rollups.Changes(users={item.user_id for item in work.values()})
     rebuild: set[tuple[int, int]] = set()  # user-movies whose rollups must be rebuilt from the log
@@ -149,9 +157,12 @@ def _apply(events: list[EventIn], limits: Limits, definitions: Definitions) -> A
         stream_rows.append((item.stream_id, item.total + item.changes.credit_delta, head.pk, head.key[0],
                             last_views[item.stream_id]))
     bulk_sql.update_from_values(Stream, ("total", "head_id", "head_key_us", "last_view_id"), stream_rows)
+    live.write([live.LiveChange(item.stream_id, item.movie_id, item.changes) for item in work.values()],
+               {e.event_id: to_us(e.received_at) for e in result.applied})
 
     wt_ids = _apply_watch_times(work, definitions, changes, rebuild)
     rollups.write(changes, view_definition=definitions.view)
+    concurrency.write([p for p in plays if p is not None])  # under the movie locks rollups.write took
     if rebuild:
         _mark_for_rebuild([wt_ids[pair] for pair in rebuild])
     return result

@@ -3,11 +3,19 @@
 
 from django.db import IntegrityError, transaction
 
-from watchtime.accounting import locks, rebuild, rollups
-from watchtime.analytics.models import MovieQuarter, MovieQuarterReach, MovieUtcDay, RetentionBin
+from watchtime.accounting import concurrency, locks, rebuild, rollups
+from watchtime.analytics.models import (
+    LiveStream,
+    MovieMinute,
+    MovieQuarter,
+    MovieQuarterPeak,
+    MovieQuarterReach,
+    MovieUtcDay,
+    RetentionBin,
+)
 from watchtime.definitions import definitions_from_settings
 from watchtime.errors import DomainError
-from watchtime.events.models import Movie
+from watchtime.events.models import Movie, Stream
 
 
 def movie_create(*, title: str, slug: str, duration: int | None = None) -> Movie:
@@ -39,6 +47,7 @@ def movie_delete(*, movie: Movie) -> None:
     """Delete a movie with its events, taking its watch time off its viewers' totals and every
     analytics figure it is part of."""
     rebuild.remove_pairs(locks.movie_pairs(movie.pk), definitions_from_settings())
-    for model in (MovieQuarter, MovieUtcDay, MovieQuarterReach, RetentionBin):
+    concurrency.remove_streams(list(Stream.objects.filter(movie_id=movie.pk).values_list("id", flat=True)))
+    for model in (MovieQuarter, MovieUtcDay, MovieQuarterReach, RetentionBin, LiveStream, MovieMinute, MovieQuarterPeak):
         model.objects.filter(movie_id=movie.pk).delete()
     movie.delete()

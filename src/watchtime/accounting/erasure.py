@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from django.db import connection, transaction
 from django.utils import timezone
 
-from watchtime.accounting import locks, rebuild
+from watchtime.accounting import concurrency, live, locks, rebuild
 from watchtime.analytics.models import UserQuarter
 from watchtime.db import bulk_sql
 from watchtime.definitions import definitions_from_settings
@@ -35,6 +35,7 @@ def user_erase(*, username: str, suppress: bool = False) -> ErasureResult:
         raise DomainError("not_found", f"No user {username!r}.", status=404)
     watch_times = locks.user_pairs(user)
     rebuild.remove_pairs(watch_times, definitions_from_settings())
+    concurrency.remove_streams(list(Stream.objects.filter(user_id=user).values_list("id", flat=True)))
     log, ids = bulk_sql.table(Event), bulk_sql.table(EventId)
     with connection.cursor() as cursor:
         # Through the user's streams: the log keeps no index by user (events.models.Event).
@@ -43,6 +44,7 @@ def user_erase(*, username: str, suppress: bool = False) -> ErasureResult:
         cursor.execute(f"DELETE FROM {log} WHERE {of_user}", [user])
         events_deleted = cursor.rowcount
     UserQuarter.objects.filter(user_id=user).delete()
+    live.user_forget(user)
     Stream.objects.filter(user_id=user).delete()
     WatchTime.objects.filter(user_id=user).delete()
     CustomUser.objects.filter(id=user).delete()

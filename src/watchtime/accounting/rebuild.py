@@ -12,7 +12,7 @@ import logging
 
 from django.db import transaction
 
-from watchtime.accounting import locks, rollups
+from watchtime.accounting import concurrency, locks, rollups
 from watchtime.analytics import view_store
 from watchtime.analytics.models import QuarterGrain, UserMovieQuarter, View
 from watchtime.db import bulk_sql
@@ -47,12 +47,15 @@ def rebuild_pair(*, user_id: int, movie_id: int, limits: Limits, definitions) ->
         if ready and not Event.objects.filter(user_id=user_id, movie_id=movie_id, rolled_up=False).exists():
             return False
         anchors = {s.id: anchor_of(s) for s in Stream.objects.filter(user_id=user_id, movie_id=movie_id, anchor_key_us__isnull=False)}
-        want = pair_figures(_events_by_stream(user_id, movie_id).items(), limits, definitions.view.gap_us,
+        streams = _events_by_stream(user_id, movie_id)
+        want = pair_figures(streams.items(), limits, definitions.view.gap_us,
                             definitions.retention_resolution_seconds, anchors=anchors, folded_runs=coverage.decode(folded))
         changes = rollups.Changes()
+        changes.movie_totals[movie_id] += 0  # the movie's lock, under which its concurrency rows are written
         write_facts = _replace_facts(user_id, movie_id, wt_id, coverage.decode(runs), want, changes, keep_folded=True)
         rollups.write(changes, view_definition=definitions.view)
         write_facts()
+        concurrency.restate_streams(streams, movie_id, {s: a.heartbeat for s, a in anchors.items()}, limits)
         Event.objects.filter(user_id=user_id, movie_id=movie_id, rolled_up=False).update(rolled_up=True)
         return True
 

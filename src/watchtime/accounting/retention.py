@@ -17,7 +17,7 @@ from datetime import date
 
 from django.db import connection, transaction
 
-from watchtime.accounting import locks
+from watchtime.accounting import concurrency, locks
 from watchtime.accounting.rebuild import pending_pairs
 from watchtime.db import bulk_sql
 from watchtime.events import partitions
@@ -93,6 +93,7 @@ def _fold_some(cut: int, limits: Limits, definitions) -> int:
                                 a.heartbeat.key_us, a.folded_total, a.view_started_us, a.view_watch_time, a.view_furthest))
             covered[(stream.user_id, stream.movie_id)] += result.covered
         bulk_sql.update_from_values(Stream, ANCHOR_FIELDS, stream_rows)
+        concurrency.fold_streams({s: a.heartbeat for s, a in anchors.items()}, pruned, limits)
         wt_rows = []
         for pair, bins in covered.items():
             wt = wts.get(pair)

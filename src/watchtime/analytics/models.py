@@ -141,3 +141,78 @@ class RetentionBin(models.Model):
     movie = models.ForeignKey(Movie, **REFERENCE)
     bin = models.IntegerField()
     users = models.IntegerField(default=0)
+
+
+class LiveStream(models.Model):
+    """A stream's newest heartbeat by key, for the live count (analytics.live): when the server
+    received it and whether the pair it closed earned credit.
+
+    Its own small table, not columns of Stream: a live read filters on `received_us`, and an index
+    on a column every batch changes would make every stream update non-HOT. Here only `movie` is
+    indexed, which never changes, so the apply path's upsert stays HOT; reads scan the few rows
+    `maintain` leaves (streams received within the last minutes).
+    """
+
+    stream = models.OneToOneField(Stream, primary_key=True, on_delete=models.DO_NOTHING, db_constraint=False,
+                                  related_name="+")
+    movie = models.ForeignKey(Movie, **{**REFERENCE, "db_index": True})
+    received_us = models.BigIntegerField(help_text="received_at of the stream's newest heartbeat by key.")
+    credited = models.BooleanField(help_text="Whether the pair that heartbeat closed earned credit.")
+class StreamPlay(models.Model):
+    """A run of UTC minutes one stream plays in (rule.concurrency): [first_minute, end_minute)."""
+
+    pk = models.CompositePrimaryKey("stream", "first_minute")
+    stream = models.ForeignKey(Stream, **REFERENCE)
+    first_minute = models.IntegerField()
+    end_minute = models.IntegerField()
+    movie = models.ForeignKey(Movie, **REFERENCE)
+
+    class Meta:
+        indexes = [models.Index(fields=["end_minute", "first_minute"], name="streamplay_end_idx")]  # a quarter's streams
+
+
+class FoldedPlay(models.Model):
+    """What a prune keeps of a stream's played minutes near its anchor (rule.concurrency.folded_runs)."""
+
+    stream = models.OneToOneField(Stream, primary_key=True, **REFERENCE)
+    runs = models.TextField(default="")
+
+
+class MovieMinute(models.Model):
+    """Streams of the movie playing in one UTC minute (kept WATCHTIME_CONCURRENCY_MINUTE_DAYS)."""
+
+    pk = models.CompositePrimaryKey("movie", "minute")
+    movie = models.ForeignKey(Movie, **REFERENCE)
+    minute = models.IntegerField()
+    viewers = models.IntegerField(default=0)
+
+
+class Minute(models.Model):
+    """Streams of every movie playing in one UTC minute."""
+
+    minute = models.IntegerField(primary_key=True)
+    viewers = models.IntegerField(default=0)
+
+
+class MovieQuarterPeak(models.Model):
+    """A folded UTC quarter hour of a movie: its peak minute value and the first minute reaching it."""
+
+    pk = models.CompositePrimaryKey("movie", "quarter")
+    movie = models.ForeignKey(Movie, **REFERENCE)
+    quarter = models.IntegerField()
+    peak = models.IntegerField(default=0)
+    peak_minute = models.IntegerField(null=True)
+
+
+class QuarterPeak(models.Model):
+    """A folded UTC quarter hour of every movie."""
+
+    quarter = models.IntegerField(primary_key=True)
+    peak = models.IntegerField(default=0)
+    peak_minute = models.IntegerField(null=True)
+
+
+class ConcurrencyFold(models.Model):
+    """The one row: quarters before `before_quarter` are folded (minute values gone, peaks kept)."""
+
+    before_quarter = models.IntegerField(default=0)

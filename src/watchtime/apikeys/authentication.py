@@ -1,4 +1,5 @@
-"""Who is calling: `Authorization: Bearer <key>` resolved to a Principal, cached briefly."""
+"""Who is calling: `Authorization: Bearer <key>` resolved to a Principal, cached briefly; or the
+embeddable live counter's read-only token (`?token=`, apikeys.livetokens)."""
 
 import threading
 import time
@@ -6,6 +7,7 @@ import time
 from django.conf import settings
 from rest_framework import authentication, exceptions
 
+from watchtime.apikeys import livetokens
 from watchtime.apikeys.models import SCOPES
 from watchtime.apikeys.services import apikey_verify, hash_key
 
@@ -15,12 +17,13 @@ CACHE_SECONDS = 10.0
 
 
 class Principal:
-    """Who is calling: an API key's name, prefix and scopes."""
+    """Who is calling: an API key's name, prefix and scopes; or a live token's movie (no scopes)."""
 
-    def __init__(self, name: str, prefix: str, scopes: frozenset[str]):
+    def __init__(self, name: str, prefix: str, scopes: frozenset[str], live_movie_id: int | None = None):
         self.name = name
         self.prefix = prefix
         self.scopes = scopes
+        self.live_movie_id = live_movie_id
 
 
 ANONYMOUS_DEV = Principal("auth-off", "", frozenset(SCOPES))
@@ -53,6 +56,23 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         if principal is None:
             raise exceptions.AuthenticationFailed("Invalid or revoked API key.")
         return principal
+
+
+class LiveTokenAuthentication(authentication.BaseAuthentication):
+    """`?token=` of the embeddable live counter: read-only, one movie (permissions.HasScopeOrLiveToken).
+    Without the parameter the next authentication (the API key) decides."""
+
+    def authenticate(self, request):
+        raw = request.query_params.get("token")
+        if raw is None:
+            return None
+        token = livetokens.verified(raw, now=int(time.time()))
+        if token is None:
+            raise exceptions.AuthenticationFailed("Invalid or expired live token.")
+        return (None, Principal(f"live-token:{token.movie_id}", "", frozenset(), live_movie_id=token.movie_id))
+
+    def authenticate_header(self, request):
+        return ApiKeyAuthentication.keyword
 
 
 def _verified(raw_key: str) -> Principal | None:

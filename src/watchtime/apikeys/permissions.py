@@ -32,3 +32,15 @@ class HasScope(permissions.BasePermission):
                 INGEST_REJECTED.labels(reason="forbidden").inc()
             raise exceptions.PermissionDenied(f"This API key lacks the '{' or '.join(alternatives)}' scope.")
         return True
+
+
+class HasScopeOrLiveToken(HasScope):
+    """HasScope, or a live token (authentication.LiveTokenAuthentication) for the movie of the URL."""
+
+    def has_permission(self, request, view):
+        principal = request.auth
+        if principal is not None and principal.live_movie_id is not None:
+            if principal.live_movie_id != view.kwargs.get("movie_pk"):
+                raise exceptions.PermissionDenied("This live token is for another movie.")
+            return True
+        return super().has_permission(request, view)

@@ -1,6 +1,7 @@
 """The browser SDK as the API serves it: the ES modules of clients/js, linked here so that they ship
-in the package (watchtime-player.js, the one public entry point, and the lib/ directory of the
-modules it imports), its version and each module's integrity hash."""
+in the package (its two entry points, watchtime-player.js and the <watchtime-live-viewers> element's
+watchtime-live-viewers.js, and the lib/ directory of the modules they import), its version and each
+module's integrity hash."""
 
 import base64
 import functools
@@ -11,7 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 SDK_DIR = Path(__file__).parent
-ENTRY = "watchtime-player.js"
+ENTRY = "watchtime-player.js"  # the player SDK: it declares the version
+LIVE_VIEWERS = "watchtime-live-viewers.js"  # the embeddable live counter
+ENTRIES = (ENTRY, LIVE_VIEWERS)
 EXAMPLE_BASE_URL = "https://watchtime.example.com"
 _VERSION_RE = re.compile(rb'^export const VERSION = "([^"]+)";$', re.MULTILINE)
 _MODULE_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*\.js$")
@@ -28,7 +31,7 @@ class SdkFile:
 @dataclass(frozen=True)
 class Sdk:
     version: str
-    files: dict[str, SdkFile]  # by path, the entry point first: the only files served
+    files: dict[str, SdkFile]  # by path, the entry points first: the only files served
 
     @property
     def entry(self) -> SdkFile:
@@ -41,7 +44,7 @@ class Sdk:
         """The import map that loads this version from `base_url`, each module pinned to its hash
         (an import map's `integrity` holds one entry per URL, the entry point's imports included)."""
         return {
-            "imports": {"watchtime-player": self.url(base_url)},
+            "imports": {"watchtime-player": self.url(base_url), "watchtime-live-viewers": self.url(base_url, LIVE_VIEWERS)},
             "integrity": {self.url(base_url, path): file.integrity for path, file in self.files.items()},
         }
 
@@ -65,10 +68,10 @@ def _file(path: str) -> SdkFile:
 
 @functools.cache
 def sdk() -> Sdk:
-    paths = [ENTRY] + sorted(f"lib/{module.name}" for module in (SDK_DIR / "lib").glob("*.js")
+    paths = [*ENTRIES] + sorted(f"lib/{module.name}" for module in (SDK_DIR / "lib").glob("*.js")
                              if _MODULE_NAME_RE.match(module.name))
     files = {path: _file(path) for path in paths}
-    match = _VERSION_RE.search(files[ENTRY].body)
-    if match is None:
-        raise RuntimeError(f"{SDK_DIR / ENTRY} declares no `export const VERSION`")
-    return Sdk(version=match.group(1).decode(), files=files)
+    versions = {entry: _VERSION_RE.search(files[entry].body) for entry in ENTRIES}
+    if None in versions.values() or len({m.group(1) for m in versions.values()}) != 1:
+        raise RuntimeError(f"{', '.join(ENTRIES)} must each declare one `export const VERSION`, the same")
+    return Sdk(version=versions[ENTRY].group(1).decode(), files=files)

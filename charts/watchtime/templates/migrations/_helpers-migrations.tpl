@@ -35,7 +35,7 @@ are replaced by the next (before-hook-creation).
 {{/* The hook's copy of the generated values it reads (the same values as the release Secret), as YAML; empty when none. */}}
 {{- define "watchtime.migrations.hookSecretData" -}}
 {{- if include "watchtime.migrations.asHook" . -}}
-{{- with pick (include "watchtime.secretData" . | fromYaml) "django-secret-key" "bootstrap-api-key" -}}
+{{- with pick (include "watchtime.secretData" . | fromYaml) "django-secret-key" "live-token-key" "bootstrap-api-key" -}}
 {{- toYaml . -}}
 {{- end -}}
 {{- end -}}

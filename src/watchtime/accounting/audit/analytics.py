@@ -11,6 +11,7 @@ from collections import defaultdict
 from django.db import connection, transaction
 
 from watchtime.accounting.audit import expected, facts
+from watchtime.accounting.audit.concurrency import concurrency_drift, concurrency_recompute
 from watchtime.analytics import view_store
 from watchtime.analytics.models import RetentionBin, UserMovieQuarter, View
 from watchtime.db import bulk_sql
@@ -63,7 +64,7 @@ def analytics_drift(*, limits: Limits, definitions: Definitions) -> list[str]:
     for aggregate in expected.aggregates():
         drift += expected.drift(aggregate, definitions.view)
     drift += _coverage_drift(definitions)
-    return drift
+    return drift + concurrency_drift(limits=limits)
 
 
 def _kept_views(views: dict, anchors: dict) -> dict:
@@ -155,6 +156,7 @@ def analytics_recompute(*, limits: Limits, definitions: Definitions, chunk_pairs
     Movie.objects.update(viewers=0)
     bulk_sql.update_from_values(Movie, ("viewers",), sorted(viewers.items()))
     Event.objects.filter(rolled_up=False).update(rolled_up=True)
+    concurrency_recompute(limits=limits)
     return count
 
 

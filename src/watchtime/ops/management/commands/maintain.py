@@ -1,16 +1,17 @@
-"""`watchtime maintain`: event-log partitions ahead, the retention prune, old erasures forgotten,
-ANALYZE (the CronJob)."""
+"""`watchtime maintain`: event-log partitions ahead, the retention prune, old concurrency minutes folded
+into quarter peaks, old erasures forgotten, live rows long past the window deleted, ANALYZE (the CronJob)."""
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 from django.utils import timezone
 
-from watchtime.accounting import retention
+from watchtime.accounting import concurrency_peaks, live, retention
 from watchtime.accounting.rebuild import pending_pairs
 from watchtime.definitions import definitions_from_settings, limits_from_settings
 from watchtime.events import horizon, partitions
 from watchtime.privacy.tombstones import erasures_expire
+from watchtime.timestamps import to_us
 
 DAYS_AHEAD = 14
 
@@ -42,6 +43,11 @@ class Command(BaseCommand):
                 f"{result.streams_folded} streams folded, {result.events_deleted} events deleted, "
                 f"{result.partitions_dropped} partitions dropped"
             )
+        days = settings.WATCHTIME_CONCURRENCY_MINUTE_DAYS
+        folded = concurrency_peaks.fold(now=timezone.now(), minute_days=days)
+        self.stdout.write(f"concurrency: {folded} quarter hours older than {days} days folded into peaks")
         self.stdout.write(f"erasures: {erasures_expire(now=timezone.now())} forgotten")
+        expired = live.expire(now_us=to_us(timezone.now()), window_seconds=settings.WATCHTIME_LIVE_WINDOW_SECONDS)
+        self.stdout.write(f"live: {expired} streams long past the window forgotten")
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE")

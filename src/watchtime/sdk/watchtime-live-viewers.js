@@ -1,0 +1,1 @@
+../../../clients/js/watchtime-live-viewers.js
