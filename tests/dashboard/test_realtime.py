@@ -76,3 +76,32 @@ def test_the_picker_defaults_to_the_configured_zone(reader, settings):
     page = reader.get("/dashboard/").content.decode()
     assert 'id="c-tz" name="tz" list="zones" value="Europe/Paris"' in page
     assert _link_query(page, "overall-series")["tz"] == "Europe/Paris"
+
+
+def test_the_live_panel_is_the_apis_live_answer(reader, client_all, watching_now):
+    page = reader.get("/dashboard/").content.decode()
+    live = client_all.get("/stats/live/").json()
+    assert live["viewers"] == 3  # yesterday's stream too: its heartbeats were received just now
+    shown = re.search(r'data-field="viewers">([^<]+)<', page).group(1)
+    assert shown == f"{live['viewers']:,}"
+    assert re.search(r'data-live-url="/dashboard/data/overall-live/\?format=json"', page)
+    refreshed = reader.get("/dashboard/data/overall-live/?format=json").json()
+    assert (refreshed["viewers"], refreshed["movies"]) == (live["viewers"], live["movies"])
+    movie_page = reader.get(f"/dashboard/movies/{watching_now}/").content.decode()
+    assert re.search(r'data-field="viewers">3<', movie_page)
+
+
+def test_the_concurrency_panel_is_the_apis_minutes_and_peaks(reader, client_all, watching_now):
+    for url, path in (("/dashboard/", "/stats/concurrency/"), (f"/dashboard/movies/{watching_now}/",
+                                                               f"/movies/{watching_now}/concurrency/")):
+        page = reader.get(url).content.decode()
+        name = "overall-concurrency" if url == "/dashboard/" else "movie-concurrency"
+        minutes_query = _link_query(page, name)
+        minutes = _api(client_all, path, minutes_query)
+        assert minutes_query["interval"] == "minute" and len(minutes["results"]) == 120
+        assert _values(page, "concurrency-minutes") == [[str(r["viewers"])] for r in minutes["results"]]
+        assert max(r["viewers"] for r in minutes["results"]) == 2
+        peaks_href = re.findall(rf'href="/dashboard/data/{name}/\?([^"]+)"', page)[1]
+        peaks = _api(client_all, path, dict(parse_qsl(unescape(peaks_href))))
+        assert _values(page, "concurrency-peaks") == [[str(r["peak"])] for r in peaks["results"]]
+        assert max(r["peak"] for r in peaks["results"]) == 2

@@ -6,6 +6,7 @@ from urllib.parse import urlencode
 from django.http import HttpRequest, QueryDict
 from django.urls import reverse
 
+from watchtime.api.analytics import concurrency, live
 from watchtime.api.analytics import views as analytics
 from watchtime.api.privacy import views as privacy
 
@@ -21,6 +22,10 @@ VIEWS = {
     "user-views": analytics.UserViewsApi,
     "user-export": privacy.UserExportApi,
     "user-erasure": privacy.UserErasureApi,
+    "overall-live": live.OverallLiveApi,
+    "movie-live": live.MovieLiveApi,
+    "overall-concurrency": concurrency.OverallConcurrencyApi,
+    "movie-concurrency": concurrency.MovieConcurrencyApi,
 }
 ADMIN_ONLY = {"user-export", "user-erasure"}
 # The URL arguments each answer is about (the rest of a query goes to the view as it is).
