@@ -224,3 +224,16 @@ def test_static_files_have_hashed_names_and_long_cache_headers(driver, site):
             assert re.search(r"\.[0-9a-f]{12}\.js$", src), src
             assert "max-age=315360000" in response.headers["Cache-Control"]
             assert response.headers["Content-Encoding"] == "gzip"
+
+
+def test_the_live_panel_refreshes_every_10_seconds(driver, site):
+    driver.get_log("browser")
+    driver.get(f"{site.api.base_url}/dashboard/")
+    b.loaded(driver, site)
+    panel = driver.find_element(By.CSS_SELECTOR, "[data-live-url]")
+    b.wait(lambda: any("/dashboard/data/overall-live/" in name for name in driver.execute_script(
+        "return performance.getEntriesByType('resource').map((e) => e.name)")), timeout=15)
+    live = site.api_get("/stats/live/")
+    assert panel.find_element(By.CSS_SELECTOR, "[data-status]").text == ""  # refreshed, no error
+    assert panel.find_element(By.CSS_SELECTOR, "[data-field=viewers]").text == f"{live['viewers']:,}"
+    assert b.console_errors(driver) == []
