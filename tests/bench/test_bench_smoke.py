@@ -285,7 +285,7 @@ def test_capacity_model_scales_the_measured_costs():
 @pytest.mark.django_db(transaction=True)
 def test_every_analytics_read_of_the_bench_answers_on_the_read_dataset(client_all):
     """The reads section's paths, concurrency ones included (minutes of the dataset's last days,
-    peaks over its month, older minutes folded as maintain leaves them), answer 200."""
+    peaks over its month, older minutes folded as maintain leaves them), and its dashboard pages answer 200."""
     from django.db import connection
 
     from bench.sections import reads
@@ -302,3 +302,7 @@ def test_every_analytics_read_of_the_bench_answers_on_the_read_dataset(client_al
             assert response.status_code == 200, (name, response.content[:300])
     peaks = client_all.get(reads.ANALYTICS["concurrency daily peaks, overall, 30 days"]("", 0)).json()["results"]
     assert len(peaks) == 30 and all(day["peak"] > 0 for day in peaks)
+    dashboard = reads._dashboard_client()  # and the dashboard's pages (issue 25), signed in
+    for name, make in reads.DASHBOARD.items():
+        page = dashboard.get(make(username, movie_id))
+        assert page.status_code == 200 and b"could not be shown" not in page.content, name
