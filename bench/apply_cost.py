@@ -67,6 +67,8 @@ def measure(*, streams: int, movies: int, per_stream: int) -> dict:
     apply(warm)
     with connection.cursor() as cursor:
         cursor.execute("CREATE EXTENSION IF NOT EXISTS pg_walinspect")
+        # Keeps the measured block's WAL until it is read: another run's checkpoint would recycle it.
+        cursor.execute("SELECT pg_create_physical_replication_slot(%s, true, true)", [f"apply_cost_{os.getpid()}"])
         cursor.execute("CHECKPOINT")  # every measured block starts from the same point of the WAL's cycle
         cursor.execute("SELECT pg_backend_pid(), pg_current_wal_lsn()")
         backend, lsn = cursor.fetchone()
@@ -118,7 +120,9 @@ def run_workload(name: str, *, streams: int, per_stream: int) -> dict:
         env = {**os.environ, "DATABASE_URL": url}
         subprocess.run([sys.executable, "-m", "watchtime.cli", "migrate"], check=True, stdout=subprocess.DEVNULL, env=env)
         out = subprocess.run([sys.executable, "-m", "bench.apply_cost", "--one", name, "--streams", str(streams),
-                              "--per-stream", str(per_stream)], check=True, capture_output=True, text=True, env=env)
+                              "--per-stream", str(per_stream)], capture_output=True, text=True, env=env)
+        if out.returncode:
+            raise SystemExit(f"{name} failed:\n{out.stderr[-3000:]}")
         return json.loads(out.stdout)
 
 
