@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements/dev.txt pyproject.toml 2>/d
 
 .DEFAULT_GOAL := help
 .PHONY: help setup run services test test-fast test-service test-analytics test-browser test-k8s test-chart test-chart-fast test-image \
-        test-observability test-security test-faults lint image bench bench-quick bench-storage requirements clean docs
+        test-observability test-security test-faults lint image bench bench-quick bench-storage requirements clean docs screenshots
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-20s %s\n", $$1, $$2}'
@@ -83,6 +83,9 @@ bench-quick: setup services ## the same figures at small sizes (~90 s) -> bench/
 
 bench-storage: setup services ## bytes per event, stream and rollup row, and a retention soak (~2 min) -> bench/results/storage.{json,md}
 	$(BIN)/python -m bench.storage
+
+screenshots: setup services ## the dashboard's browser tests, copying each page's screenshot to docs/images/
+	WATCHTIME_DOCS_SCREENSHOTS=1 $(PYTEST) tests/dashboard/test_browser.py
 
 docs: setup ## rewrite the docs' generated tables from bench/results/, then check every link, anchor and table
 	$(BIN)/python -m bench.report
