@@ -17,6 +17,8 @@ tree's code first on PYTHONPATH (`PYTHONPATH=../old/src python -m bench.apply_co
 import argparse
 import json
 import os
+import re
+import statistics
 import subprocess
 import sys
 import time
@@ -66,12 +68,10 @@ def measure(*, streams: int, movies: int, per_stream: int) -> dict:
 
     apply(warm)
     with connection.cursor() as cursor:
-        cursor.execute("CREATE EXTENSION IF NOT EXISTS pg_walinspect")
-        # Keeps the measured block's WAL until it is read: another run's checkpoint would recycle it.
-        cursor.execute("SELECT pg_create_physical_replication_slot(%s, true, true)", [f"apply_cost_{os.getpid()}"])
         cursor.execute("CHECKPOINT")  # every measured block starts from the same point of the WAL's cycle
-        cursor.execute("SELECT pg_backend_pid(), pg_current_wal_lsn()")
-        backend, lsn = cursor.fetchone()
+        cursor.execute("SELECT pg_backend_pid()")
+        (backend,) = cursor.fetchone()
+        lsn = wal_mark(cursor)
     rows = row_writes()
     app, pg = time.process_time(), cpu_seconds(backend)
     apply(measured)
@@ -87,6 +87,15 @@ def measure(*, streams: int, movies: int, per_stream: int) -> dict:
     return {"events": n, "apply_cpu_us": round(app / n * 1e6, 1), "postgres_cpu_us": round(pg / n * 1e6, 1),
             "wal_bytes": round(float(wal) / n, 1), "cluster_wal_bytes": round(float(cluster_wal) / n, 1),
             "row_writes": round(rows / n, 2)}
+
+
+def wal_mark(cursor) -> str:
+    """The WAL position to measure from, kept (with what follows) until this session ends: a
+    temporary replication slot, since another run's checkpoint would recycle it before own_wal reads it."""
+    cursor.execute("CREATE EXTENSION IF NOT EXISTS pg_walinspect")
+    cursor.execute("SELECT pg_create_physical_replication_slot(%s, true, true)", [f"wal_mark_{os.getpid()}"])
+    cursor.execute("SELECT pg_current_wal_lsn()")
+    return cursor.fetchone()[0]
 
 
 def own_wal(cursor, start, end) -> int:
@@ -139,9 +148,26 @@ def markdown(results: dict) -> str:
              "| Label | Workload | Events | Apply CPU µs | PostgreSQL CPU µs | WAL B | Row writes |", "|---|---|---:|---:|---:|---:|---:|"]
     for label, entry in results.items():
         for name, r in entry["workloads"].items():
-            lines.append(f"| {label} | {name} | {r['events']:,} | {r['apply_cpu_us']:,.0f} | {r['postgres_cpu_us']:,.0f}"
+            runs = f" (median of {r['runs']})" if r.get("runs", 1) > 1 else ""
+            lines.append(f"| {label}{runs} | {name} | {r['events']:,} | {r['apply_cpu_us']:,.0f} | {r['postgres_cpu_us']:,.0f}"
                          f" | {r['wal_bytes']:,.0f}{server_wal(r)} | {r.get('row_writes', '')} |")
     return "\n".join(lines) + "\n"
+
+
+def medians(results: dict) -> dict:
+    """One entry per label of repeated runs ("LABEL #1", "LABEL #2", ...): each figure's median over
+    the runs, and how many there were (the host moves CPU by a tenth or more between runs)."""
+    grouped: dict[str, list[dict]] = {}
+    for label, entry in results.items():
+        grouped.setdefault(re.sub(r" #\d+$", "", label), []).append(entry)
+    out = {}
+    for label, entries in grouped.items():
+        workloads = {}
+        for name in entries[0]["workloads"]:
+            runs = [e["workloads"][name] for e in entries if name in e["workloads"]]
+            workloads[name] = {key: statistics.median(r[key] for r in runs) for key in runs[0]} | {"runs": len(runs)}
+        out[label] = {**entries[-1], "workloads": workloads}
+    return out
 
 
 def main(argv=None) -> int:
@@ -151,7 +177,16 @@ def main(argv=None) -> int:
     parser.add_argument("--per-stream", type=int, default=90)
     parser.add_argument("--one", choices=WORKLOADS, help=argparse.SUPPRESS)  # the child process of one workload
     parser.add_argument("--output", type=Path, default=RESULTS_DIR)
+    parser.add_argument("--medians-of", type=Path, metavar="DIR",
+                        help="write the medians of DIR/apply_cost.json's repeated runs (LABEL #n) to --output instead")
     args = parser.parse_args(argv)
+    if args.medians_of:
+        results = medians(json.loads((args.medians_of / "apply_cost.json").read_text()))
+        args.output.mkdir(parents=True, exist_ok=True)
+        (args.output / "apply_cost.json").write_text(json.dumps(results, indent=2) + "\n")
+        (args.output / "apply_cost.md").write_text(markdown(results))
+        print(markdown(results))
+        return 0
     if args.one:
         os.environ.update({"DJANGO_SETTINGS_MODULE": "watchtime.settings", "WATCHTIME_LOG_LEVEL": "WARNING"})
         import django

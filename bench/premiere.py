@@ -19,6 +19,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from bench.apply_cost import own_wal, wal_mark
 from bench.storage import RESULTS_DIR, log, scratch_database
 
 HEARTBEAT_S = 10
@@ -68,15 +69,14 @@ def run(*, streams: int, minutes: int, seed: int) -> dict:
     late_ids = {e.event_id for e in late}
     delivered = [e for e in events if e.event_id not in late_ids] + late
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_current_wal_lsn()")
-        (lsn,) = cursor.fetchone()
+        lsn = wal_mark(cursor)
     began, cpu = time.perf_counter(), time.process_time()
     for i in range(0, len(delivered), BATCH):
         events_apply(events=delivered[i : i + BATCH], limits=limits, definitions=definitions)
     wall, cpu = time.perf_counter() - began, time.process_time() - cpu
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), %s)", [lsn])
-        (wal,) = cursor.fetchone()
+        cursor.execute("SELECT pg_current_wal_lsn()")
+        wal = own_wal(cursor, lsn, cursor.fetchone()[0])
 
     ref = compute([Event(str(e.event_id), e.user, e.slug, e.session, e.at, to_us(e.ts or e.received_at),
                          to_us(e.ts) if e.ts else None) for e in events],
@@ -125,16 +125,18 @@ def run(*, streams: int, minutes: int, seed: int) -> dict:
     }
 
 
-def markdown(r: dict) -> str:
+def markdown(r: dict, *, series: bool = True) -> str:
+    """The premiere's summary and reads, and (`series`) its minute series."""
     lines = [f"Premiere (`python -m bench.premiere --streams {r['streams']}`, {r['finished']}): one movie, {r['streams']:,} streams "
              f"joining over 5 minutes, {r['events']:,} heartbeats ({r['late']:,} delivered late) in {r['batch']}-event batches, "
              f"in-process. The minute series equals the reference recompute and `verify`: {r['exact']}.", "",
              f"Peak: **{r['peak']['viewers']:,}** concurrent viewers at {r['peak']['at']}. Apply: "
-             f"{r['apply']['apply_cpu_us_per_event']:,} µs CPU and {r['apply']['wal_bytes_per_event']:,} B of the server's WAL per event (other work on the host included).", "",
+             f"{r['apply']['apply_cpu_us_per_event']:,} µs CPU and {r['apply']['wal_bytes_per_event']:,} B of WAL per event (the database's own, pg_walinspect).", "",
              "| Read (in-process, Django test client) | p50 ms |", "|---|---:|"]
     lines += [f"| {name} | {ms} |" for name, ms in r["read_p50_ms"].items()]
-    lines += ["", "| Minute (UTC) | Viewers |", "|---|---:|"]
-    lines += [f"| {start[11:16]} | {viewers:,} |" for start, viewers in r["series"]]
+    if series:
+        lines += ["", "| Minute (UTC) | Viewers |", "|---|---:|"]
+        lines += [f"| {start[11:16]} | {viewers:,} |" for start, viewers in r["series"]]
     return "\n".join(lines) + "\n"
 
 

@@ -6,8 +6,9 @@ Every such table sits between two markers in README.md or docs/*.md:
     ...
     <!-- end generated -->
 
-and is rendered here from bench/results/latest.json (the last `make bench`) and
-bench/results/storage.json (the last `make bench-storage`), never typed by hand. Without arguments
+and is rendered here from bench/results/latest.json (the last `make bench`),
+bench/results/storage.json (the last `make bench-storage`), apply_cost.json (`python -m
+bench.apply_cost`) and premiere.json (`python -m bench.premiere`), never typed by hand. Without arguments
 every region is rewritten in place (run it after a bench run and commit the docs with the results);
 with --check nothing is written, and the exit code is 1 when a region differs from what the results
 give (tests/test_docs.py makes the same check, so a stale or hand-edited table fails the suite).
@@ -21,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import capacity
+from bench import apply_cost, capacity, premiere
 from bench.results import Figure, markdown
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,10 +41,12 @@ def doc_files() -> list[Path]:
 class Sources:
     latest: dict  # bench/results/latest.json: {"machine": {...}, "figures": [...]}
     storage: dict  # bench/results/storage.json: {"setup", "bytes_per", "curve", "projection"}
+    apply_cost: dict  # bench/results/apply_cost.json: {label: {"workloads": {...}}}
+    premiere: dict  # bench/results/premiere.json
 
     @classmethod
     def load(cls, directory: Path = RESULTS_DIR) -> "Sources":
-        return cls(json.loads((directory / "latest.json").read_text()), json.loads((directory / "storage.json").read_text()))
+        return cls(*(json.loads((directory / f"{name}.json").read_text()) for name in ("latest", "storage", "apply_cost", "premiere")))
 
     @property
     def figures(self) -> list[Figure]:
@@ -161,6 +164,16 @@ def storage_projection(s: Sources) -> str:
     return "\n".join(lines)
 
 
+def apply_cost_table(s: Sources) -> str:
+    """The apply path's cost per event of each label (a release, an issue's branch), side by side."""
+    return apply_cost.markdown(s.apply_cost).strip()
+
+
+def premiere_table(s: Sources) -> str:
+    """The premiere's peak, exactness and reads (its minute series stays in bench/results/premiere.md)."""
+    return premiere.markdown(s.premiere, series=False).strip()
+
+
 REGIONS: dict[str, Callable[[Sources], str]] = {
     "bench-summary": bench_summary,
     "bench-floors": bench_floors,
@@ -170,6 +183,8 @@ REGIONS: dict[str, Callable[[Sources], str]] = {
     "storage-per-row": storage_per_row,
     "storage-soak": storage_soak,
     "storage-projection": storage_projection,
+    "apply-cost": apply_cost_table,
+    "premiere": premiere_table,
 }
 
 

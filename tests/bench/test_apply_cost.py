@@ -3,7 +3,7 @@ and one row per label and workload."""
 
 import pytest
 
-from bench.apply_cost import HEARTBEAT_S, heartbeats, markdown
+from bench.apply_cost import HEARTBEAT_S, heartbeats, markdown, medians
 
 pytestmark = pytest.mark.unit  # no services, no processes
 
@@ -32,3 +32,16 @@ def test_the_table_has_a_row_per_label_and_workload():
     rows = [line for line in text.splitlines() if line.startswith("| before") or line.startswith("| after")]
     assert rows == ["| before | spread | 1,000 | 101 | 70 | 1,752 |  |", "| before | premiere | 1,000 | 101 | 70 | 1,752 (4,031) | 7.17 |",
                     "| after | spread | 1,000 | 101 | 70 | 1,752 (4,031) | 7.17 |"]
+
+
+def test_repeated_runs_become_one_entry_of_medians():
+    def run(cpu, wal):
+        return {"workloads": {"spread": {"events": 10, "apply_cpu_us": cpu, "postgres_cpu_us": 1.0, "wal_bytes": wal}}}
+
+    summary = medians({"before #1": run(100, 900), "before #2": run(140, 1000), "before #3": run(120, 2000),
+                       "after #1": run(130, 950), "after #2": run(150, 990), "single": run(1, 2)})
+    assert list(summary) == ["before", "after", "single"]
+    assert summary["before"]["workloads"]["spread"] == {"events": 10, "apply_cpu_us": 120, "postgres_cpu_us": 1.0,
+                                                        "wal_bytes": 1000, "runs": 3}
+    assert summary["after"]["workloads"]["spread"]["apply_cpu_us"] == 140 and summary["single"]["workloads"]["spread"]["runs"] == 1
+    assert "| before (median of 3) | spread |" in markdown(summary) and "| single | spread |" in markdown(summary)

@@ -6,6 +6,7 @@ import json
 import shutil
 import tempfile
 import threading
+import time
 from html import escape
 from pathlib import Path
 from string import Template
@@ -134,3 +135,12 @@ class PageServer:
     def live_url(self, api_base: str, movie: int, token: str, label: str = "") -> str:
         query = {"api": api_base, "movie": movie, "token": token, "label": label}
         return f"http://localhost:{self.port}/live.html?" + urlencode(query)
+
+
+def wait_for(predicate, timeout: float = 30):
+    """`predicate()`'s first truthy value, polled every 0.2 s; fails after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not (value := predicate()):
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.2)
+    return value

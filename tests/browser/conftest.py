@@ -48,6 +48,18 @@ def browsers(tmp_path_factory):
         list(pool.map(chromium.quit, started))
 
 
+@pytest.fixture(scope="module")
+def browser(browsers):
+    """One Chromium for the module's tests."""
+    return browsers()
+
+
+@pytest.fixture(params=["embedded", "full"])
+def api(request, embedded_api, full_stack):
+    """Each test once against the embedded API and once against the full stack's."""
+    return embedded_api if request.param == "embedded" else full_stack.api
+
+
 @pytest.fixture(scope="session")
 def scenario_results(request, tmp_path_factory, pages, browsers, embedded_api, full_stack):
     """Every selected (scenario, backend) at once, each in a Chromium of its own. The browsers start

@@ -3,7 +3,6 @@ API (the embedded mode, and gunicorn with a consumer): with a token from `watcht
 shows the movie's live count, no API key on the page; with a bad token it shows the error state."""
 
 import subprocess
-import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -12,26 +11,9 @@ import requests
 from selenium.webdriver.common.by import By
 
 from tests import support
+from tests.browser import chromium
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-
-
-@pytest.fixture(scope="module")
-def browser(browsers):
-    return browsers()
-
-
-@pytest.fixture(params=["embedded", "full"])
-def api(request, embedded_api, full_stack):
-    return embedded_api if request.param == "embedded" else full_stack.api
-
-
-def _wait(predicate, timeout: float = 30):
-    deadline = time.monotonic() + timeout
-    while not (value := predicate()):
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.2)
-    return value
 
 
 def _iso(moment: datetime) -> str:
@@ -48,9 +30,9 @@ def premiere(api) -> int:
     response = requests.post(api.base_url + "/", json=events, timeout=30,
                              headers={"Authorization": f"Bearer {api.ingest_key}"})
     assert response.status_code == 202, response.text
-    movie = _wait(lambda: next((m["id"] for m in api.get("/movies/", slug=slug).json()["results"]
+    movie = chromium.wait_for(lambda: next((m["id"] for m in api.get("/movies/", slug=slug).json()["results"]
                                 if m["slug"] == slug), None))
-    _wait(lambda: api.get(f"/movies/{movie}/live/").json()["viewers"] == 2)
+    chromium.wait_for(lambda: api.get(f"/movies/{movie}/live/").json()["viewers"] == 2)
     return movie
 
 
@@ -67,7 +49,7 @@ def _counter(driver):
 
 def test_the_counter_shows_the_live_count_with_a_token(browser, pages, api, premiere, tmp_path):
     browser.get(pages.live_url(api.base_url, premiere, _token(api, premiere), label=api.name))
-    _wait(lambda: _counter(browser).get_attribute("data-state") == "ok")
+    chromium.wait_for(lambda: _counter(browser).get_attribute("data-state") == "ok")
     browser.save_screenshot(str(tmp_path / f"live-{api.name}.png"))
     counter = _counter(browser)
     assert counter.text == "2 watching now"
@@ -80,7 +62,7 @@ def test_a_bad_token_shows_the_error_state(browser, pages, api, premiere, tmp_pa
     good = _token(api, premiere)
     bad = good[:-1] + ("A" if good[-1] != "A" else "B")
     browser.get(pages.live_url(api.base_url, premiere, bad, label=f"{api.name}, bad token"))
-    _wait(lambda: _counter(browser).get_attribute("data-state") == "error")
+    chromium.wait_for(lambda: _counter(browser).get_attribute("data-state") == "error")
     browser.save_screenshot(str(tmp_path / f"live-bad-token-{api.name}.png"))
     assert _counter(browser).text == "Live count unavailable: the token is invalid or expired."
     assert browser.execute_script("return document.getElementById('counter').viewers") is None

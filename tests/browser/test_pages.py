@@ -2,33 +2,14 @@
 drf-spectacular-sidecar, served by the API) lists every operation, /admin/login/ shows its styled
 form; and a player page refuses an SDK module whose hash is not the one its import map pins."""
 
-import time
-
 import pytest
 import requests
 from selenium.webdriver.common.by import By
 
+from tests.browser import chromium
 from watchtime.sdk import LIVE_VIEWERS, sdk
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-
-
-@pytest.fixture(scope="module")
-def browser(browsers):
-    return browsers()
-
-
-@pytest.fixture(params=["embedded", "full"])
-def api(request, embedded_api, full_stack):
-    return embedded_api if request.param == "embedded" else full_stack.api
-
-
-def _wait(predicate, timeout: float = 30):
-    deadline = time.monotonic() + timeout
-    while not (value := predicate()):
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.2)
-    return value
 
 
 def _foreign_resources(driver, origin: str) -> list[str]:
@@ -40,7 +21,7 @@ def test_docs_render_every_operation_offline(browser, api, tmp_path):
     schema = requests.get(f"{api.base_url}/schema/", params={"format": "json"}, timeout=10).json()
     operations = sorted(op["operationId"] for item in schema["paths"].values() for op in item.values())
     browser.get(f"{api.base_url}/docs/")
-    rendered = _wait(lambda: browser.find_elements(By.CSS_SELECTOR, ".opblock"))
+    rendered = chromium.wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, ".opblock"))
     browser.save_screenshot(str(tmp_path / f"docs-{api.name}.png"))
     ids = sorted(element.get_attribute("id").rsplit("-", 1)[-1] for element in rendered)
     assert ids == operations
@@ -69,7 +50,7 @@ def test_player_page_refuses_an_sdk_module_with_another_hash(browser, pages, emb
     driver = browser
     wrong = "sha384-" + "A" * 64
     driver.get(pages.url(embedded_api.base_url, integrity=wrong, pin=pin, label=f"wrong integrity of {pin}"))
-    error = _wait(lambda: driver.execute_script("return window.sdkError"), timeout=15)
+    error = chromium.wait_for(lambda: driver.execute_script("return window.sdkError"), timeout=15)
     driver.save_screenshot(str(tmp_path / "wrong-integrity.png"))
     assert "watchtime-player.js" in error
     assert any("integrity" in entry["message"] and pin in entry["message"] for entry in driver.get_log("browser"))
@@ -78,7 +59,7 @@ def test_player_page_refuses_an_sdk_module_with_another_hash(browser, pages, emb
 def test_player_page_loads_the_sdk_it_pins(browser, pages, embedded_api):
     driver = browser
     driver.get(pages.url(embedded_api.base_url, label="pinned"))
-    _wait(lambda: driver.execute_script("return window.sdkError === null"), timeout=15)
+    chromium.wait_for(lambda: driver.execute_script("return window.sdkError === null"), timeout=15)
     assert driver.execute_script("return import('watchtime-player').then((m) => m.VERSION)") == (
         sdk().version)
     # Every module of the player came from the API's versioned URLs, as the import map pins them (the
