@@ -165,9 +165,32 @@ def medians(results: dict) -> dict:
         workloads = {}
         for name in entries[0]["workloads"]:
             runs = [e["workloads"][name] for e in entries if name in e["workloads"]]
-            workloads[name] = {key: statistics.median(r[key] for r in runs) for key in runs[0]} | {"runs": len(runs)}
+            workloads[name] = {key: _median([r[key] for r in runs]) for key in runs[0]} | {"runs": len(runs)}
         out[label] = {**entries[-1], "workloads": workloads}
     return out
+
+
+def _median(values: list):
+    middle = statistics.median(values)
+    return int(middle) if all(isinstance(v, int) for v in values) and float(middle).is_integer() else middle
+
+
+def changes(results: dict) -> str:
+    """Each label against the first (the before): CPU (apply code + its PostgreSQL backend), the
+    database's own WAL and rows written per event, in per cent."""
+    (base_label, base), *others = results.items()
+
+    def change(new: float, old: float) -> str:
+        return f"{(new / old - 1) * 100:+.0f} %"
+
+    lines = [f"Against {base_label}:", "", "| Label | Workload | CPU | WAL | Rows written |", "|---|---|---:|---:|---:|"]
+    for label, entry in others:
+        for name, r in entry["workloads"].items():
+            b = base["workloads"][name]
+            cpu = change(r["apply_cpu_us"] + r["postgres_cpu_us"], b["apply_cpu_us"] + b["postgres_cpu_us"])
+            rows = change(r["row_writes"], b["row_writes"]) if "row_writes" in r and "row_writes" in b else ""
+            lines.append(f"| {label} | {name} | {cpu} | {change(r['wal_bytes'], b['wal_bytes'])} | {rows} |")
+    return "\n".join(lines) + "\n"
 
 
 def main(argv=None) -> int:

@@ -166,7 +166,7 @@ def storage_projection(s: Sources) -> str:
 
 def apply_cost_table(s: Sources) -> str:
     """The apply path's cost per event of each label (a release, an issue's branch), side by side."""
-    return apply_cost.markdown(s.apply_cost).strip()
+    return (apply_cost.markdown(s.apply_cost) + "\n" + apply_cost.changes(s.apply_cost)).strip()
 
 
 def premiere_table(s: Sources) -> str:

@@ -3,7 +3,7 @@ and one row per label and workload."""
 
 import pytest
 
-from bench.apply_cost import HEARTBEAT_S, heartbeats, markdown, medians
+from bench.apply_cost import HEARTBEAT_S, changes, heartbeats, markdown, medians
 
 pytestmark = pytest.mark.unit  # no services, no processes
 
@@ -45,3 +45,13 @@ def test_repeated_runs_become_one_entry_of_medians():
                                                         "wal_bytes": 1000, "runs": 3}
     assert summary["after"]["workloads"]["spread"]["apply_cpu_us"] == 140 and summary["single"]["workloads"]["spread"]["runs"] == 1
     assert "| before (median of 3) | spread |" in markdown(summary) and "| single | spread |" in markdown(summary)
+
+
+def test_every_label_is_set_against_the_first():
+    def entry(apply_cpu, pg_cpu, wal, rows):
+        return {"workloads": {"spread": {"apply_cpu_us": apply_cpu, "postgres_cpu_us": pg_cpu, "wal_bytes": wal,
+                                         "row_writes": rows}}}
+
+    text = changes({"before": entry(100, 100, 1000, 8.0), "after": entry(120, 100, 1100, 10.0)})
+    assert text.splitlines()[0] == "Against before:"
+    assert "| after | spread | +10 % | +10 % | +25 % |" in text and "| before |" not in text
