@@ -8,7 +8,8 @@ Every such table sits between two markers in README.md or docs/*.md:
 
 and is rendered here from bench/results/latest.json (the last `make bench`),
 bench/results/storage.json (the last `make bench-storage`), apply_cost.json (`python -m
-bench.apply_cost`) and premiere.json (`python -m bench.premiere`), never typed by hand. Without arguments
+bench.apply_cost`), premiere.json (`python -m bench.premiere`) and reads.json (`python -m bench
+--only reads`), never typed by hand. Without arguments
 every region is rewritten in place (run it after a bench run and commit the docs with the results);
 with --check nothing is written, and the exit code is 1 when a region differs from what the results
 give (tests/test_docs.py makes the same check, so a stale or hand-edited table fails the suite).
@@ -43,10 +44,12 @@ class Sources:
     storage: dict  # bench/results/storage.json: {"setup", "bytes_per", "curve", "projection"}
     apply_cost: dict  # bench/results/apply_cost.json: {label: {"workloads": {...}}}
     premiere: dict  # bench/results/premiere.json
+    reads: dict  # bench/results/reads.json: a `python -m bench --only reads` run, as latest.json
 
     @classmethod
     def load(cls, directory: Path = RESULTS_DIR) -> "Sources":
-        return cls(*(json.loads((directory / f"{name}.json").read_text()) for name in ("latest", "storage", "apply_cost", "premiere")))
+        names = ("latest", "storage", "apply_cost", "premiere", "reads")
+        return cls(*(json.loads((directory / f"{name}.json").read_text()) for name in names))
 
     @property
     def figures(self) -> list[Figure]:
@@ -169,6 +172,12 @@ def apply_cost_table(s: Sources) -> str:
     return (apply_cost.markdown(s.apply_cost) + "\n" + apply_cost.changes(s.apply_cost)).strip()
 
 
+def reads_analytics(s: Sources) -> str:
+    """The analytics, live and dashboard reads of the last reads-only run (newer than the full run's)."""
+    figures = [Figure(**f) for f in s.reads["figures"] if f["name"].startswith(("analytics ", "dashboard "))]
+    return markdown(s.reads["machine"], figures).rstrip("\n")
+
+
 def premiere_table(s: Sources) -> str:
     """The premiere's peak, exactness and reads (its minute series stays in bench/results/premiere.md)."""
     return premiere.markdown(s.premiere, series=False).strip()
@@ -184,6 +193,7 @@ REGIONS: dict[str, Callable[[Sources], str]] = {
     "storage-soak": storage_soak,
     "storage-projection": storage_projection,
     "apply-cost": apply_cost_table,
+    "reads-analytics": reads_analytics,
     "premiere": premiere_table,
 }
 
