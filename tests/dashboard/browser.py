@@ -13,6 +13,7 @@ from urllib.parse import parse_qsl, urlsplit
 import requests
 from selenium.webdriver.common.by import By
 
+from tests.browser import chromium
 from tests.stacks import Api
 
 HERE = Path(__file__).resolve().parent
@@ -77,15 +78,7 @@ def sign_in(driver, site: Site, username: str) -> None:
     driver.find_element(By.ID, "id_username").send_keys(username)
     driver.find_element(By.ID, "id_password").send_keys(PASSWORD)
     driver.find_element(By.CSS_SELECTOR, "form.login button[type=submit]").click()
-    wait(lambda: "/dashboard/login/" not in driver.current_url)
-
-
-def wait(predicate, timeout: float = 30):
-    deadline = time.monotonic() + timeout
-    while not (value := predicate()):
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.2)
-    return value
+    chromium.wait_for(lambda: "/dashboard/login/" not in driver.current_url)
 
 
 def values(driver, selector: str) -> list[list[str]]:
@@ -104,8 +97,8 @@ def csv_query(driver, section_id: str, index: int = 0) -> tuple[str, dict]:
 
 def loaded(driver, site: Site) -> None:
     """The charts are drawn (or the page has none) and nothing went wrong in the page."""
-    wait(lambda: driver.execute_script("return document.readyState === 'complete'"))
-    wait(lambda: driver.execute_script(
+    chromium.wait_for(lambda: driver.execute_script("return document.readyState === 'complete'"))
+    chromium.wait_for(lambda: driver.execute_script(
         "return [...document.querySelectorAll('.chart[data-chart]')].every((c) => c.querySelector('canvas'))"))
 
 

@@ -84,7 +84,7 @@ def _visit(driver, site, path: str, page: str, axe) -> dict:
         DOCS_IMAGES.mkdir(exist_ok=True)
         shutil.copy(shot, DOCS_IMAGES / shot.name)
     driver.set_window_size(390, 844)  # a phone: nothing wider than the screen but the tables' own scrolling boxes
-    assert b.wait(lambda: driver.execute_script("return document.documentElement.scrollWidth <= window.innerWidth + 1"),
+    assert chromium.wait_for(lambda: driver.execute_script("return document.documentElement.scrollWidth <= window.innerWidth + 1"),
                   timeout=5), b.too_wide(driver)
     driver.set_window_size(800, 600)
     b.dump(site.artefacts / f"dashboard-{page}.json", figures)
@@ -128,7 +128,7 @@ def test_movie_page_and_a_definition_restating_it(driver, site, axe):
     field.clear()
     field.send_keys("30")
     driver.find_element(By.CSS_SELECTOR, "form.controls button[type=submit]").click()
-    b.wait(lambda: "min_view_seconds=30" in driver.current_url)
+    chromium.wait_for(lambda: "min_view_seconds=30" in driver.current_url)
     b.loaded(driver, site)
     after = _engagement(driver)
     name, query = b.csv_query(driver, "engagement-title")
@@ -171,11 +171,11 @@ def test_erasure_wants_the_username_typed(driver, site):
     driver.get(f"{site.api.base_url}/dashboard/viewers/{user}/")
     driver.find_element(By.ID, "erase-confirm").send_keys("not-" + user)
     driver.find_element(By.CSS_SELECTOR, "form.erase button").click()
-    assert "Nothing was erased" in b.wait(lambda: driver.find_elements(By.CSS_SELECTOR, ".message.error"))[0].text
+    assert "Nothing was erased" in chromium.wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, ".message.error"))[0].text
     assert site.api.user_total(user) == 60
     driver.find_element(By.ID, "erase-confirm").send_keys(user)
     driver.find_element(By.CSS_SELECTOR, "form.erase button").click()
-    assert f"Erased {user}" in b.wait(lambda: driver.find_elements(By.CSS_SELECTOR, ".message.success"))[0].text
+    assert f"Erased {user}" in chromium.wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, ".message.success"))[0].text
     assert site.api.user_total(user) is None
 
 
@@ -233,7 +233,7 @@ def test_the_live_panel_refreshes_every_10_seconds(driver, site):
     driver.get(f"{site.api.base_url}/dashboard/")
     b.loaded(driver, site)
     panel = driver.find_element(By.CSS_SELECTOR, "[data-live-url]")
-    b.wait(lambda: any("/dashboard/data/overall-live/" in name for name in driver.execute_script(
+    chromium.wait_for(lambda: any("/dashboard/data/overall-live/" in name for name in driver.execute_script(
         "return performance.getEntriesByType('resource').map((e) => e.name)")), timeout=15)
     live = site.api_get("/stats/live/")
     assert panel.find_element(By.CSS_SELECTOR, "[data-status]").text == ""  # refreshed, no error
