@@ -425,7 +425,8 @@ def _check_clock(checks, records, facts) -> None:
     ahead = {b["event_id"] for b in records["beats"]
              if datetime.fromisoformat(b["ts"]) - datetime.fromisoformat(b["realTs"]) > timedelta(minutes=5)}
     checks["the refused items are the heartbeats stamped 10 min ahead"] = bad == ahead
-    later = [i for r in requests if r["started"] > refusal["answered"] for i in r["ids"]]
+    # The SDK sends the rest at once: in the same millisecond as the refusal's answer, at times.
+    later = [i for r in requests if r is not refusal and r["started"] >= refusal["answered"] for i in r["ids"]]
     checks["the refused items were never sent again, the rest at once"] = not bad & set(later) and set(later) == (
         set(refusal["ids"]) - bad)
     checks["the others stored"] = sorted(facts["stored_ids"]) == sorted(
