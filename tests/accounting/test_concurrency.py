@@ -3,15 +3,14 @@ equals the reference recompute whatever the delivery: shuffled, late, twice, in 
 over minute, hour and day boundaries, with seeks and pauses; and after a fold, a prune and an erasure."""
 
 import random
-import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.db.models import F
 
 from tests.accounting import scenarios
+from tests.accounting.horizon import first_partitioned_day, stream_at_horizon
 from tests.accounting.reference import MINUTE, compute
-from tests.accounting.test_retention import first_partitioned_day
 from watchtime.accounting import retention
 from watchtime.accounting.apply import events_apply
 from watchtime.accounting.audit.analytics import analytics_recompute
@@ -23,7 +22,6 @@ from watchtime.accounting.rebuild import backfill
 from watchtime.analytics.models import Minute, MovieMinute, MovieQuarterPeak, QuarterPeak, StreamPlay
 from watchtime.definitions import definitions_from_settings, limits_from_settings
 from watchtime.events.models import Movie, WatchTime
-from watchtime.events.validation import EventIn
 from watchtime.rule.concurrency import QUARTER_MINUTES
 from watchtime.timestamps import from_us, to_us
 
@@ -141,19 +139,13 @@ def test_a_late_event_after_a_prune_takes_back_a_minute_the_pruned_pair_played()
     """Pruned: 0@H-10s (the anchor). Kept: 20@H+10s; 0 -> 20 credits 20: [H-10s, H+10s) plays in
     23:59 and 00:00. A late 0@H+5s: 0 -> 0 credits 0, 0 -> 20 credits min(20, 5 + 1) = 6: [H+4s,
     H+10s), 00:00 only. 23:59 has no viewer any more, as the recompute from the events says."""
-    day = first_partitioned_day() + timedelta(days=1)
-    h = datetime(day.year, day.month, day.day, tzinfo=UTC)
-    Movie.objects.create(slug="heat", title="heat", duration=600)
-
-    def beat(at, seconds):
-        moment = h + timedelta(seconds=seconds)
-        return EventIn(uuid.uuid4(), "alice", "heat", at, "tv", moment, moment)
-
+    stream = stream_at_horizon()
+    beat = stream.beat
     first, kept, late = beat(0, -10), beat(20, 10), beat(0, 5)
     events_apply(events=[first, kept])
-    minute = to_us(h) // MINUTE
+    minute = to_us(stream.midnight) // MINUTE
     assert stored_minutes("heat") == {minute - 1: 1, minute: 1}
-    retention.prune(before=day, limits=limits_from_settings(), definitions=definitions_from_settings())
+    retention.prune(before=stream.day, limits=limits_from_settings(), definitions=definitions_from_settings())
     assert concurrency_drift(limits=limits_from_settings()) == []
     events_apply(events=[late])
     assert stored_minutes("heat") == {minute: 1} == reference([first, kept, late]).minutes("heat")

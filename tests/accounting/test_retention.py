@@ -7,10 +7,10 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.db import connection
 from django.test import override_settings
 
 from tests.accounting import answers, scenarios
+from tests.accounting.horizon import first_partitioned_day, stream_at_horizon
 from tests.accounting.reference import DAY, compute
 from watchtime.accounting import retention
 from watchtime.accounting.apply import events_apply
@@ -47,11 +47,6 @@ def reference_of(events, shape):
                   gap_seconds=definitions.view.gap_seconds, resolution=definitions.retention_resolution_seconds)
     return answers.reference_answers(ref, durations=scenarios.DURATIONS, resolution=definitions.retention_resolution_seconds,
                                      completed_percent=definitions.progress.completed_percent, **shape)
-
-
-def first_partitioned_day():
-    """Keys from the first daily partition on, so that a prune drops whole partitions."""
-    return max(p.day for p in partitions.existing(connection) if p.day) - timedelta(days=13)
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
@@ -136,17 +131,11 @@ def test_a_late_event_just_after_the_horizon_chains_from_the_pruned_predecessor(
     the pruned 10@H-10s (the anchor) is its predecessor. Credits by the rule: 0->10: 10,
     10->20: min(10, 16) = 10, 20->30: min(10, 6) = 6, 30->50: min(20, 21) = 20; total 46 (before the
     late event: 10, 10->30: min(20, 21) = 20, 30->50: 20, total 50)."""
-    day = first_partitioned_day() + timedelta(days=1)
-    h = datetime(day.year, day.month, day.day, tzinfo=UTC)
-    Movie.objects.create(slug="heat", title="heat", duration=600)
-
-    def beat(at, seconds):
-        moment = h + timedelta(seconds=seconds)
-        return EventIn(uuid.uuid4(), "alice", "heat", at, "tv", moment, moment)
-
+    stream = stream_at_horizon()
+    beat = stream.beat
     events_apply(events=[beat(0, -20), beat(10, -10), beat(30, 10), beat(50, 30)])
     assert client_all.get("/users/alice/total-watch-time/").json()["total_watch_time"] == 50
-    retention.prune(before=day, limits=limits_from_settings(), definitions=definitions_from_settings())
+    retention.prune(before=stream.day, limits=limits_from_settings(), definitions=definitions_from_settings())
     assert Event.objects.count() == 2 and clean() == []
     events_apply(events=[beat(20, 5)])
     assert client_all.get("/users/alice/total-watch-time/").json()["total_watch_time"] == 46
