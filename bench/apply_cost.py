@@ -27,7 +27,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bench.cost import cpu_seconds
-from bench.storage import RESULTS_DIR, log, scratch_database
+from bench.storage import RESULTS_DIR, log, scratch_database, write_results
 
 HEARTBEAT_S = 10
 BATCH = 500
@@ -205,10 +205,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.medians_of:
         results = medians(json.loads((args.medians_of / "apply_cost.json").read_text()))
-        args.output.mkdir(parents=True, exist_ok=True)
-        (args.output / "apply_cost.json").write_text(json.dumps(results, indent=2) + "\n")
-        (args.output / "apply_cost.md").write_text(markdown(results))
-        print(markdown(results))
+        write_results(args.output, "apply_cost", results, markdown(results))
         return 0
     if args.one:
         os.environ.update({"DJANGO_SETTINGS_MODULE": "watchtime.settings", "WATCHTIME_LOG_LEVEL": "WARNING"})
@@ -223,14 +220,11 @@ def main(argv=None) -> int:
     for name in WORKLOADS:
         workloads[name] = run_workload(name, streams=args.streams, per_stream=args.per_stream)
         log(f"{args.label} {name}: {workloads[name]}")
-    args.output.mkdir(parents=True, exist_ok=True)
     path = args.output / "apply_cost.json"
     results = json.loads(path.read_text()) if path.exists() else {}
     results[args.label] = {"finished": datetime.now(UTC).isoformat(timespec="seconds"), "streams": args.streams,
                            "per_stream": args.per_stream, "workloads": workloads}
-    path.write_text(json.dumps(results, indent=2) + "\n")
-    (args.output / "apply_cost.md").write_text(markdown(results))
-    print(markdown(results))
+    write_results(args.output, "apply_cost", results, markdown(results))
     return 0
 
 

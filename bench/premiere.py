@@ -9,7 +9,6 @@ The premiere starts a day before the run (inside the minute window), five minute
 """
 
 import argparse
-import json
 import os
 import random
 import subprocess
@@ -20,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bench.apply_cost import own_wal, wal_mark
-from bench.storage import RESULTS_DIR, log, scratch_database
+from bench.storage import RESULTS_DIR, log, scratch_database, write_results
 
 HEARTBEAT_S = 10
 BATCH = 500
@@ -158,10 +157,7 @@ def main(argv=None) -> int:
 
         connections.close_all()
     log(f"premiere: peak {result['peak']}, reads {result['read_p50_ms']}")
-    args.output.mkdir(parents=True, exist_ok=True)
-    (args.output / "premiere.json").write_text(json.dumps(result, indent=2) + "\n")
-    (args.output / "premiere.md").write_text(markdown(result))
-    print(markdown(result))
+    write_results(args.output, "premiere", result, markdown(result))
     return 0
 
 

@@ -229,6 +229,15 @@ def markdown(result: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def write_results(directory: Path, name: str, result: dict, text: str) -> None:
+    """`name`.json (the figures) and `name`.md (`text`, their table) in `directory`, and the table
+    printed: what every in-process bench leaves behind."""
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")
+    (directory / f"{name}.md").write_text(text)
+    print(text)
+
+
 @contextmanager
 def scratch_database(name: str):
     """The URL of a new database `name` on DATABASE_URL's server, with the environment an in-process
@@ -267,10 +276,7 @@ def main(argv=None) -> int:
         from django.db import connection
 
         connection.close()
-    args.output.mkdir(parents=True, exist_ok=True)
-    (args.output / "storage.json").write_text(json.dumps(result, indent=2) + "\n")
-    (args.output / "storage.md").write_text(markdown(result))
-    print(markdown(result))
+    write_results(args.output, "storage", result, markdown(result))
     return 0
 
 
